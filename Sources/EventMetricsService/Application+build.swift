@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+import Ingest
+import Logging
+import Query
+import Store
+import WAL
+
+/// Builds the whole service: WAL (recovered on open), schema, replayer, query pool and routes.
+///
+/// Services stop in reverse order of the list, after the HTTP server: in-flight requests finish first,
+/// then the replayer commits its last transaction, then the pool closes, then the WAL closes.
+func buildApplication(_ settings: ServiceSettings, logger: Logger) async throws -> some ApplicationProtocol {
+    let wal = try WriteAheadLog.open(settings.wal, logger: logger)
+    do {
+        let applied = try SchemaMigrations.apply(url: settings.databaseURL, logger: logger)
+        if !applied.isEmpty { logger.info("schema migrated", metadata: ["applied": "\(applied)"]) }
+    } catch {
+        logger.warning(
+            "PostgreSQL unreachable at start; ingestion goes on into the WAL and the replayer applies the schema when it answers",
+            metadata: ["error": "\(error)"]
+        )
+    }
+    let replayer = Replayer(
+        wal: wal,
+        configuration: ReplayerConfiguration(
+            databaseURL: settings.databaseURL,
+            nodeID: settings.nodeID,
+            retainSegments: settings.retainSegments
+        ),
+        logger: logger
+    )
+    let pool = PostgresPool(
+        url: settings.databaseURL,
+        size: settings.queryPoolSize,
+        statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds,
+        logger: logger
+    )
+
+    let router = Router()
+    router.get("/health") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+    }
+    router.get("/openapi.yaml") { _, _ in
+        let spec = try OpenAPIDocument.contents()
+        return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: spec)))
+    }
+    addIngestRoutes(to: router, wal: wal, configuration: settings.ingest)
+    addReadinessRoute(to: router, wal: wal, replayer: replayer, pool: pool)
+    addMetricsRoutes(
+        to: router,
+        service: MetricsService(pool: pool, logger: logger, freshness: { MetricsFreshness(replayLagSeconds: replayer.status().lagSeconds) })
+    )
+
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "event-metrics-service"),
+        services: [WALService(wal: wal, logger: logger), PostgresPoolService(pool: pool), replayer],
+        logger: logger
+    )
+}
+
+/// The OpenAPI contract, shipped as a resource of this executable (`openapi.yaml` at the top of the
+/// repository links to it).
+enum OpenAPIDocument {
+    static func contents() throws -> String {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
+            throw HTTPError(.notFound, message: "openapi.yaml is not bundled with this build")
+        }
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+}

@@ -1,0 +1,15 @@
+import Ingest
+import WAL
+
+/// Everything `buildApplication` needs; filled from flags by `serve` and directly by tests and tools.
+struct ServiceSettings: Sendable {
+    var host = "127.0.0.1"
+    var port = 8080
+    var nodeID = "node-1"
+    var databaseURL = Environment.localDatabaseURL
+    var wal: WALConfiguration
+    var retainSegments = false
+    var ingest = IngestConfiguration()
+    var queryPoolSize = 4
+    var statementTimeoutMilliseconds = 10_000
+}

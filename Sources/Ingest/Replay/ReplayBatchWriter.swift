@@ -1,0 +1,179 @@
+import Store
+import WAL
+
+/// A WAL record after decoding: the event, or why it could not be decoded.
+struct ReplayRecord {
+    var sequence: UInt64
+    var batchPosition: WALPosition
+    var bytes: [UInt8]
+    var event: Event?
+    var decodeError: String?
+}
+
+/// Writes decoded events into PostgreSQL inside the caller's transaction.
+///
+/// Events go through COPY (binary) into a session-private staging table, then one
+/// `INSERT … SELECT … ON CONFLICT (idempotency_key) DO NOTHING` moves the new ones into `events`, so
+/// a key seen before (a retried request, or a batch replayed after a crash) never counts twice.
+struct ReplayBatchWriter {
+    let nodeID: String
+
+    /// Created once per connection; `ON COMMIT DELETE ROWS` empties it at every commit.
+    static let stagingTableDDL = """
+        CREATE TEMP TABLE IF NOT EXISTS replay_staging (
+            idempotency_key uuid NOT NULL,
+            event_name text NOT NULL,
+            channel text NOT NULL,
+            campaign_id text,
+            user_id text NOT NULL,
+            ts timestamptz NOT NULL,
+            tags text[] NOT NULL,
+            metadata jsonb,
+            received_at timestamptz NOT NULL
+        ) ON COMMIT DELETE ROWS
+        """
+
+    /// New user ids get a dense `uid` (the bitmap rollups need small integers). `NOT EXISTS` keeps
+    /// known users from burning identity values; the order keeps two nodes from deadlocking.
+    static let insertUsers = """
+        INSERT INTO users (user_id)
+        SELECT DISTINCT s.user_id FROM replay_staging s
+        WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = s.user_id)
+        ORDER BY 1
+        ON CONFLICT (user_id) DO NOTHING
+        """
+
+    static let insertEvents = """
+        INSERT INTO events (idempotency_key, event_name, channel, campaign_id, user_id, uid, ts, tags, metadata, received_at, node_id)
+        SELECT s.idempotency_key, s.event_name, s.channel, s.campaign_id, s.user_id, u.uid, s.ts, s.tags, s.metadata, s.received_at, $1
+        FROM replay_staging s JOIN users u ON u.user_id = s.user_id
+        ORDER BY s.idempotency_key
+        ON CONFLICT (idempotency_key) DO NOTHING
+        """
+
+    static let saveCheckpoint = """
+        INSERT INTO wal_checkpoints (node_id, segment, "offset", sequence, updated_at)
+        VALUES ($1, $2, $3, $4, now())
+        ON CONFLICT (node_id) DO UPDATE
+        SET segment = EXCLUDED.segment, "offset" = EXCLUDED."offset", sequence = EXCLUDED.sequence, updated_at = now()
+        """
+
+    static let insertDeadLetter = """
+        INSERT INTO dead_letters (node_id, segment, "offset", sequence, reason, payload)
+        VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'))
+        """
+
+    struct Outcome {
+        var inserted = 0
+        var duplicates = 0
+        var deadLetters = 0
+    }
+
+    func prepare(_ connection: PostgresConnection) throws {
+        _ = try connection.execute(Self.stagingTableDDL)
+    }
+
+    /// Applies `records` (decoded or not) in the open transaction. A record that cannot be decoded,
+    /// or whose row PostgreSQL rejects even alone, goes to `dead_letters` with the reason: replay never
+    /// blocks on it and never drops it silently.
+    func apply(_ records: [ReplayRecord], on connection: PostgresConnection) throws -> Outcome {
+        var outcome = Outcome()
+        var good: [ReplayRecord] = []
+        good.reserveCapacity(records.count)
+        for record in records {
+            if record.event == nil {
+                try deadLetter(record, reason: record.decodeError ?? "undecodable record", on: connection)
+                outcome.deadLetters += 1
+            } else {
+                good.append(record)
+            }
+        }
+        try insertIsolatingPoison(good[...], on: connection, outcome: &outcome)
+        return outcome
+    }
+
+    func saveCheckpoint(_ position: WALPosition, nextSequence: UInt64, on connection: PostgresConnection) throws {
+        _ = try connection.execute(
+            Self.saveCheckpoint,
+            [nodeID, String(position.segment), String(position.offset), String(nextSequence)]
+        )
+    }
+
+    /// Inserts a slice; when PostgreSQL rejects its data, splits it in halves until
+    /// the rejected record stands alone, and dead-letters only that one.
+    private func insertIsolatingPoison(
+        _ records: ArraySlice<ReplayRecord>,
+        on connection: PostgresConnection,
+        outcome: inout Outcome
+    ) throws {
+        guard !records.isEmpty else { return }
+        do {
+            // Nested: a savepoint, so a rejected slice rolls back alone and the batch goes on.
+            let inserted = try connection.transaction { try insert(records, on: $0) }
+            outcome.inserted += inserted
+            outcome.duplicates += records.count - inserted
+        } catch let error as PostgresError where error.isDataError {
+            if records.count == 1, let record = records.first {
+                try deadLetter(record, reason: "rejected by PostgreSQL: \(error.message)", on: connection)
+                outcome.deadLetters += 1
+                return
+            }
+            let middle = records.startIndex + records.count / 2
+            try insertIsolatingPoison(records[records.startIndex..<middle], on: connection, outcome: &outcome)
+            try insertIsolatingPoison(records[middle...], on: connection, outcome: &outcome)
+        }
+    }
+
+    private func insert(_ records: ArraySlice<ReplayRecord>, on connection: PostgresConnection) throws -> Int {
+        _ = try connection.execute("TRUNCATE replay_staging")
+        var copy = CopyBinaryWriter()
+        for record in records {
+            guard let event = record.event else { continue }
+            copy.beginRow(fieldCount: 9)
+            copy.uuid(event.idempotencyKey.bytes)
+            copy.text(event.eventName)
+            copy.text(event.channel)
+            if let campaign = event.campaignID { copy.text(campaign) } else { copy.null() }
+            copy.text(event.userID)
+            copy.timestamp(unixMicros: event.timestampMicros)
+            copy.textArray(event.tags)
+            if let metadata = event.metadataJSON { copy.jsonb(metadata) } else { copy.null() }
+            copy.timestamp(unixMicros: event.receivedAtMicros)
+        }
+        try connection.copyIn("COPY replay_staging FROM STDIN (FORMAT binary)", copy.finish())
+        _ = try connection.execute(Self.insertUsers)
+        return try connection.execute(Self.insertEvents, [nodeID]).affectedRows
+    }
+
+    private func deadLetter(_ record: ReplayRecord, reason: String, on connection: PostgresConnection) throws {
+        _ = try connection.execute(
+            Self.insertDeadLetter,
+            [
+                nodeID, String(record.batchPosition.segment), String(record.batchPosition.offset),
+                String(record.sequence), reason, record.bytes.hexString,
+            ]
+        )
+    }
+}
+
+extension PostgresError {
+    /// Errors caused by the rows themselves (bad encoding, value out of range, constraint), as opposed to
+    /// the connection or the server's state: only these make a record poison.
+    var isDataError: Bool {
+        guard let state = sqlState else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23") || state == "54000"
+    }
+}
+
+extension [UInt8] {
+    var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(count * 2)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

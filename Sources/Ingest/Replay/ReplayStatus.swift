@@ -1,0 +1,27 @@
+import WAL
+
+/// What the replayer reports about itself: used by `/ready`, the metrics response's freshness and logs.
+public struct ReplayStatus: Sendable {
+    /// Whether the last attempt to reach PostgreSQL succeeded.
+    public var postgresReachable = false
+    /// The last committed checkpoint (the WAL position after the last applied batch).
+    public var checkpoint: WALPosition?
+    /// The sequence number of the next record to apply.
+    public var nextSequence: UInt64 = 0
+    /// WAL bytes after the checkpoint.
+    public var unreplayedBytes: Int64 = 0
+    /// WAL records after the checkpoint.
+    public var unreplayedRecords: UInt64 = 0
+    /// Age of the oldest record not yet in PostgreSQL; 0 when caught up.
+    public var lagSeconds: Double = 0
+    /// Rows that were new, duplicates skipped and poison records sent to `dead_letters`, since start.
+    public var insertedEvents: UInt64 = 0
+    public var duplicateEvents: UInt64 = 0
+    public var deadLetters: UInt64 = 0
+    /// When the last transaction committed (Unix µs), or nil before the first one.
+    public var lastCommitMicros: Int64?
+    /// The last error, for `/ready` and operators (never sent to ingest clients).
+    public var lastError: String?
+
+    public init() {}
+}

@@ -1,0 +1,37 @@
+import Store
+
+/// How the replayer batches, retries and keeps segments.
+public struct ReplayerConfiguration: Sendable {
+    public var databaseURL: String
+    /// This node's checkpoint key; several nodes with separate WALs may drain into one database.
+    public var nodeID: String
+    /// Keep replayed segments instead of deleting them.
+    public var retainSegments: Bool
+    /// A transaction holds at most this many events...
+    public var maxBatchEvents: Int = 20_000
+    /// ...and at most this many record bytes.
+    public var maxBatchBytes: Int = 16 << 20
+    /// Capped exponential backoff while PostgreSQL is unreachable.
+    public var minBackoff: Duration = .milliseconds(100)
+    public var maxBackoff: Duration = .seconds(5)
+    /// How long the replayer thread sleeps waiting for new WAL data before re-checking for shutdown.
+    public var idleWait: Duration = .milliseconds(200)
+
+    /// Called at the two points where a crash is most interesting; tests throw from it (or kill the
+    /// connection) to prove that neither loses nor duplicates anything. nil in production.
+    public var faultInjection: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)?
+
+    public init(databaseURL: String, nodeID: String, retainSegments: Bool = false) {
+        self.databaseURL = databaseURL
+        self.nodeID = nodeID
+        self.retainSegments = retainSegments
+    }
+}
+
+/// Where `ReplayerConfiguration.faultInjection` is called.
+public enum ReplayFaultPoint: Sendable {
+    /// Rows are in the open transaction, the checkpoint is not yet written and nothing is committed.
+    case beforeCommit
+    /// The transaction committed; the replayer has not yet recorded it in memory.
+    case afterCommit
+}

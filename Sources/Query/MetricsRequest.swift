@@ -1,0 +1,125 @@
+import APISupport
+
+/// A validated `GET /metrics` question.
+///
+/// Window rules (half-open, `[from, to)`):
+/// - both `from` and `to` omitted: the 30 days before now;
+/// - only `from`: up to now;
+/// - only `to`: the 30 days before `to`;
+/// - `from` ≥ `to`, or a window longer than `maxWindowDays` (400 by default): 400.
+///
+/// `from`/`to` are Unix seconds (digits only) or RFC 3339; "now" is truncated to the second.
+public struct MetricsRequest: Sendable, Hashable {
+    public enum GroupBy: String, Sendable, CaseIterable {
+        case channel, hour, day, none
+    }
+
+    public var eventName: String
+    /// Inclusive start, microseconds since the Unix epoch.
+    public var fromMicros: Int64
+    /// Exclusive end, microseconds since the Unix epoch.
+    public var toMicros: Int64
+    public var channel: String?
+    public var groupBy: GroupBy
+
+    public static let defaultWindowDays = 30
+    public static let defaultMaxWindowDays = 400
+    /// Longest accepted event name or channel, in UTF-8 bytes.
+    public static let maxNameBytes = 1024
+
+    public init(eventName: String, fromMicros: Int64, toMicros: Int64, channel: String? = nil, groupBy: GroupBy = .channel) {
+        self.eventName = eventName
+        self.fromMicros = fromMicros
+        self.toMicros = toMicros
+        self.channel = channel
+        self.groupBy = groupBy
+    }
+
+    /// Parses query parameters (percent-decoded). Unknown parameters are ignored; a known one given
+    /// twice is a 400, since which one wins would otherwise be a guess.
+    public static func parse(
+        _ parameters: some Sequence<(key: String, value: String)>,
+        nowMicros: Int64,
+        maxWindowDays: Int = defaultMaxWindowDays
+    ) throws(APIError) -> MetricsRequest {
+        var values: [String: String] = [:]
+        for (key, value) in parameters where ["event_name", "from", "to", "channel", "group_by"].contains(key) {
+            guard values[key] == nil else {
+                throw .badRequest("invalid_parameter", "\(key) is given more than once", field: key)
+            }
+            values[key] = value
+        }
+
+        guard let eventName = values["event_name"], !eventName.isEmpty else {
+            throw .badRequest("missing_parameter", "event_name is required", field: "event_name")
+        }
+        try checkName(eventName, field: "event_name")
+
+        var channel: String?
+        if let value = values["channel"] {
+            guard !value.isEmpty else {
+                throw .badRequest("invalid_parameter", "channel must not be empty; omit it to count every channel", field: "channel")
+            }
+            try checkName(value, field: "channel")
+            channel = value
+        }
+
+        var groupBy = GroupBy.channel
+        if let value = values["group_by"] {
+            guard let parsed = GroupBy(rawValue: value) else {
+                let allowed = GroupBy.allCases.map(\.rawValue).joined(separator: ", ")
+                throw .badRequest("invalid_parameter", "group_by must be one of: \(allowed)", field: "group_by")
+            }
+            groupBy = parsed
+        }
+
+        let now = nowMicros - nowMicros % UTCTime.microsPerSecond
+        let window = Int64(defaultWindowDays) * UTCTime.microsPerDay
+        let from = try values["from"].map { (text) throws(APIError) in try parseTime(text, field: "from") }
+        let to = try values["to"].map { (text) throws(APIError) in try parseTime(text, field: "to") }
+        var (start, end): (Int64, Int64) =
+            switch (from, to) {
+            case (nil, nil): (now - window, now)
+            case (let from?, nil): (from, now)
+            case (nil, let to?): (to - window, to)
+            case (let from?, let to?): (from, to)
+            }
+        start = max(start, 0)  // the supported range starts at the Unix epoch
+        guard start < end else {
+            let message = to == nil
+                ? "from must be before to, which defaults to now (\(UTCTime.rfc3339(end)))"
+                : "from must be before to (the window is [from, to))"
+            throw .badRequest("invalid_time_range", message, field: "from")
+        }
+        guard end - start <= Int64(maxWindowDays) * UTCTime.microsPerDay else {
+            throw .badRequest("invalid_time_range", "the window from \(UTCTime.rfc3339(start)) to \(UTCTime.rfc3339(end)) is longer than the maximum of \(maxWindowDays) days", field: "from")
+        }
+        return MetricsRequest(eventName: eventName, fromMicros: start, toMicros: end, channel: channel, groupBy: groupBy)
+    }
+
+    private static func checkName(_ value: String, field: String) throws(APIError) {
+        guard value.utf8.count <= maxNameBytes else {
+            throw .badRequest("invalid_parameter", "\(field) is longer than \(maxNameBytes) bytes", field: field)
+        }
+        guard !value.utf8.contains(0) else {
+            throw .badRequest("invalid_parameter", "\(field) must not contain NUL characters", field: field)
+        }
+    }
+
+    /// Unix seconds (digits only) or RFC 3339.
+    static func parseTime(_ text: String, field: String) throws(APIError) -> Int64 {
+        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            guard text.utf8.count <= 12, let seconds = Int64(text), seconds * UTCTime.microsPerSecond < UTCTime.maxMicros else {
+                throw .badRequest("invalid_parameter", "\(field) is out of range (years 1970 to 9999)", field: field)
+            }
+            return seconds * UTCTime.microsPerSecond
+        }
+        guard let micros = UTCTime.parseRFC3339(text) else {
+            throw .badRequest(
+                "invalid_parameter",
+                "\(field) must be Unix seconds (e.g. 1764450000) or RFC 3339 (e.g. 2025-11-29T21:00:00Z), years 1970 to 9999",
+                field: field)
+        }
+        return micros
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import Logging
+import Metrics
+
+/// The one thread that writes the WAL.
+///
+/// It takes everything queued (up to the group bounds), frames it as one LZ4 batch, does one
+/// write and one fdatasync, and only then resumes every waiter: many appenders share the cost of
+/// one fdatasync (group commit). It is a dedicated `Thread` because fdatasync blocks for
+/// milliseconds and must not stall the Swift cooperative pool or a NIO event loop.
+///
+/// Errors are final (the PostgreSQL "fsyncgate" lesson): after a failed write or fdatasync the
+/// group's waiters fail, the WAL enters the failed state, the partial batch is truncated away
+/// (best effort; recovery cuts it otherwise), and the thread exits. fdatasync is never retried,
+/// because a retry that "succeeds" proves nothing about the pages the failed one dropped.
+///
+/// `@unchecked Sendable`: the stored vars are touched only by the writer thread once `start()`
+/// has run; shared state lives in `core`, behind its lock.
+final class GroupCommitWriter: @unchecked Sendable {
+    private let core: WALCore
+    private var active: WALFile
+    private var activeId: UInt64
+    private var activeSize: UInt64
+    private var encoder = BatchEncoder()
+    /// `.interval` policy: when the oldest unsynced write happened (nil when all is synced).
+    private var unsyncedSince: UInt64?
+    private var lastSync: UInt64
+
+    private let batchesCounter = Counter(label: "wal_batches_written")
+    private let recordsCounter = Counter(label: "wal_records_appended")
+    private let failuresCounter = Counter(label: "wal_write_failures")
+
+    init(core: WALCore, active: WALFile, activeId: UInt64, activeSize: UInt64) {
+        self.core = core
+        self.active = active
+        self.activeId = activeId
+        self.activeSize = activeSize
+        lastSync = MonotonicClock.now()
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "wal-writer"
+        thread.start()
+    }
+
+    private enum Work {
+        case group([PendingAppend], firstSequence: UInt64)
+        case sync
+    }
+
+    private func run() {
+        while let work = nextWork() {
+            switch work {
+            case .group(let appends, let firstSequence): write(appends, firstSequence: firstSequence)
+            case .sync: syncActive()
+            }
+        }
+        finish()
+    }
+
+    /// Sleeps until there is a group to write, an interval sync is due, or the WAL is closing
+    /// (after the queue is drained) or failed: then nil.
+    private func nextWork() -> Work? {
+        let configuration = core.configuration
+        return core.withState { state -> Work? in
+            while true {
+                if state.failure != nil { return nil }
+                if let (appends, first) = state.takeGroup(maxBytes: configuration.maxGroupBytes, maxRecords: configuration.maxGroupRecords) {
+                    return .group(appends, firstSequence: first)
+                }
+                if unsyncedSince != nil, case .interval(let interval) = configuration.fsyncPolicy {
+                    let deadline = lastSync &+ MonotonicClock.nanoseconds(interval)
+                    if state.closing || MonotonicClock.now() >= deadline { return .sync }
+                    core.workAvailable.wait(until: deadline)
+                    continue
+                }
+                if state.closing { return nil }
+                core.workAvailable.wait()
+            }
+        }
+    }
+
+    private func write(_ appends: [PendingAppend], firstSequence: UInt64) {
+        let configuration = core.configuration
+        encoder.reset()
+        for append in appends {
+            for record in append.records { encoder.add(record) }
+        }
+        encoder.compress()
+        let length = encoder.frameLength
+        let recordCount = encoder.recordCount
+
+        // The free-space floor, checked again with a fresh figure now that the size is known: a
+        // refusal here writes nothing and does not fail the WAL.
+        core.refreshFreeBytesIfStale()
+        let free = core.withState { state -> Int64 in
+            if state.freeBytes - Int64(length) < configuration.minFreeDiskBytes {
+                // Only this thread takes groups, so no later group has been numbered yet: give the
+                // numbers back, or the next batch would leave a sequence gap that recovery flags.
+                state.nextSequence = firstSequence
+            }
+            return state.freeBytes
+        }
+        if free - Int64(length) < configuration.minFreeDiskBytes {
+            let error = WALError(.diskFull, "\(free) bytes free; the floor is \(configuration.minFreeDiskBytes)")
+            for append in appends { append.continuation.resume(throwing: error) }
+            return
+        }
+
+        do {
+            if activeSize > UInt64(SegmentHeader.size) && activeSize + UInt64(length) > UInt64(configuration.segmentSize) {
+                try rotate(firstSequence: firstSequence)
+            }
+        } catch {
+            fail(appends, error: error, truncateTo: nil)
+            return
+        }
+
+        let offset = activeSize
+        var durable = false
+        do {
+            try encoder.withFrame(segmentId: activeId, firstSequence: firstSequence) { frame in
+                try active.writeAll(frame, at: offset)
+            }
+            activeSize = offset + UInt64(length)
+            switch configuration.fsyncPolicy {
+            case .always:
+                try active.dataSync()
+                durable = true
+            case .interval(let interval):
+                let now = MonotonicClock.now()
+                if unsyncedSince == nil { unsyncedSince = now }
+                if now &- lastSync >= MonotonicClock.nanoseconds(interval) {
+                    try active.dataSync()
+                    markSynced(now)
+                    durable = true
+                }
+            }
+        } catch {
+            activeSize = offset
+            fail(appends, error: error, truncateTo: offset)
+            return
+        }
+
+        let position = WALPosition(segment: activeId, offset: offset)
+        core.withState { state in
+            state.batchWritten(
+                offset: offset, length: length, records: recordCount,
+                lastSequence: firstSequence + UInt64(recordCount) - 1, durable: durable)
+        }
+        if durable { core.dataDurable.broadcast() }
+        batchesCounter.increment()
+        recordsCounter.increment(by: Int64(recordCount))
+
+        var sequence = firstSequence
+        for append in appends {
+            append.continuation.resume(returning: WALAppendResult(position: position, firstSequence: sequence, count: append.records.count))
+            sequence += UInt64(append.records.count)
+        }
+    }
+
+    /// Seals the active segment (synced first under `.interval`, so the durable end never skips
+    /// over unsynced bytes) and continues in a new one.
+    private func rotate(firstSequence: UInt64) throws {
+        if unsyncedSince != nil {
+            try active.dataSync()
+            markSynced(MonotonicClock.now())
+        }
+        let configuration = core.configuration
+        let id = activeId + 1
+        let file = try SegmentFile.create(
+            directory: configuration.directory, id: id, firstSequence: firstSequence, fileSystem: configuration.fileSystem)
+        do { try active.close() } catch {
+            core.logger.warning("closing a sealed segment failed", metadata: ["file": "\(active.path)", "error": "\(error)"])
+        }
+        active = file
+        activeId = id
+        activeSize = UInt64(SegmentHeader.size)
+        core.withState { $0.segmentCreated(id: id, path: file.path, firstSequence: firstSequence) }
+        core.logger.debug("WAL segment rotated", metadata: ["file": "\(file.path)"])
+    }
+
+    private func syncActive() {
+        do {
+            try active.dataSync()
+            markSynced(MonotonicClock.now())
+        } catch {
+            fail([], error: error, truncateTo: nil)
+        }
+    }
+
+    private func markSynced(_ now: UInt64) {
+        lastSync = now
+        unsyncedSince = nil
+        core.withState { $0.synced() }
+        core.dataDurable.broadcast()
+    }
+
+    /// Fail-stop: fails this group's waiters with the cause and everything queued with `.failed`.
+    private func fail(_ appends: [PendingAppend], error: any Error, truncateTo offset: UInt64?) {
+        let cause = error as? WALError ?? WALError(.io, "\(error)", underlying: error)
+        failuresCounter.increment()
+        core.logger.error("WAL write failed; refusing appends until reopened", metadata: [
+            "file": "\(cause.file ?? active.path)", "operation": "\(cause.operation ?? "-")", "error": "\(cause)",
+        ])
+        if let offset {
+            // Best effort, and deliberately not followed by an fsync: recovery cuts a torn tail anyway.
+            do { try active.truncate(to: offset) } catch {
+                core.logger.error("could not truncate the partial batch; recovery will", metadata: [
+                    "file": "\(active.path)", "offset": "\(offset)", "error": "\(error)",
+                ])
+            }
+        }
+        let queued = core.withState { $0.fail(cause) }
+        core.dataDurable.broadcast()
+        for append in appends { append.continuation.resume(throwing: cause) }
+        let refused = WALError(.failed, "the WAL stopped after an I/O failure; reopen it to recover", underlying: cause)
+        for append in queued { append.continuation.resume(throwing: refused) }
+    }
+
+    private func finish() {
+        var closeError: WALError?
+        if unsyncedSince != nil && core.withState({ $0.failure == nil }) {
+            do {
+                try active.dataSync()
+                markSynced(MonotonicClock.now())
+            } catch {
+                closeError = error as? WALError
+            }
+        }
+        do { try active.close() } catch {
+            closeError = closeError ?? (error as? WALError)
+        }
+        let waiters = core.withState { state -> [CheckedContinuation<Void, Never>] in
+            state.writerFinished = true
+            state.closeError = closeError
+            let waiters = state.closeWaiters
+            state.closeWaiters.removeAll()
+            return waiters
+        }
+        core.dataDurable.broadcast()
+        for waiter in waiters { waiter.resume() }
+    }
+}

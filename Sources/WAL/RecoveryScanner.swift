@@ -1,0 +1,103 @@
+/// What one segment's bytes contain: its valid batches and its bad regions. A pure function of the
+/// bytes and the id from the file name; the decision what to do about bad bytes is the
+/// `RecoveryPlanner`'s.
+struct SegmentScan: Equatable, Sendable {
+    struct Region: Equatable, Sendable {
+        var range: Range<UInt64>
+        /// What was wrong at `range.lowerBound`.
+        var defect: FrameDefect
+    }
+
+    struct SequenceBreak: Equatable, Sendable {
+        var offset: UInt64
+        var expected: UInt64
+        var found: UInt64
+    }
+
+    var segmentId: UInt64
+    var fileSize: UInt64
+    /// nil when the segment header is bad (then a region starting at 0 says why).
+    var header: SegmentHeader?
+    var batches: [FrameLocation] = []
+    /// Bad bytes with a valid batch right after them: never a torn write.
+    var badRegions: [Region] = []
+    /// Bad bytes running to the end of the file with no valid batch after them. In the newest
+    /// segment this is a torn tail; in an older one, corruption.
+    var tail: Region?
+    /// Valid batches whose first sequence does not continue the batch before them.
+    var sequenceBreaks: [SequenceBreak] = []
+
+    /// Where the valid data ends: after the last valid batch (or the header).
+    var validEnd: UInt64 { batches.last?.end ?? UInt64(min(Int(fileSize), SegmentHeader.size)) }
+    var recordCount: Int { batches.reduce(0) { $0 + Int($1.header.recordCount) } }
+    /// The sequence number after the last valid batch.
+    var nextSequence: UInt64? {
+        if let last = batches.last { return last.header.firstSequence + UInt64(last.header.recordCount) }
+        return header?.firstSequence
+    }
+    var isClean: Bool { header != nil && badRegions.isEmpty && tail == nil && sequenceBreaks.isEmpty }
+}
+
+enum RecoveryScanner {
+    /// Scans a whole segment. After a bad spot it looks for the next offset where the batch magic
+    /// starts a batch that passes every check (header, length, CRC32C, decode): that is how a bad
+    /// region with valid data after it (corruption) is told from bad bytes at the end (torn tail).
+    ///
+    /// Every step moves `position` forward, so the scan ends after at most `bytes.count` steps;
+    /// recovery can not loop.
+    static func scan(_ bytes: UnsafeRawBufferPointer, segmentId: UInt64) -> SegmentScan {
+        var result = SegmentScan(segmentId: segmentId, fileSize: UInt64(bytes.count))
+        var scratch: [UInt8] = []
+        var badStart: Int?
+        var badDefect: FrameDefect = .badMagic
+        var expectedSequence: UInt64?
+
+        switch SegmentHeader.decode(bytes, expectedSegmentId: segmentId) {
+        case .success(let header):
+            result.header = header
+            expectedSequence = header.firstSequence
+        case .failure(let defect):
+            badStart = 0
+            badDefect = defect
+        }
+
+        var position = min(SegmentHeader.size, bytes.count)
+        while position < bytes.count {
+            switch BatchFrame.check(bytes, at: position, segmentId: segmentId, scratch: &scratch) {
+            case .success(let frame):
+                if let start = badStart {
+                    result.badRegions.append(.init(range: UInt64(start)..<UInt64(position), defect: badDefect))
+                    badStart = nil
+                    expectedSequence = nil  // the bad bytes may have held batches: no expectation across them
+                }
+                if let expected = expectedSequence, expected != frame.header.firstSequence {
+                    result.sequenceBreaks.append(.init(offset: frame.offset, expected: expected, found: frame.header.firstSequence))
+                }
+                expectedSequence = frame.header.firstSequence + UInt64(frame.header.recordCount)
+                result.batches.append(frame)
+                position = Int(frame.end)
+            case .failure(let defect):
+                if badStart == nil {
+                    badStart = position
+                    badDefect = defect
+                }
+                position = nextMagic(in: bytes, after: position) ?? bytes.count
+            }
+        }
+        if let start = badStart {
+            result.tail = .init(range: UInt64(start)..<UInt64(bytes.count), defect: badDefect)
+        }
+        return result
+    }
+
+    /// The next offset after `position` where the batch magic starts, if any.
+    static func nextMagic(in bytes: UnsafeRawBufferPointer, after position: Int) -> Int? {
+        let magic = BatchHeader.magic
+        var candidate = position + 1
+        while candidate + 4 <= bytes.count {
+            if bytes.loadLE(at: candidate, as: UInt32.self) == magic { return candidate }
+            candidate += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,96 @@
+/// One open file descriptor, closed exactly once (by `close()` or, failing that, by `deinit`).
+///
+/// Not `Sendable`: each `WALFile` belongs to one thread at a time (the writer thread's active
+/// segment, a reader's current segment, recovery's scan). Errors name the file's path.
+final class WALFile {
+    let path: String
+    private let fileSystem: any WALFileSystem
+    private var descriptor: CInt?
+
+    init(path: String, mode: WALOpenMode, fileSystem: any WALFileSystem) throws {
+        self.path = path
+        self.fileSystem = fileSystem
+        do {
+            descriptor = try fileSystem.open(path, mode: mode)
+        } catch let error as WALError {
+            throw error.inFile(path)
+        }
+    }
+
+    deinit {
+        if let descriptor { try? fileSystem.close(descriptor) }
+    }
+
+    /// Closes the descriptor; later calls do nothing.
+    func close() throws {
+        guard let fd = descriptor else { return }
+        descriptor = nil
+        try wrap { try fileSystem.close(fd) }
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset`, looping over short reads; fewer only at end of file.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
+        let fd = try open()
+        var done = 0
+        while done < buffer.count {
+            let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[done...])
+            let count = try wrap { try fileSystem.pread(fd, into: chunk, offset: Int64(offset) + Int64(done)) }
+            if count == 0 { break }
+            done += count
+        }
+        return done
+    }
+
+    /// Reads the whole file into memory (recovery and the inspector scan segments this way).
+    func readAll() throws -> [UInt8] {
+        let size = Int(try size())
+        var bytes = [UInt8](repeating: 0, count: size)
+        let count = try bytes.withUnsafeMutableBytes { try read(into: $0, at: 0) }
+        if count < size { bytes.removeLast(size - count) }
+        return bytes
+    }
+
+    /// Writes all of `buffer` at `offset`. A short write is continued; if a later part fails, the
+    /// error is thrown and the bytes already written stay on disk: the caller truncates them away.
+    func writeAll(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        let fd = try open()
+        var done = 0
+        while done < buffer.count {
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[done...])
+            let count = try wrap { try fileSystem.pwrite(fd, from: chunk, offset: Int64(offset) + Int64(done)) }
+            if count <= 0 {
+                throw WALError(.io, "pwrite wrote nothing", file: path, offset: offset + UInt64(done), operation: "pwrite")
+            }
+            done += count
+        }
+    }
+
+    func dataSync() throws { let fd = try open(); try wrap { try fileSystem.fdatasync(fd) } }
+    func sync() throws { let fd = try open(); try wrap { try fileSystem.fsync(fd) } }
+    func truncate(to length: UInt64) throws {
+        let fd = try open()
+        try wrap { try fileSystem.ftruncate(fd, length: Int64(length)) }
+    }
+    func size() throws -> UInt64 {
+        let fd = try open()
+        return UInt64(max(0, try wrap { try fileSystem.fileSize(fd) }))
+    }
+
+    private func open() throws -> CInt {
+        guard let descriptor else { throw WALError(.closed, "file already closed", file: path) }
+        return descriptor
+    }
+
+    private func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as WALError { throw error.inFile(path) }
+    }
+}
+
+extension WALFileSystem {
+    /// fsync of a directory, so that a file created, renamed or deleted in it survives a crash.
+    func syncDirectory(_ path: String) throws {
+        let directory = try WALFile(path: path, mode: .directory, fileSystem: self)
+        try directory.sync()
+        try directory.close()
+    }
+}

@@ -1,0 +1,249 @@
+import Foundation
+import Logging
+import Store
+import Synchronization
+import Testing
+import WAL
+
+@testable import Ingest
+
+/// The replayer against a real PostgreSQL and real WAL files: exactly once, whatever fails when.
+@Suite("Replayer")
+struct ReplayerTests {
+    let logger = Logger(label: "replayer-test")
+
+    func openWAL(_ directory: TemporaryDirectory, segmentSize: Int = 64 << 20) throws -> WriteAheadLog {
+        var configuration = WALConfiguration(directory: directory.appending("wal"))
+        configuration.segmentSize = segmentSize
+        return try WriteAheadLog.open(configuration, logger: logger)
+    }
+
+    func replayer(
+        _ wal: WriteAheadLog,
+        _ database: TestDatabase,
+        node: String = "node-a",
+        retain: Bool = false,
+        batch: Int = 500,
+        fault: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)? = nil
+    ) -> Replayer {
+        var configuration = ReplayerConfiguration(databaseURL: database.url, nodeID: node, retainSegments: retain)
+        configuration.maxBatchEvents = batch
+        configuration.minBackoff = .milliseconds(20)
+        configuration.maxBackoff = .milliseconds(200)
+        configuration.faultInjection = fault
+        return Replayer(wal: wal, configuration: configuration, logger: logger)
+    }
+
+    @Test func duplicatesInTheWALBecomeOneRow() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directory.remove(); database.dropQuietly() }
+        let wal = try openWAL(directory)
+
+        var appended = 0
+        for i in 0..<300 {
+            let record = EventFactory.record(user: "user_\(i % 97)", name: i % 2 == 0 ? "product_view" : "purchase", key: "key-\(i)")
+            let copies = 1 + i % 5
+            _ = try await wal.append(contentsOf: Array(repeating: record, count: copies))
+            appended += copies
+        }
+        let replayer = replayer(wal, database)
+        try await replayer.drain()
+
+        #expect(try database.int("SELECT count(*) FROM events") == 300)
+        #expect(try database.int("SELECT count(DISTINCT idempotency_key) FROM events") == 300)
+        #expect(try database.int("SELECT count(*) FROM users") == 97)
+        let status = replayer.status()
+        #expect(status.insertedEvents == 300)
+        #expect(status.duplicateEvents == UInt64(appended - 300))
+        #expect(status.unreplayedRecords == 0)
+        try await wal.close()
+    }
+
+    @Test(arguments: [ReplayFaultPoint.beforeCommit, .afterCommit])
+    func failureAroundCommitNeitherLosesNorDuplicates(point: ReplayFaultPoint) async throws {
+        let directory = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directory.remove(); database.dropQuietly() }
+        let wal = try openWAL(directory)
+        for i in 0..<1_000 {
+            _ = try await wal.append(EventFactory.record(user: "user_\(i)", key: "k\(i)"))
+        }
+        // Fail the first three transactions at `point`: abort before commit, or drop everything the
+        // replayer knew right after a commit, as a crash would.
+        let failures = Mutex(0)
+        let replayer = replayer(wal, database, batch: 300) { faultPoint, _ in
+            guard faultPoint == point else { return }
+            let shouldFail = failures.withLock { count -> Bool in
+                count += 1
+                return count <= 3
+            }
+            if shouldFail { throw InjectedFault() }
+        }
+        try await replayer.drain()
+        #expect(failures.withLock { $0 } > 3)
+        #expect(try database.int("SELECT count(*) FROM events") == 1_000)
+        #expect(try database.int("SELECT count(DISTINCT idempotency_key) FROM events") == 1_000)
+        #expect(try database.int(#"SELECT sequence FROM wal_checkpoints WHERE node_id = 'node-a'"#) == Int(wal.stats.nextSequence))
+        try await wal.close()
+    }
+
+    @Test func connectionKilledBetweenCopyAndCommit() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directory.remove(); database.dropQuietly() }
+        let wal = try openWAL(directory)
+        for i in 0..<500 {
+            _ = try await wal.append(EventFactory.record(user: "user_\(i)"))
+        }
+        let kills = Mutex(0)
+        let adminURL = database.url
+        let replayer = replayer(wal, database, batch: 200) { point, connection in
+            guard point == .beforeCommit, kills.withLock({ $0 < 2 }) else { return }
+            kills.withLock { $0 += 1 }
+            let pid = try connection.execute("SELECT pg_backend_pid()").rows[0][0] ?? "0"
+            let admin = try PostgresConnection(url: adminURL)
+            defer { admin.close() }
+            _ = try admin.execute("SELECT pg_terminate_backend($1::int)", [pid])
+        }
+        try await replayer.drain()
+        #expect(kills.withLock { $0 } == 2)
+        #expect(try database.int("SELECT count(*) FROM events") == 500)
+        try await wal.close()
+    }
+
+    @Test func replayingAgainFromAnOlderCheckpointChangesNothing() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directory.remove(); database.dropQuietly() }
+        var configuration = WALConfiguration(directory: directory.appending("wal"))
+        configuration.segmentSize = 64 << 20
+        let wal = try WriteAheadLog.open(configuration, logger: logger)
+        for i in 0..<400 {
+            _ = try await wal.append(EventFactory.record(user: "user_\(i % 50)", key: "again-\(i)"))
+        }
+        try await replayer(wal, database, retain: true).drain()
+        let before = try database.int("SELECT count(*) FROM events")
+        // As if a commit's acknowledgement was lost: the checkpoint goes back and everything replays.
+        _ = try database.scalar(#"UPDATE wal_checkpoints SET segment = 0, "offset" = 0, sequence = 0"#)
+        let second = replayer(wal, database, retain: true)
+        try await second.drain()
+        #expect(before == 400)
+        #expect(try database.int("SELECT count(*) FROM events") == 400)
+        #expect(second.status().duplicateEvents == 400)
+        try await wal.close()
+    }
+
+    @Test func twoNodesDrainTheExactUnionIntoOneDatabase() async throws {
+        let directoryA = try TemporaryDirectory()
+        let directoryB = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directoryA.remove(); directoryB.remove(); database.dropQuietly() }
+        let walA = try openWAL(directoryA)
+        let walB = try openWAL(directoryB)
+        // Keys 0..<600 on A, 400..<1000 on B: 200 keys arrive through both nodes.
+        for i in 0..<600 { _ = try await walA.append(EventFactory.record(user: "user_\(i % 150)", key: "union-\(i)")) }
+        for i in 400..<1_000 { _ = try await walB.append(EventFactory.record(user: "user_\(i % 150)", key: "union-\(i)")) }
+        async let a: Void = replayer(walA, database, node: "node-a").drain()
+        async let b: Void = replayer(walB, database, node: "node-b").drain()
+        _ = try await (a, b)
+        #expect(try database.int("SELECT count(*) FROM events") == 1_000)
+        #expect(try database.int("SELECT count(*) FROM users") == 150)
+        #expect(try database.int("SELECT count(*) FROM wal_checkpoints") == 2)
+        try await walA.close()
+        try await walB.close()
+    }
+
+    @Test func retentionDeletesOnlyReplayedSegments() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directory.remove(); database.dropQuietly() }
+        let wal = try openWAL(directory, segmentSize: 16 << 10)
+        for i in 0..<600 {
+            _ = try await wal.append(EventFactory.record(user: "user_\(i)"))
+        }
+        #expect(wal.stats.segmentCount > 3)
+        let replayer = replayer(wal, database)
+        try await replayer.drain()
+        #expect(try database.int("SELECT count(*) FROM events") == 600)
+        // Only the segment holding the checkpoint may remain.
+        #expect(wal.stats.segmentCount == 1)
+        // New data after the deletion still replays.
+        for i in 600..<700 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
+        try await self.replayer(wal, database).drain()
+        #expect(try database.int("SELECT count(*) FROM events") == 700)
+        try await wal.close()
+    }
+
+    @Test func retainedSegmentsStay() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directory.remove(); database.dropQuietly() }
+        let wal = try openWAL(directory, segmentSize: 16 << 10)
+        for i in 0..<600 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
+        let segments = wal.stats.segmentCount
+        try await replayer(wal, database, retain: true).drain()
+        #expect(wal.stats.segmentCount == segments)
+        try await wal.close()
+    }
+
+    @Test func poisonRecordsGoToDeadLettersAndReplayGoesOn() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directory.remove(); database.dropQuietly() }
+        let wal = try openWAL(directory)
+        for i in 0..<100 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
+        _ = try await wal.append([0xFF, 0x00, 0x13, 0x37])  // not an event record
+        var rejected = EventFactory.event(user: "user_x")
+        rejected.userID = "nul\u{0}inside"  // PostgreSQL text cannot hold NUL: rejected even alone
+        _ = try await wal.append(EventRecordCodec.encode(rejected))
+        for i in 100..<200 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
+
+        let replayer = replayer(wal, database)
+        try await replayer.drain()
+        #expect(try database.int("SELECT count(*) FROM events") == 200)
+        #expect(try database.int("SELECT count(*) FROM dead_letters") == 2)
+        #expect(try database.int("SELECT count(*) FROM dead_letters WHERE reason LIKE 'cannot decode%'") == 1)
+        #expect(try database.int("SELECT count(*) FROM dead_letters WHERE reason LIKE 'rejected by PostgreSQL%'") == 1)
+        #expect(replayer.status().deadLetters == 2)
+        try await wal.close()
+    }
+
+    @Test func postgresStoppedAndRestartedDuringIngestion() async throws {
+        let postgres = try PrivatePostgres()
+        let directory = try TemporaryDirectory()
+        defer { postgres.destroy(); directory.remove() }
+        let database = try TestDatabase.create(prefix: "restart", serverURL: postgres.url)
+        let wal = try openWAL(directory)
+        let replayer = replayer(wal, database, batch: 200)
+        let running = Task { try await replayer.run() }
+
+        var appended = 0
+        func ingest(_ count: Int) async throws {
+            for _ in 0..<count {
+                _ = try await wal.append(EventFactory.record(user: "user_\(appended % 300)", key: "restart-\(appended)"))
+                appended += 1
+            }
+        }
+        try await ingest(500)
+        try postgres.stop()
+        try await ingest(500)  // ingestion goes on while PostgreSQL is down
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(replayer.status().postgresReachable == false)
+        #expect(replayer.status().unreplayedRecords > 0)
+        try postgres.start()
+        try await ingest(500)
+
+        let deadline = ContinuousClock.now + .seconds(30)
+        while replayer.status().unreplayedRecords > 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        running.cancel()
+        _ = try? await running.value
+        #expect(try database.int("SELECT count(*) FROM events") == 1_500)
+        #expect(try database.int("SELECT count(DISTINCT idempotency_key) FROM events") == 1_500)
+        try await wal.close()
+    }
+}
+
+struct InjectedFault: Error {}

@@ -1,0 +1,81 @@
+import Dispatch
+import Foundation
+import Logging
+import Testing
+@testable import Store
+
+@Suite struct MigrationTests {
+    let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    @Test func bundledMigrationsAreWellNamed() throws {
+        let migrations = try SchemaMigrations.bundled()
+        #expect(migrations.first?.version == "0001_initial")
+        #expect(SchemaMigrations.isValidVersion("0002_rollups"))
+        #expect(!SchemaMigrations.isValidVersion("2_rollups"))
+        #expect(!SchemaMigrations.isValidVersion("0002-rollups"))
+        #expect(!SchemaMigrations.isValidVersion("0002_"))
+    }
+
+    @Test func applyOnceAndRecord() async throws {
+        try await ScratchDatabase.with(prefix: "store_test") { database in
+            let connection = try PostgresConnection(url: database.url)
+            let all = try SchemaMigrations.bundled().map(\.version)
+            #expect(try SchemaMigrations.appliedVersions(connection: connection) == [])
+            #expect(try SchemaMigrations.apply(connection: connection, logger: logger) == all)
+            #expect(try SchemaMigrations.appliedVersions(connection: connection) == all)
+            #expect(try SchemaMigrations.apply(connection: connection, logger: logger) == [])
+            #expect(try SchemaMigrations.apply(url: database.url, logger: logger) == [])
+
+            // The schema is there: the tables and the metrics index.
+            let tables = try connection.execute("""
+                SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'
+                """).string(0, 0)
+            #expect(tables == "dead_letters,events,schema_migrations,users,wal_checkpoints")
+            #expect(try connection.execute("SELECT to_regclass('events_name_ts') IS NOT NULL").bool(0, 0) == true)
+            let recorded = try connection.execute("SELECT count(*) FROM schema_migrations WHERE applied_at <= now()")
+            #expect(recorded.int(0, 0) == all.count)
+        }
+    }
+
+    @Test func failedMigrationLeavesNoTraceAndLaterOnesWait() async throws {
+        try await ScratchDatabase.with(prefix: "store_test") { database in
+            let connection = try PostgresConnection(url: database.url)
+            let migrations = [
+                Migration(version: "0001_a", sql: "CREATE TABLE a (x int);"),
+                Migration(version: "0002_b", sql: "CREATE TABLE b (x int); SELECT * FROM missing;"),
+                Migration(version: "0003_c", sql: "CREATE TABLE c (x int);"),
+            ]
+            #expect {
+                try SchemaMigrations.apply(connection: connection, migrations: migrations, logger: logger)
+            } throws: { error in
+                let error = error as? PostgresError
+                return error?.code == .migrationFailed && error?.message.contains("0002_b") == true
+            }
+            #expect(try SchemaMigrations.appliedVersions(connection: connection) == ["0001_a"])
+            #expect(try connection.execute("SELECT to_regclass('b') IS NULL").bool(0, 0) == true)
+            // Fixed file: the rest applies.
+            var fixed = migrations
+            fixed[1] = Migration(version: "0002_b", sql: "CREATE TABLE b (x int);")
+            #expect(try SchemaMigrations.apply(connection: connection, migrations: fixed, logger: logger) == ["0002_b", "0003_c"])
+        }
+    }
+
+    @Test func concurrentAppliersDoNotFail() async throws {
+        try await ScratchDatabase.with(prefix: "store_test") { database in
+            let logger = self.logger
+            let results = Locked<[Result<[String], any Error>]>([])
+            let group = DispatchGroup()
+            for _ in 0..<3 {
+                DispatchQueue.global().async(group: group) {
+                    let outcome = Result { try SchemaMigrations.apply(url: database.url, logger: logger) }
+                    results.withLock { $0.append(outcome) }
+                }
+            }
+            await withCheckedContinuation { continuation in group.notify(queue: .global()) { continuation.resume() } }
+            let outcomes = results.withLock { $0 }
+            let applied = try outcomes.map { try $0.get() }
+            #expect(applied.flatMap { $0 }.sorted() == (try SchemaMigrations.bundled().map(\.version)))
+            #expect(applied.filter(\.isEmpty).count == 2)
+        }
+    }
+}
