@@ -37,6 +37,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // A Swift owner for CRoaring bitmaps (the exact unique-user sets of the rollups).
+        .target(name: "Bitmaps", dependencies: ["CRoaring"]),
         .target(
             name: "Store",
             dependencies: [
@@ -46,6 +48,11 @@ let package = Package(
             ],
             resources: [.copy("Migrations")]
         ),
+        // The hourly and daily rollup tables: merging new rows in (replayer, seed), rebuild and verify.
+        .target(
+            name: "Rollups",
+            dependencies: ["Store", "Bitmaps", .product(name: "Logging", package: "swift-log")]
+        ),
         // The JSON error shape shared by the ingest and metrics routes.
         .target(
             name: "APISupport",
@@ -54,7 +61,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "WAL", "Store", "APISupport",
+                "WAL", "Store", "Rollups", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -66,7 +73,7 @@ let package = Package(
         .target(
             name: "Query",
             dependencies: [
-                "Store", "CRoaring", "APISupport",
+                "Store", "Bitmaps", "Rollups", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -75,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "EventMetricsService",
             dependencies: [
-                "WAL", "Store", "Ingest", "Query", "APISupport",
+                "WAL", "Store", "Ingest", "Query", "Rollups", "APISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,9 +93,11 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "WAL", "Store", "Ingest",
+                "WAL", "Store", "Ingest", "Query", "Rollups",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,17 +107,19 @@ let package = Package(
 
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "BitmapsTests", dependencies: ["Bitmaps"]),
+        .testTarget(name: "RollupsTests", dependencies: ["Rollups", "Bitmaps", "Store"]),
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "WAL", "Store",
+                "Ingest", "WAL", "Store", "Rollups",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Query", "Store", "APISupport",
+                "Query", "Store", "Rollups", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

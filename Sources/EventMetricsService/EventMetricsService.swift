@@ -6,7 +6,7 @@ struct EventMetricsServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "event-metrics-service",
         abstract: "Durable analytics event ingestion with exact metrics from PostgreSQL.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, ReplayCommand.self, WALCommand.self],
+        subcommands: [ServeCommand.self, MigrateCommand.self, ReplayCommand.self, WALCommand.self, RollupsCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

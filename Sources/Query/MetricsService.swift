@@ -54,12 +54,12 @@ public struct MetricsService: Sendable {
         try MetricsRequest.parse(parameters, nowMicros: now(), maxWindowDays: maxWindowDays)
     }
 
-    /// Plans and runs `request`; PostgreSQL failures come out as ``APISupport/APIError``s (503, 504, 500).
-    public func metrics(for request: MetricsRequest) async throws -> MetricsResult {
-        let plan = MetricsPlanner.plan(request)
+    /// Computes `request` (from the rollups unless told otherwise); PostgreSQL failures come out as
+    /// ``APISupport/APIError``s (503, 504, 500).
+    public func metrics(for request: MetricsRequest, strategy: MetricsStrategy = .rollups) async throws -> MetricsResult {
         do {
             return try await pool.withConnection { connection in
-                try MetricsExecutor.run(plan, on: connection)
+                try MetricsComputation.run(request, strategy: strategy, on: connection)
             }
         } catch let error as PostgresError {
             throw apiError(for: error)

@@ -5,9 +5,12 @@
 ///
 /// The work is split so each part can change alone:
 /// - ``MetricsRequest`` parses and validates the query parameters (400s name the field);
-/// - ``MetricsPlanner`` decides what to ask PostgreSQL (a ``MetricsQueryPlan``): today one
-///   parameterised scan of `events`; the rollups issue replaces it with bitmap unions plus raw edges;
-/// - ``MetricsService`` runs the plan on a ``Store/PostgresPool`` (off the event loop) and maps
+/// - ``MetricsComputation`` answers it, by default from the hourly and daily rollups: a
+///   ``MetricsWindowSplit`` takes whole days from `rollup_daily`, whole hours from `rollup_hourly` and
+///   partial hours from raw `events`, and the users are unioned as Roaring bitmaps in Swift;
+/// - ``MetricsPlanner`` is the plain-SQL plan (one parameterised scan of `events`): the reference the
+///   rollups must equal, the benchmark baseline, and the fallback while rollups are incomplete;
+/// - ``MetricsService`` runs it on a ``Store/PostgresPool`` (off the event loop) and maps
 ///   PostgreSQL failures to 503/504;
 /// - ``MetricsResponse`` writes the JSON body; ``addMetricsRoutes(to:service:)`` wires the route.
 public enum Query {}

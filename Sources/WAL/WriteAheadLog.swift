@@ -18,8 +18,13 @@ public final class WriteAheadLog: Sendable {
 
     private let core: WALCore
 
-    private init(core: WALCore) {
+    /// This directory's random id (`wal.id`); the replayer keeps it with its checkpoint so a checkpoint
+    /// is never applied to a different (wiped or replaced) WAL directory.
+    public let identity: String
+
+    private init(core: WALCore, identity: String) {
         self.core = core
+        self.identity = identity
     }
 
     deinit {
@@ -39,6 +44,7 @@ public final class WriteAheadLog: Sendable {
             throw WALError(.invalidConfiguration, "segmentSize, maxGroupBytes and maxGroupRecords must be positive")
         }
         let recovered = try Recovery.run(configuration, logger: logger)
+        let identity = try WALIdentity.loadOrCreate(directory: configuration.directory, fileSystem: configuration.fileSystem)
         guard let newest = recovered.segments.last else {
             throw WALError(.io, "recovery left no segment", file: configuration.directory)
         }
@@ -49,7 +55,7 @@ public final class WriteAheadLog: Sendable {
         let core = WALCore(configuration: configuration, logger: logger, state: state)
         let file = try WALFile(path: newest.path, mode: .readWrite, fileSystem: configuration.fileSystem)
         GroupCommitWriter(core: core, active: file, activeId: newest.id, activeSize: newest.size).start()
-        return WriteAheadLog(core: core)
+        return WriteAheadLog(core: core, identity: identity)
     }
 
     /// Appends one record; see `append(contentsOf:)`.

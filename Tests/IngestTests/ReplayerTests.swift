@@ -154,6 +154,29 @@ struct ReplayerTests {
         try await walB.close()
     }
 
+    /// Found by the crash suite: a checkpoint taken in one WAL directory pointed into the middle of a
+    /// new directory used with the same node id, and the replayer skipped that directory's first segment.
+    @Test func aCheckpointFromAnotherWALDirectoryNeverSkipsData() async throws {
+        let first = try TemporaryDirectory()
+        let second = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { first.remove(); second.remove(); database.dropQuietly() }
+        let oldWAL = try openWAL(first)
+        for i in 0..<2_000 { _ = try await oldWAL.append(EventFactory.record(user: "user_\(i)", key: "old-\(i)")) }
+        try await replayer(oldWAL, database).drain()
+        try await oldWAL.close()
+
+        // Same node id, new directory with small segments: the old checkpoint (segment 1, a large
+        // offset) lies inside this WAL's range of positions.
+        let newWAL = try openWAL(second, segmentSize: 16 << 10)
+        for i in 0..<1_000 { _ = try await newWAL.append(EventFactory.record(user: "user_\(i)", key: "new-\(i)")) }
+        #expect(newWAL.identity != oldWAL.identity)
+        try await replayer(newWAL, database).drain()
+        #expect(try database.int("SELECT count(*) FROM events WHERE node_id = 'node-a'") == 3_000)
+        #expect(try database.scalar("SELECT wal_id FROM wal_checkpoints") == newWAL.identity)
+        try await newWAL.close()
+    }
+
     @Test func retentionDeletesOnlyReplayedSegments() async throws {
         let directory = try TemporaryDirectory()
         let database = try TestDatabase.create()

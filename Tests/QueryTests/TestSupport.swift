@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Rollups
 import Store
 @testable import Query
 
@@ -36,7 +37,7 @@ func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
 }
 
 /// Writes events straight into a migrated database: binary COPY into a staging table, then the users
-/// dictionary and `events`, as the replayer would.
+/// dictionary and `events`, and their rollups (rebuilt for the days they touch), as the replayer would.
 func seed(_ events: [SeedEvent], url: String) async throws {
     try await offload { try seedBlocking(events, url: url) }
 }
@@ -62,6 +63,8 @@ private func seedBlocking(_ events: [SeedEvent], url: String) throws {
             FROM seed s JOIN users u USING (user_id);
             """)
     }
+    guard let first = events.map(\.micros).min(), let last = events.map(\.micros).max() else { return }
+    _ = try RollupRebuilder.rebuild(fromMicros: first, toMicros: last + 1, on: connection)
 }
 
 func makeService(url: String, statementTimeoutMilliseconds: Int? = nil, nowMicros: Int64 = UTCTime.parseRFC3339("2025-12-15T12:00:00Z")!) -> MetricsService {

@@ -1,3 +1,4 @@
+import Rollups
 import Store
 import WAL
 
@@ -15,8 +16,15 @@ struct ReplayRecord {
 /// Events go through COPY (binary) into a session-private staging table, then one
 /// `INSERT … SELECT … ON CONFLICT (idempotency_key) DO NOTHING` moves the new ones into `events`, so
 /// a key seen before (a retried request, or a batch replayed after a crash) never counts twice.
+///
+/// The same statement returns the rows it actually inserted, grouped by (event name, channel, hour)
+/// with their uids, and those alone are merged into the hourly and daily rollups (``RollupWriter``)
+/// in the same transaction as the rows and the checkpoint: duplicates never reach the rollups, and a
+/// crash leaves rows, rollups and checkpoint all applied or none.
 struct ReplayBatchWriter {
     let nodeID: String
+    /// False only for benchmarks (see ``ReplayerConfiguration/maintainRollups``).
+    var maintainRollups = true
 
     /// Created once per connection; `ON COMMIT DELETE ROWS` empties it at every commit.
     static let stagingTableDDL = """
@@ -51,11 +59,24 @@ struct ReplayBatchWriter {
         ON CONFLICT (idempotency_key) DO NOTHING
         """
 
+    /// ``insertEvents`` returning what it inserted, grouped for the rollups: a batch of 20,000 events
+    /// comes back as a few dozen rows of (event name, channel, hour, count, uids), in binary. Hours are
+    /// UTC (the connection's session time zone).
+    static let insertEventsReturningGroups = """
+        WITH inserted AS (
+        \(insertEvents)
+            RETURNING event_name, channel, uid, ts
+        )
+        SELECT event_name, channel, extract(epoch FROM date_trunc('hour', ts))::int8, count(*), array_agg(uid)
+        FROM inserted GROUP BY 1, 2, 3
+        """
+
     static let saveCheckpoint = """
-        INSERT INTO wal_checkpoints (node_id, segment, "offset", sequence, updated_at)
-        VALUES ($1, $2, $3, $4, now())
+        INSERT INTO wal_checkpoints (node_id, segment, "offset", sequence, wal_id, updated_at)
+        VALUES ($1, $2, $3, $4, $5, now())
         ON CONFLICT (node_id) DO UPDATE
-        SET segment = EXCLUDED.segment, "offset" = EXCLUDED."offset", sequence = EXCLUDED.sequence, updated_at = now()
+        SET segment = EXCLUDED.segment, "offset" = EXCLUDED."offset", sequence = EXCLUDED.sequence,
+            wal_id = EXCLUDED.wal_id, updated_at = now()
         """
 
     static let insertDeadLetter = """
@@ -67,6 +88,15 @@ struct ReplayBatchWriter {
         var inserted = 0
         var duplicates = 0
         var deadLetters = 0
+    }
+
+    /// New rows of one (event name, channel, hour), as ``insertEventsReturningGroups`` returns them.
+    struct InsertedGroup {
+        var eventName: String
+        var channel: String
+        var hourStart: Int64
+        var count: Int64
+        var uids: [UInt32]
     }
 
     func prepare(_ connection: PostgresConnection) throws {
@@ -88,28 +118,42 @@ struct ReplayBatchWriter {
                 good.append(record)
             }
         }
-        try insertIsolatingPoison(good[...], on: connection, outcome: &outcome)
+        var deltas = RollupDeltas()
+        try insertIsolatingPoison(good[...], on: connection, outcome: &outcome, deltas: &deltas)
+        if maintainRollups {
+            try RollupWriter.merge(deltas, on: connection)
+        } else if outcome.inserted > 0 {
+            // Rows went in without rollups: /metrics must use raw SQL until `rollups rebuild`.
+            try RollupStatus.setComplete(false, on: connection)
+        }
         return outcome
     }
 
-    func saveCheckpoint(_ position: WALPosition, nextSequence: UInt64, on connection: PostgresConnection) throws {
+    func saveCheckpoint(_ position: WALPosition, nextSequence: UInt64, walID: String, on connection: PostgresConnection) throws {
         _ = try connection.execute(
             Self.saveCheckpoint,
-            [nodeID, String(position.segment), String(position.offset), String(nextSequence)]
+            [nodeID, String(position.segment), String(position.offset), String(nextSequence), walID]
         )
     }
 
     /// Inserts a slice; when PostgreSQL rejects its data, splits it in halves until
     /// the rejected record stands alone, and dead-letters only that one.
+    ///
+    /// The rollup deltas of a slice are added only once its savepoint is released: rows of a slice
+    /// that rolled back never count.
     private func insertIsolatingPoison(
         _ records: ArraySlice<ReplayRecord>,
         on connection: PostgresConnection,
-        outcome: inout Outcome
+        outcome: inout Outcome,
+        deltas: inout RollupDeltas
     ) throws {
         guard !records.isEmpty else { return }
         do {
             // Nested: a savepoint, so a rejected slice rolls back alone and the batch goes on.
-            let inserted = try connection.transaction { try insert(records, on: $0) }
+            let (inserted, groups) = try connection.transaction { try insert(records, on: $0) }
+            for group in groups {
+                deltas.add(eventName: group.eventName, channel: group.channel, hourStart: group.hourStart, count: group.count, uids: group.uids)
+            }
             outcome.inserted += inserted
             outcome.duplicates += records.count - inserted
         } catch let error as PostgresError where error.isDataError {
@@ -119,12 +163,13 @@ struct ReplayBatchWriter {
                 return
             }
             let middle = records.startIndex + records.count / 2
-            try insertIsolatingPoison(records[records.startIndex..<middle], on: connection, outcome: &outcome)
-            try insertIsolatingPoison(records[middle...], on: connection, outcome: &outcome)
+            try insertIsolatingPoison(records[records.startIndex..<middle], on: connection, outcome: &outcome, deltas: &deltas)
+            try insertIsolatingPoison(records[middle...], on: connection, outcome: &outcome, deltas: &deltas)
         }
     }
 
-    private func insert(_ records: ArraySlice<ReplayRecord>, on connection: PostgresConnection) throws -> Int {
+    /// Returns the rows inserted and, when maintaining rollups, their groups.
+    private func insert(_ records: ArraySlice<ReplayRecord>, on connection: PostgresConnection) throws -> (Int, [InsertedGroup]) {
         _ = try connection.execute("TRUNCATE replay_staging")
         var copy = CopyBinaryWriter()
         for record in records {
@@ -142,7 +187,20 @@ struct ReplayBatchWriter {
         }
         try connection.copyIn("COPY replay_staging FROM STDIN (FORMAT binary)", copy.finish())
         _ = try connection.execute(Self.insertUsers)
-        return try connection.execute(Self.insertEvents, [nodeID]).affectedRows
+        guard maintainRollups else {
+            return (try connection.execute(Self.insertEvents, [nodeID]).affectedRows, [])
+        }
+        let result = try connection.execute(Self.insertEventsReturningGroups, parameters: [.text(nodeID)], resultFormat: .binary)
+        var groups: [InsertedGroup] = []
+        var inserted = 0
+        for row in 0..<result.rowCount {
+            guard let name = result.string(row, 0), let channel = result.string(row, 1), let hour = result.int64(row, 2),
+                  let count = result.int64(row, 3), let array = result.bytes(row, 4), let uids = PostgresBinaryArray.decodeInt4(array)
+            else { throw ReplayError(message: "unexpected row from the replay insert") }
+            groups.append(InsertedGroup(eventName: name, channel: channel, hourStart: hour, count: count, uids: uids))
+            inserted += Int(count)
+        }
+        return (inserted, groups)
     }
 
     private func deadLetter(_ record: ReplayRecord, reason: String, on connection: PostgresConnection) throws {

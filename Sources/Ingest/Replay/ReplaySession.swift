@@ -10,6 +10,7 @@ final class ReplaySession {
     let reader: WALReader
     let writer: ReplayBatchWriter
     let faultInjection: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)?
+    let walID: String
     private(set) var checkpoint: WALPosition
     private(set) var nextSequence: UInt64
 
@@ -20,17 +21,17 @@ final class ReplaySession {
 
     init(wal: WriteAheadLog, configuration: ReplayerConfiguration, logger: Logger) throws {
         connection = try PostgresConnection(url: configuration.databaseURL, applicationName: "event-metrics-service replayer")
-        writer = ReplayBatchWriter(nodeID: configuration.nodeID)
+        writer = ReplayBatchWriter(nodeID: configuration.nodeID, maintainRollups: configuration.maintainRollups)
         faultInjection = configuration.faultInjection
+        walID = wal.identity
         try writer.prepare(connection)
         let stored = try Self.loadCheckpoint(nodeID: configuration.nodeID, on: connection)
-        let newest = wal.stats.newestPosition
-        if let stored, stored.position > newest {
-            // The checkpoint points past everything this WAL holds: the WAL directory was replaced.
-            // Replay is idempotent, so starting from the oldest data is safe; skipping it would not be.
+        if let stored, let reason = Self.foreignCheckpointReason(stored, wal: wal) {
+            // Replay is idempotent, so starting from this WAL's oldest data is safe; trusting a
+            // checkpoint of another directory could skip acknowledged events.
             logger.warning(
-                "checkpoint is beyond the WAL's end; replaying this WAL from its start",
-                metadata: ["checkpoint": "\(stored.position)", "wal_end": "\(newest)"]
+                "stored checkpoint does not belong to this WAL; replaying this WAL from its start",
+                metadata: ["reason": "\(reason)", "checkpoint": "\(stored.position)", "wal_id": "\(wal.identity)"]
             )
             checkpoint = wal.stats.oldestPosition
             nextSequence = 0
@@ -72,7 +73,7 @@ final class ReplaySession {
         if let oldest = records.lazy.compactMap({ $0.event?.receivedAtMicros }).first { willApply(oldest) }
         step.outcome = try connection.transaction { connection in
             let outcome = try writer.apply(records, on: connection)
-            try writer.saveCheckpoint(end, nextSequence: endSequence, on: connection)
+            try writer.saveCheckpoint(end, nextSequence: endSequence, walID: walID, on: connection)
             try faultInjection?(.beforeCommit, connection)
             return outcome
         }
@@ -82,19 +83,33 @@ final class ReplaySession {
         return step
     }
 
-    private static func loadCheckpoint(
-        nodeID: String,
-        on connection: PostgresConnection
-    ) throws -> (position: WALPosition, sequence: UInt64)? {
+    struct StoredCheckpoint {
+        var position: WALPosition
+        var sequence: UInt64
+        var walID: String?
+    }
+
+    private static func loadCheckpoint(nodeID: String, on connection: PostgresConnection) throws -> StoredCheckpoint? {
         let result = try connection.execute(
-            #"SELECT segment, "offset", sequence FROM wal_checkpoints WHERE node_id = $1"#,
+            #"SELECT segment, "offset", sequence, wal_id FROM wal_checkpoints WHERE node_id = $1"#,
             [nodeID]
         )
-        guard result.rows.count == 1,
-            let segment = result.rows[0][0].flatMap(UInt64.init),
-            let offset = result.rows[0][1].flatMap(UInt64.init),
-            let sequence = result.rows[0][2].flatMap(UInt64.init)
+        guard result.rowCount == 1,
+            let segment = result.int64(0, 0).map(UInt64.init),
+            let offset = result.int64(0, 1).map(UInt64.init),
+            let sequence = result.int64(0, 2).map(UInt64.init)
         else { return nil }
-        return (WALPosition(segment: segment, offset: offset), sequence)
+        return StoredCheckpoint(position: WALPosition(segment: segment, offset: offset), sequence: sequence, walID: result.string(0, 3))
+    }
+
+    /// Why a stored checkpoint cannot be used with this WAL, or nil when it can.
+    static func foreignCheckpointReason(_ stored: StoredCheckpoint, wal: WriteAheadLog) -> String? {
+        if let walID = stored.walID, walID != wal.identity {
+            return "it was taken in WAL \(walID)"
+        }
+        if stored.position > wal.stats.newestPosition {
+            return "it is beyond this WAL's end \(wal.stats.newestPosition)"
+        }
+        return nil
     }
 }

@@ -26,6 +26,9 @@ public final class Replayer: Service, Sendable {
         var status = ReplayStatus()
         var oldestPendingMicros: Int64?
         var stopRequested = false
+        /// The last error logged at error level; the same error again is logged at debug only, so a
+        /// long outage writes one line, not one per retry.
+        var lastLoggedError: String?
     }
 
     public init(wal: WriteAheadLog, configuration: ReplayerConfiguration, logger: Logger) {
@@ -158,6 +161,10 @@ public final class Replayer: Service, Sendable {
             $0.status.duplicateEvents += UInt64(step.outcome.duplicates)
             $0.status.deadLetters += UInt64(step.outcome.deadLetters)
             $0.status.lastCommitMicros = Self.nowMicros()
+            if $0.lastLoggedError != nil {
+                $0.lastLoggedError = nil
+                $0.status.lastError = nil
+            }
         }
     }
 
@@ -182,17 +189,18 @@ public final class Replayer: Service, Sendable {
 
     private func failed(_ error: any Error) {
         postgresErrorCounter.increment()
-        let wasReachable = state.withLock { state in
-            let was = state.status.postgresReachable
-            state.status.postgresReachable = false
-            state.status.lastError = "\(error)"
+        let description = "\(error)"
+        let isNew = state.withLock { state in
+            state.status.postgresReachable = !(error is PostgresError)
+            state.status.lastError = description
             if state.oldestPendingMicros == nil { state.oldestPendingMicros = oldestUnreplayedMicros(state.status.checkpoint) }
-            return was
+            defer { state.lastLoggedError = description }
+            return state.lastLoggedError != description
         }
-        if wasReachable {
-            logger.error("replay paused: PostgreSQL failed; events wait in the WAL, retrying", metadata: ["error": "\(error)"])
+        if isNew {
+            logger.error("replay paused; events wait in the WAL, retrying with backoff", metadata: ["error": "\(description)"])
         } else {
-            logger.debug("replay still paused", metadata: ["error": "\(error)"])
+            logger.debug("replay still paused", metadata: ["error": "\(description)"])
         }
     }
 

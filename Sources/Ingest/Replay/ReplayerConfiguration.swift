@@ -17,6 +17,11 @@ public struct ReplayerConfiguration: Sendable {
     /// How long the replayer thread sleeps waiting for new WAL data before re-checking for shutdown.
     public var idleWait: Duration = .milliseconds(200)
 
+    /// Merge new rows into the hourly and daily rollups in the same transaction (the default). Off only
+    /// to measure what the rollups cost: the replayer then marks the rollups incomplete, so /metrics
+    /// falls back to raw SQL until `event-metrics-service rollups rebuild` has run.
+    public var maintainRollups = true
+
     /// Called at the two points where a crash is most interesting; tests throw from it (or kill the
     /// connection) to prove that neither loses nor duplicates anything. nil in production.
     public var faultInjection: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)?

@@ -1,11 +1,18 @@
 import ArgumentParser
 
-/// `bench`: the benchmark suite's tools. Each subcommand compares against a baseline in the same run.
+/// `bench`: the load generator (default subcommand, so the old tool's `bench -endpoint events
+/// -total 100000` still works), the acknowledgement checker, the data seeder, and the benchmarks,
+/// each of which compares against a baseline in the same run.
 @main
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks and load tools for event-metrics-service.",
-        subcommands: [WALBenchmarkCommand.self, EventParseBenchmarkCommand.self, KeyTypeBenchmarkCommand.self]
+        abstract: "Load generator, checker, seeder and benchmarks for event-metrics-service.",
+        subcommands: [
+            LoadCommand.self, CheckCommand.self, SeedCommand.self, BareServerCommand.self, ReplayBenchmarkCommand.self,
+            WALBenchmarkCommand.self, EventParseBenchmarkCommand.self, KeyTypeBenchmarkCommand.self,
+            MetricsBenchmarkCommand.self, RollupReplayBenchmarkCommand.self,  // issue 9 (rollups); registered by the rollups helper
+        ],
+        defaultSubcommand: LoadCommand.self
     )
 }

@@ -105,7 +105,7 @@ struct SeedCommand: ParsableCommand {
             let info = SeedLoadInfo(
                 rows: rows, window: window, idRange: idAfter > idBefore ? (idBefore + 1)...idAfter : nil,
                 droppedIndexes: dropped)
-            for step in SeedSteps.afterLoad(info) {
+            for step in try SeedSteps.afterLoad(info, on: connection) {
                 try seedPhase(step.title, why: step.why) { try step.run(connection, info) }
             }
             loaded = info

@@ -13,7 +13,7 @@ struct SeedLoadInfo: Sendable {
 
 /// A step run inside the load's transaction after the rows are in. The load commits only when every
 /// step succeeded, so the data set is never half built. To fill new tables (the rollups), append a
-/// step to ``SeedSteps/afterLoad(_:)``.
+/// step to ``SeedSteps/afterLoad(_:on:)``.
 struct SeedStep {
     var title: String
     var why: String?
@@ -121,15 +121,17 @@ enum SeedSteps {
     }
 
     /// Steps inside the load's transaction, after the rows: rebuild the dropped indexes first (later
-    /// steps read through them). Rollup tables, once they exist, get a step appended here that fills
-    /// them for `info.idRange` (or rebuilds them for `info.window`).
-    static func afterLoad(_ info: SeedLoadInfo) -> [SeedStep] {
-        info.droppedIndexes.map { index in
+    /// steps read through them), then add the rows to the rollups.
+    static func afterLoad(_ info: SeedLoadInfo, on connection: PostgresConnection) throws -> [SeedStep] {
+        var steps = info.droppedIndexes.map { index in
             SeedStep(
                 title: index.constraint.map { "adding constraint \($0) (\(index.definition))" } ?? "creating index \(index.name)",
                 why: "one sorted build instead of an update per loaded row",
                 run: { connection, _ in try index.create(connection) })
         }
+        // The loaded rows go into the rollups too (SeedRollups.swift).
+        if let rollups = try SeedRollups.step(on: connection) { steps.append(rollups) }
+        return steps
     }
 
     /// After the commit. VACUUM sets the visibility map, without which the metrics queries' index-only

@@ -1,0 +1,52 @@
+/// How a window `[from, to)` is answered from rollups: whole UTC days from `rollup_daily`, whole
+/// hours from `rollup_hourly`, and only what is left (partial hours) from raw `events`.
+///
+/// ```
+/// from        H0            D0                            D1            H1        to
+///  |-- raw ---|-- hours ----|========= days ==============|-- hours ----|-- raw --|
+/// ```
+/// A window that holds no whole hour is raw from end to end. Pure arithmetic, tested without a
+/// database.
+public struct MetricsWindowSplit: Sendable, Hashable {
+    /// Raw ranges in microseconds: at most two, the partial hours at either edge (or the whole window).
+    public var raw: [Range<Int64>]
+    /// Whole hours, Unix seconds: [H0, H1); empty when the window holds no whole hour.
+    public var hours: Range<Int64>
+    /// Whole days inside ``hours``, Unix seconds; empty when there is none.
+    public var days: Range<Int64>
+
+    /// The whole hours outside ``days`` (at most two ranges): read with their bitmaps.
+    public var edgeHours: [Range<Int64>] {
+        if days.isEmpty { return hours.isEmpty ? [] : [hours] }
+        return [hours.lowerBound..<days.lowerBound, days.upperBound..<hours.upperBound].filter { !$0.isEmpty }
+    }
+
+    public init(fromMicros: Int64, toMicros: Int64) {
+        precondition(fromMicros <= toMicros, "a window ends after it starts")
+        let hour: Int64 = 3_600
+        let day: Int64 = 86_400
+        let firstHour = Self.ceilDiv(fromMicros, hour * 1_000_000) * hour
+        let endHour = Self.floorDiv(toMicros, hour * 1_000_000) * hour
+        guard firstHour < endHour else {
+            raw = fromMicros < toMicros ? [fromMicros..<toMicros] : []
+            hours = firstHour..<firstHour
+            days = firstHour..<firstHour
+            return
+        }
+        raw = [fromMicros..<(firstHour * 1_000_000), (endHour * 1_000_000)..<toMicros].filter { !$0.isEmpty }
+        hours = firstHour..<endHour
+        let firstDay = Self.ceilDiv(firstHour, day) * day
+        let endDay = Self.floorDiv(endHour, day) * day
+        days = firstDay < endDay ? firstDay..<endDay : endHour..<endHour
+    }
+
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let (q, r) = a.quotientAndRemainder(dividingBy: b)
+        return r < 0 ? q - 1 : q
+    }
+
+    static func ceilDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let (q, r) = a.quotientAndRemainder(dividingBy: b)
+        return r > 0 ? q + 1 : q
+    }
+}

@@ -1,0 +1,71 @@
+import Bitmaps
+
+/// One rollup row's worth of events: a count and the users behind them.
+public struct RollupRow {
+    public var key: RollupKey
+    public var total: Int64
+    public var users: RoaringBitmap
+
+    public init(key: RollupKey, total: Int64, users: RoaringBitmap) {
+        self.key = key
+        self.total = total
+        self.users = users
+    }
+}
+
+/// New events folded into the rollup rows they change.
+///
+/// Callers add events already grouped by (event name, channel, hour), as SQL's GROUP BY or the
+/// replayer's RETURNING produce them; only those per-channel hourly groups are kept. The three other
+/// kinds of row (the hour over all channels, the day per channel, the day over all channels) are
+/// unions of them, computed once in ``rows(for:)``: adding stays a single bitmap insert however many
+/// rows an event feeds.
+///
+/// Not `Sendable` (it owns bitmaps): build and write it on one thread.
+public struct RollupDeltas {
+    private var hourly: [RollupKey: RollupRow] = [:]
+    /// Events added so far.
+    public private(set) var eventCount: Int64 = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { hourly.isEmpty }
+
+    /// Adds `count` events of `eventName` on `channel` in the hour starting at `hourStart` (Unix
+    /// seconds, any instant of the hour is accepted) by the users `uids`.
+    public mutating func add(eventName: String, channel: String, hourStart: Int64, count: Int64, uids: UnsafeBufferPointer<UInt32>) {
+        precondition(channel != RollupKey.allChannels, "an event's channel is never empty (events_channel_not_empty)")
+        let key = RollupKey(eventName: eventName, bucket: RollupTable.hourly.bucket(containing: hourStart), channel: channel)
+        if let row = hourly[key] {
+            row.users.add(contentsOf: uids)
+            hourly[key]!.total += count
+        } else {
+            let users = RoaringBitmap()
+            users.add(contentsOf: uids)
+            hourly[key] = RollupRow(key: key, total: count, users: users)
+        }
+        eventCount += count
+    }
+
+    public mutating func add(eventName: String, channel: String, hourStart: Int64, count: Int64, uids: [UInt32]) {
+        uids.withUnsafeBufferPointer { add(eventName: eventName, channel: channel, hourStart: hourStart, count: count, uids: $0) }
+    }
+
+    /// The rows of `table` these events change, sorted by key (the lock order), each with the
+    /// events' total and users for that row. Bitmaps are fresh: the caller may modify them.
+    public func rows(for table: RollupTable) -> [RollupRow] {
+        // Group the per-channel hourly rows under every key they feed in `table`.
+        var groups: [RollupKey: (total: Int64, parts: [RoaringBitmap])] = [:]
+        for row in hourly.values {
+            let bucket = table.bucket(containing: row.key.bucket)
+            for channel in [row.key.channel, RollupKey.allChannels] {
+                let key = RollupKey(eventName: row.key.eventName, bucket: bucket, channel: channel)
+                groups[key, default: (0, [])].total += row.total
+                groups[key, default: (0, [])].parts.append(row.users)
+            }
+        }
+        return groups.map { key, group in
+            RollupRow(key: key, total: group.total, users: RoaringBitmap.union(group.parts))
+        }.sorted { $0.key < $1.key }
+    }
+}

@@ -1,0 +1,46 @@
+/// One rollup row's primary key.
+public struct RollupKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The channel of the all-channels rows. No event has it: events with an empty channel are refused
+    /// at ingest and by the `events_channel_not_empty` constraint.
+    public static let allChannels = ""
+
+    public var eventName: String
+    /// Start of the hour or day, Unix seconds (UTC).
+    public var bucket: Int64
+    /// A channel, or ``allChannels``.
+    public var channel: String
+
+    public init(eventName: String, bucket: Int64, channel: String) {
+        self.eventName = eventName
+        self.bucket = bucket
+        self.channel = channel
+    }
+
+    public var isAllChannels: Bool { channel == Self.allChannels }
+
+    /// Names compare as PostgreSQL compares `text` for equality, byte for byte: Swift's `String ==`
+    /// would merge canonically equivalent spellings ("é" and "e\u{301}") that are distinct rows.
+    public static func == (lhs: RollupKey, rhs: RollupKey) -> Bool {
+        lhs.bucket == rhs.bucket && lhs.eventName.utf8.elementsEqual(rhs.eventName.utf8)
+            && lhs.channel.utf8.elementsEqual(rhs.channel.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(bucket)
+        for byte in eventName.utf8 { hasher.combine(byte) }
+        hasher.combine(0xFF as UInt8)  // never in UTF-8: separates the two names
+        for byte in channel.utf8 { hasher.combine(byte) }
+    }
+
+    /// The one order in which every writer locks rows (UTF-8 bytes, so it does not depend on any
+    /// collation): with a single global order two transactions cannot wait for each other in a cycle.
+    public static func < (lhs: RollupKey, rhs: RollupKey) -> Bool {
+        if lhs.eventName != rhs.eventName { return lhs.eventName.utf8.lexicographicallyPrecedes(rhs.eventName.utf8) }
+        if lhs.bucket != rhs.bucket { return lhs.bucket < rhs.bucket }
+        return lhs.channel.utf8.lexicographicallyPrecedes(rhs.channel.utf8)
+    }
+
+    public var description: String {
+        "(\(eventName), \(bucket), \(isAllChannels ? "all channels" : channel))"
+    }
+}

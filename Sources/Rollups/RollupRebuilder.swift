@@ -1,0 +1,117 @@
+import Store
+
+/// Recomputes rollup rows from `events`: for data that predates the rollups, or after a repair.
+///
+/// Works one UTC day per transaction: lock both rollup tables against writers (`EXCLUSIVE` still lets
+/// metrics read them), delete the day's rows, fold the day's events (``RawRollupSource``) and insert
+/// the result. A replayer that commits events meanwhile waits for the lock and then merges its rows
+/// on top of the rebuilt day, so nothing is lost or counted twice while the service keeps running.
+public enum RollupRebuilder {
+    public struct Progress: Sendable {
+        /// The day just finished (Unix seconds of its start).
+        public var day: Int64
+        public var daysDone: Int
+        public var daysTotal: Int
+        /// Events folded so far.
+        public var events: Int64
+    }
+
+    public struct Summary: Sendable {
+        public var days = 0
+        public var events: Int64 = 0
+        public var hourlyRows = 0
+        public var dailyRows = 0
+        /// Whether `rollup_status.complete` was set (only by a rebuild of everything).
+        public var markedComplete = false
+    }
+
+    /// Rebuilds the days overlapping [`fromMicros`, `toMicros`), or every day that has events or
+    /// rollup rows when both are nil; the latter also records that the rollups are complete.
+    /// Partial days are widened to whole days: a daily row covers its whole day.
+    public static func rebuild(
+        fromMicros: Int64? = nil, toMicros: Int64? = nil, on connection: PostgresConnection,
+        progress: (Progress) -> Void = { _ in }
+    ) throws -> Summary {
+        let day = RollupTable.daily
+        let span: Range<Int64>
+        if let fromMicros, let toMicros {
+            span = fromMicros..<toMicros
+        } else {
+            let known = try RollupRange.span(on: connection)
+            span = (fromMicros ?? known?.lowerBound ?? 0)..<(toMicros ?? known?.upperBound ?? 0)
+        }
+        var summary = Summary()
+        guard !span.isEmpty else {
+            if fromMicros == nil && toMicros == nil { summary.markedComplete = try markComplete(on: connection) }
+            return summary
+        }
+        let firstDay = day.bucket(containing: floorDiv(span.lowerBound, 1_000_000))
+        let lastDay = day.bucket(containing: floorDiv(span.upperBound - 1, 1_000_000))
+        let total = Int((lastDay - firstDay) / 86_400) + 1
+        for (index, start) in stride(from: firstDay, through: lastDay, by: 86_400).enumerated() {
+            let counts = try connection.transaction { try rebuildDay(start, on: $0) }
+            summary.days += 1
+            summary.events += counts.events
+            summary.hourlyRows += counts.hourly
+            summary.dailyRows += counts.daily
+            progress(Progress(day: start, daysDone: index + 1, daysTotal: total, events: summary.events))
+        }
+        if fromMicros == nil && toMicros == nil { summary.markedComplete = try markComplete(on: connection) }
+        return summary
+    }
+
+    private static func markComplete(on connection: PostgresConnection) throws -> Bool {
+        try RollupStatus.setComplete(true, on: connection)
+        return true
+    }
+
+    /// One day in the caller's transaction; returns the events folded and the rows written.
+    static func rebuildDay(_ dayStart: Int64, on connection: PostgresConnection) throws -> (events: Int64, hourly: Int, daily: Int) {
+        // Replayers wait here (or we wait for their open transactions), so the events read below and
+        // the rows deleted are the same state.
+        try connection.executeScript("LOCK TABLE rollup_hourly, rollup_daily IN EXCLUSIVE MODE; SET LOCAL work_mem = '256MB'")
+        let names = try RawRollupSource.allEventNames(on: connection)
+        guard !names.isEmpty else { return (0, 0, 0) }
+        let from = dayStart * 1_000_000
+        let to = (dayStart + 86_400) * 1_000_000
+        for table in RollupTable.allCases {
+            try connection.execute(
+                "DELETE FROM \(table.name) WHERE event_name = ANY($1::text[]) AND \(table.bucketColumn) >= $2 AND \(table.bucketColumn) < $3",
+                parameters: [PostgresBinaryArray.text(names), .timestamptz(unixMicros: from), .timestamptz(unixMicros: to)])
+        }
+        var deltas = RollupDeltas()
+        try RawRollupSource.fold(eventNames: names, fromMicros: from, toMicros: to, into: &deltas, on: connection)
+        let hourly = deltas.rows(for: .hourly)
+        let daily = deltas.rows(for: .daily)
+        try RollupWriter.insert(hourly, into: .hourly, on: connection)
+        try RollupWriter.insert(daily, into: .daily, on: connection)
+        return (deltas.eventCount, hourly.count, daily.count)
+    }
+
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let (q, r) = a.quotientAndRemainder(dividingBy: b)
+        return r < 0 ? q - 1 : q
+    }
+}
+
+/// The time span that has events or rollup rows.
+enum RollupRange {
+    /// [earliest, latest] as microseconds, half-open (latest + 1 µs), or nil when there is nothing.
+    /// Per event name, each bound is one index probe (`events_name_ts`, the rollup primary keys).
+    static func span(on connection: PostgresConnection) throws -> Range<Int64>? {
+        let names = try RawRollupSource.allEventNames(on: connection)
+        guard !names.isEmpty else { return nil }
+        let result = try connection.execute(
+            """
+            SELECT (extract(epoch FROM min(lo)) * 1000000)::int8, (extract(epoch FROM max(hi)) * 1000000)::int8
+            FROM unnest($1::text[]) AS n(name), LATERAL (VALUES
+                ((SELECT min(ts) FROM events WHERE event_name = n.name), (SELECT max(ts) FROM events WHERE event_name = n.name)),
+                ((SELECT min(hour) FROM rollup_hourly WHERE event_name = n.name), (SELECT max(hour) FROM rollup_hourly WHERE event_name = n.name)),
+                ((SELECT min(day) FROM rollup_daily WHERE event_name = n.name), (SELECT max(day) FROM rollup_daily WHERE event_name = n.name))
+            ) AS b(lo, hi)
+            """,
+            parameters: [PostgresBinaryArray.text(names)], resultFormat: .binary)
+        guard result.rowCount == 1, let low = result.int64(0, 0), let high = result.int64(0, 1) else { return nil }
+        return low..<(high + 1)
+    }
+}

@@ -1,0 +1,161 @@
+import Bitmaps
+import Store
+
+/// One way a rollup row disagrees with `events`.
+public struct RollupDifference: Sendable, CustomStringConvertible {
+    public var table: RollupTable
+    public var key: RollupKey
+    /// What differs, e.g. "total 120, raw 121; users: 1 missing (uid 17)".
+    public var problem: String
+
+    public var description: String { "\(table.name) \(key): \(problem)" }
+}
+
+/// Compares every rollup row with independent SQL over `events`: the total with `count(*)`, the
+/// stored `uniques` and the bitmap's cardinality with `count(DISTINCT uid)`, and the bitmap's members
+/// with the uids themselves. Rows missing on either side are differences too.
+///
+/// The raw side does not reuse ``RollupDeltas``: SQL's `GROUPING SETS` computes all four kinds of row
+/// (hour or day, per channel or over all), so a bug in the folding cannot hide itself. Each day is
+/// compared inside one `REPEATABLE READ` snapshot, so a replayer committing meanwhile causes no false
+/// alarm.
+public enum RollupVerifier {
+    public struct Report: Sendable {
+        public var days = 0
+        public var rowsChecked = 0
+        public var differences: [RollupDifference] = []
+        /// `rollup_status.complete` at the end.
+        public var complete = false
+    }
+
+    public struct Progress: Sendable {
+        public var day: Int64
+        public var daysDone: Int
+        public var daysTotal: Int
+        public var differences: Int
+    }
+
+    /// Verifies the days overlapping [`fromMicros`, `toMicros`), or every day with events or rollup
+    /// rows when nil. `limit` caps the differences kept (the count goes on).
+    public static func verify(
+        fromMicros: Int64? = nil, toMicros: Int64? = nil, on connection: PostgresConnection,
+        progress: (Progress) -> Void = { _ in }
+    ) throws -> Report {
+        var report = Report()
+        let known = (fromMicros == nil || toMicros == nil) ? try RollupRange.span(on: connection) : nil
+        let span = (fromMicros ?? known?.lowerBound ?? 0)..<(toMicros ?? known?.upperBound ?? 0)
+        report.complete = try RollupStatus.isComplete(on: connection)
+        guard !span.isEmpty else { return report }
+        let firstDay = RollupTable.daily.bucket(containing: RollupRebuilder.floorDiv(span.lowerBound, 1_000_000))
+        let lastDay = RollupTable.daily.bucket(containing: RollupRebuilder.floorDiv(span.upperBound - 1, 1_000_000))
+        let total = Int((lastDay - firstDay) / 86_400) + 1
+        for (index, day) in stride(from: firstDay, through: lastDay, by: 86_400).enumerated() {
+            let (checked, differences) = try connection.transaction { connection in
+                try connection.executeScript("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL work_mem = '256MB'")
+                return try verifyDay(day, on: connection)
+            }
+            report.days += 1
+            report.rowsChecked += checked
+            report.differences += differences
+            progress(Progress(day: day, daysDone: index + 1, daysTotal: total, differences: report.differences.count))
+        }
+        return report
+    }
+
+    private struct Raw {
+        var total: Int64
+        var distinct: Int64
+        var users: RoaringBitmap
+    }
+
+    private struct Stored {
+        var total: Int64
+        var uniques: Int64
+        var bytes: [UInt8]
+    }
+
+    static func verifyDay(_ day: Int64, on connection: PostgresConnection) throws -> (Int, [RollupDifference]) {
+        let names = try RawRollupSource.allEventNames(on: connection)
+        guard !names.isEmpty else { return (0, []) }
+        let range: [PostgresParameter] = [
+            PostgresBinaryArray.text(names), .timestamptz(unixMicros: day * 1_000_000), .timestamptz(unixMicros: (day + 86_400) * 1_000_000),
+        ]
+        var raw: [RollupTable: [RollupKey: Raw]] = [.hourly: [:], .daily: [:]]
+        let rawRows = try connection.execute(
+            """
+            SELECT event_name, GROUPING(channel), coalesce(channel, ''), GROUPING(h), extract(epoch FROM coalesce(h, $2))::int8,
+                   count(*), count(DISTINCT uid), array_agg(uid)
+            FROM (SELECT event_name, channel, date_trunc('hour', ts) AS h, uid
+                  FROM events WHERE event_name = ANY($1::text[]) AND ts >= $2 AND ts < $3) e
+            GROUP BY GROUPING SETS ((event_name, channel, h), (event_name, h), (event_name, channel), (event_name))
+            """,
+            parameters: range, resultFormat: .binary)
+        for row in 0..<rawRows.rowCount {
+            guard let name = rawRows.string(row, 0), let allChannels = rawRows.int64(row, 1), let channel = rawRows.string(row, 2),
+                  let wholeDay = rawRows.int64(row, 3), let bucket = rawRows.int64(row, 4), let total = rawRows.int64(row, 5),
+                  let distinct = rawRows.int64(row, 6), let array = rawRows.bytes(row, 7), let uids = PostgresBinaryArray.decodeInt4(array)
+            else { throw RollupError("unexpected row from the verification aggregate") }
+            let key = RollupKey(eventName: name, bucket: bucket, channel: allChannels == 1 ? RollupKey.allChannels : channel)
+            raw[wholeDay == 1 ? .daily : .hourly]![key] = Raw(total: total, distinct: distinct, users: RoaringBitmap(uids))
+        }
+
+        var checked = 0
+        var differences: [RollupDifference] = []
+        for table in RollupTable.allCases {
+            let storedRows = try connection.execute(
+                """
+                SELECT event_name, extract(epoch FROM \(table.bucketColumn))::int8, channel, total, uniques, users FROM \(table.name)
+                WHERE event_name = ANY($1::text[]) AND \(table.bucketColumn) >= $2 AND \(table.bucketColumn) < $3
+                """,
+                parameters: range, resultFormat: .binary)
+            var stored: [RollupKey: Stored] = [:]
+            for row in 0..<storedRows.rowCount {
+                guard let name = storedRows.string(row, 0), let bucket = storedRows.int64(row, 1), let channel = storedRows.string(row, 2),
+                      let total = storedRows.int64(row, 3), let uniques = storedRows.int64(row, 4), let bytes = storedRows.bytes(row, 5)
+                else { throw RollupError("unexpected row from \(table.name)") }
+                stored[RollupKey(eventName: name, bucket: bucket, channel: channel)] = Stored(total: total, uniques: uniques, bytes: Array(bytes))
+            }
+            let expected = raw[table]!
+            for key in Set(expected.keys).union(stored.keys).sorted() {
+                checked += 1
+                if let problem = compare(expected[key], stored[key]) {
+                    differences.append(RollupDifference(table: table, key: key, problem: problem))
+                }
+            }
+        }
+        return (checked, differences)
+    }
+
+    /// Nil when they agree, else what differs.
+    private static func compare(_ raw: Raw?, _ stored: Stored?) -> String? {
+        guard let stored else {
+            guard let raw else { return nil }
+            return "row missing (events: \(raw.total) events, \(raw.distinct) users)"
+        }
+        guard let raw else {
+            return "row without events (stored: total \(stored.total), uniques \(stored.uniques))"
+        }
+        var problems: [String] = []
+        if stored.total != raw.total { problems.append("total \(stored.total), events \(raw.total)") }
+        if stored.uniques != raw.distinct { problems.append("uniques \(stored.uniques), events \(raw.distinct) distinct uids") }
+        do {
+            let users = try RoaringBitmap(portable: stored.bytes)
+            if users.cardinality != raw.distinct {
+                problems.append("users bitmap holds \(users.cardinality) uids, events \(raw.distinct)")
+            }
+            if users != raw.users {
+                let have = Set(users.values)
+                let want = Set(raw.users.values)
+                let missing = want.subtracting(have).sorted()
+                let extra = have.subtracting(want).sorted()
+                var text = "users bitmap differs:"
+                if !missing.isEmpty { text += " \(missing.count) missing (e.g. uid \(Int32(bitPattern: missing[0])))" }
+                if !extra.isEmpty { text += " \(extra.count) extra (e.g. uid \(Int32(bitPattern: extra[0])))" }
+                problems.append(text)
+            }
+        } catch {
+            problems.append("users bitmap unreadable: \(error)")
+        }
+        return problems.isEmpty ? nil : problems.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,33 @@
+/// # Rollups
+///
+/// The hourly and daily rollup tables of `0002_rollups.sql`: per (event name, time bucket, channel)
+/// and per (event name, time bucket) over all channels (channel `""`), the event count and the exact
+/// set of users as a Roaring bitmap.
+///
+/// - ``RollupDeltas`` folds new events (grouped by channel and hour) into the rows they change;
+/// - ``RollupWriter`` merges deltas into the tables inside the caller's transaction (the replayer, the
+///   seed) with row locks taken in one global order, so concurrent writers never deadlock;
+/// - ``RawRollupSource`` reads events back as deltas, for ``RollupRebuilder``;
+/// - ``RollupVerifier`` compares every rollup row with independent SQL over `events`;
+/// - ``RollupStatus`` records whether the rollups cover all of `events` (else /metrics uses raw SQL).
+///
+/// Everything here blocks on libpq: call it from a thread that may block.
+public enum Rollups {}
+
+/// The two rollup tables; their SQL names are fixed strings, never built from input.
+public enum RollupTable: String, Sendable, CaseIterable {
+    case hourly
+    case daily
+
+    public var name: String { self == .hourly ? "rollup_hourly" : "rollup_daily" }
+    /// The time bucket column.
+    public var bucketColumn: String { self == .hourly ? "hour" : "day" }
+    /// The bucket length in seconds.
+    public var bucketSeconds: Int64 { self == .hourly ? 3_600 : 86_400 }
+
+    /// The start of the bucket holding `seconds` (Unix seconds, UTC).
+    public func bucket(containing seconds: Int64) -> Int64 {
+        let (quotient, remainder) = seconds.quotientAndRemainder(dividingBy: bucketSeconds)
+        return (remainder < 0 ? quotient - 1 : quotient) * bucketSeconds
+    }
+}

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import Ingest
+import Logging
+import Store
+import WAL
+
+/// `bench replay`: replay throughput from a pre-filled WAL into PostgreSQL, against plain COPY of the
+/// same rows into the same indexed table, in the same run.
+///
+/// The WAL is filled once with generated events (the bench mix, timestamps over the last day). The
+/// replayer then drains it into a fresh database; the baseline COPYs the same decoded rows straight
+/// into `events` of another fresh database, in transactions of the replayer's batch size. With
+/// `--template DB`, both databases start as copies of DB (e.g. one seeded with `bench seed`), to
+/// measure replay into a table that already holds millions of rows.
+struct ReplayBenchmarkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay throughput (WAL → PostgreSQL) against plain COPY of the same rows."
+    )
+
+    @Option(help: "Events to put in the WAL.")
+    var events = 1_000_000
+
+    @Option(help: "Create the scratch databases from this template database (e.g. a seeded one).")
+    var template: String?
+
+    @Option(help: "WAL directory to fill (default: a temporary directory, removed at the end).")
+    var walDir: String?
+
+    @OptionGroup var database: BenchDatabaseOptions
+
+    @Flag(help: "Print the result as one JSON object on stdout.")
+    var json = false
+
+    func run() async throws {
+        let logger = Logger(label: "bench-replay", factory: { _ in SwiftLogNoOpLogHandler() })
+        let directory = walDir ?? NSTemporaryDirectory() + "bench-replay-\(UUID().uuidString)"
+        defer { if walDir == nil { try? FileManager.default.removeItem(atPath: directory) } }
+
+        var walConfiguration = WALConfiguration(directory: directory)
+        walConfiguration.maxUnreplayedBytes = 64 << 30
+        let wal = try WriteAheadLog.open(walConfiguration, logger: logger)
+        let fillSeconds = try await ReplayBenchmarkData.fill(wal, events: events)
+        printToStandardError("filled the WAL with \(BenchFormat.count(events)) events in \(BenchFormat.decimal(fillSeconds, places: 1)) s")
+
+        let replayDatabase = try ReplayBenchmarkDatabase.create(server: database.databaseURL, template: template, label: "replay")
+        defer { replayDatabase.drop() }
+        let replayer = Replayer(
+            wal: wal,
+            configuration: ReplayerConfiguration(databaseURL: replayDatabase.url, nodeID: "bench-replay", retainSegments: true),
+            logger: logger
+        )
+        let replayStart = ContinuousClock.now
+        try await replayer.drain(timeout: .seconds(3_600))
+        let replaySeconds = BenchClock.seconds(since: replayStart)
+        let inserted = replayer.status().insertedEvents
+        printToStandardError("replayed \(BenchFormat.count(inserted)) events in \(BenchFormat.decimal(replaySeconds, places: 1)) s")
+
+        let copyDatabase = try ReplayBenchmarkDatabase.create(server: database.databaseURL, template: template, label: "copy")
+        defer { copyDatabase.drop() }
+        let copySeconds = try ReplayBenchmarkData.plainCopy(from: wal, into: copyDatabase.url)
+        printToStandardError("plain COPY of the same rows in \(BenchFormat.decimal(copySeconds, places: 1)) s")
+        try await wal.close()
+
+        let replayRate = Double(events) / replaySeconds
+        let copyRate = Double(events) / copySeconds
+        if json {
+            print(#"{"events":\#(events),"template":"\#(template ?? "")","replay_seconds":\#(replaySeconds),"replay_events_per_second":\#(replayRate),"copy_seconds":\#(copySeconds),"copy_rows_per_second":\#(copyRate),"ratio":\#(replayRate / copyRate)}"#)
+        } else {
+            print("replay \(BenchFormat.count(replayRate)) events/s, plain COPY \(BenchFormat.count(copyRate)) rows/s, replay/COPY = \(BenchFormat.decimal(100 * replayRate / copyRate, places: 1)) %")
+        }
+    }
+}
+
+/// Generating the WAL and the baseline load.
+enum ReplayBenchmarkData {
+    /// Appends `events` generated events in groups of 10,000 (one WAL batch each); returns seconds.
+    static func fill(_ wal: WriteAheadLog, events: Int) async throws -> Double {
+        let start = ContinuousClock.now
+        var generator = EventGenerator(seed: 20_251_125)
+        let parser = EventParser()
+        let now = Int64(Date().timeIntervalSince1970)
+        var written = 0
+        var json: [UInt8] = []
+        while written < events {
+            let count = min(10_000, events - written)
+            var records: [[UInt8]] = []
+            records.reserveCapacity(count)
+            for i in 0..<count {
+                let event = generator.next(timestamp: now - 86_400 + Int64((written + i) % 86_400))
+                json.removeAll(keepingCapacity: true)
+                event.appendJSON(to: &json, idempotencyKey: "replay-bench-\(written + i)")
+                guard case .success(let parsed) = parser.parseEvent(json, receivedAtMicros: now * 1_000_000) else {
+                    throw ValidationError("generated event did not parse")
+                }
+                records.append(EventRecordCodec.encode(parsed))
+            }
+            _ = try await wal.append(contentsOf: records)
+            written += count
+        }
+        return BenchClock.seconds(since: start)
+    }
+
+    /// COPYs every event in the WAL straight into `events` (uids from a dictionary built up front), in
+    /// transactions of 20,000 rows like the replayer's; returns seconds spent in PostgreSQL.
+    static func plainCopy(from wal: WriteAheadLog, into url: String) throws -> Double {
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        let uids = try SeedSteps.ensureUsers(connection, count: EventCatalog.userCount)
+        let reader = wal.reader(from: wal.stats.oldestPosition)
+        var pending: [Event] = []
+        var seconds = 0.0
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            var copy = CopyBinaryWriter()
+            for event in pending {
+                let user = Int(event.userID.dropFirst(5)) ?? 0
+                copy.beginRow(fieldCount: 11)
+                copy.uuid(event.idempotencyKey.bytes)
+                copy.text(event.eventName)
+                copy.text(event.channel)
+                copy.text(event.campaignID)
+                copy.text(event.userID)
+                copy.int4(uids[user])
+                copy.timestamp(unixMicros: event.timestampMicros)
+                copy.textArray(event.tags)
+                if let metadata = event.metadataJSON { copy.jsonb(metadata) } else { copy.null() }
+                copy.timestamp(unixMicros: event.receivedAtMicros)
+                copy.text("bench-copy")
+            }
+            let bytes = copy.finish()
+            let start = ContinuousClock.now
+            try connection.transaction { connection in
+                try connection.copyIn(
+                    "COPY events (idempotency_key, event_name, channel, campaign_id, user_id, uid, ts, tags, metadata, received_at, node_id) FROM STDIN (FORMAT binary)",
+                    bytes
+                )
+            }
+            seconds += BenchClock.seconds(since: start)
+            pending.removeAll(keepingCapacity: true)
+        }
+        while let batch = try reader.next() {
+            for record in batch.records { pending.append(try EventRecordCodec.decode(record)) }
+            if pending.count >= 20_000 { try flush() }
+        }
+        try flush()
+        return seconds
+    }
+}
+
+/// A scratch database, optionally cloned from a template, migrated, dropped at the end.
+struct ReplayBenchmarkDatabase {
+    let url: String
+    let name: String
+    let server: String
+
+    static func create(server: String, template: String?, label: String) throws -> ReplayBenchmarkDatabase {
+        let name = "bench_\(label)_\(UInt32.random(in: 0 ... .max))"
+        let admin = try PostgresConnection(url: server)
+        defer { admin.close() }
+        let templateClause = template.map { " TEMPLATE " + PostgresConnection.quoteIdentifier($0) } ?? ""
+        try admin.executeScript("CREATE DATABASE \(name)\(templateClause)")
+        let url = ScratchDatabase.databaseURL(server, name: name)
+        try SchemaMigrations.apply(url: url, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        return ReplayBenchmarkDatabase(url: url, name: name, server: server)
+    }
+
+    func drop() {
+        guard let admin = try? PostgresConnection(url: server) else { return }
+        defer { admin.close() }
+        _ = try? admin.executeScript("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+}
