@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian, found by pkg-config (libroaring-dev ships no .pc file).
@@ -58,6 +59,17 @@ let package = Package(
             name: "APISupport",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")]
         ),
+        // What operators see and set around the API: log line formats, API keys, rate limits.
+        .target(
+            name: "Operations",
+            dependencies: [
+                "APISupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         .target(
             name: "Ingest",
             dependencies: [
@@ -82,10 +94,12 @@ let package = Package(
         .executableTarget(
             name: "EventMetricsService",
             dependencies: [
-                "WAL", "Store", "Ingest", "Query", "Rollups", "APISupport",
+                "WAL", "Store", "Ingest", "Query", "Rollups", "APISupport", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Resources")]
@@ -122,6 +136,24 @@ let package = Package(
                 "Query", "Store", "Rollups", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "Operations", "APISupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The executable's wiring, and process-level: the real binary (admin scrape, dashboard, SIGTERM).
+        .testTarget(
+            name: "EventMetricsServiceTests",
+            dependencies: [
+                "EventMetricsService", "Store", "Operations",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
     ]

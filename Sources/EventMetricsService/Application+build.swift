@@ -2,15 +2,24 @@ import Foundation
 import Hummingbird
 import Ingest
 import Logging
+import Operations
+import Prometheus
 import Query
+import ServiceLifecycle
 import Store
 import WAL
 
 /// Builds the whole service: WAL (recovered on open), schema, replayer, query pool and routes.
 ///
 /// Services stop in reverse order of the list, after the HTTP server: in-flight requests finish first,
-/// then the replayer commits its last transaction, then the pool closes, then the WAL closes.
-func buildApplication(_ settings: ServiceSettings, logger: Logger) async throws -> some ApplicationProtocol {
+/// then the replayer commits its last transaction, then the pool closes, then the WAL closes, and the
+/// admin listener (when `registry` is given and `settings.adminPort` is not 0) last, so a scrape can
+/// still watch the drain.
+func buildApplication(
+    _ settings: ServiceSettings,
+    logger: Logger,
+    registry: PrometheusCollectorRegistry? = nil
+) async throws -> some ApplicationProtocol {
     let wal = try WriteAheadLog.open(settings.wal, logger: logger)
     do {
         let applied = try SchemaMigrations.apply(url: settings.databaseURL, logger: logger)
@@ -37,7 +46,7 @@ func buildApplication(_ settings: ServiceSettings, logger: Logger) async throws 
         logger: logger
     )
 
-    let router = Router()
+    let router = Router(context: ServiceRequestContext.self)
     router.get("/health") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }
@@ -45,17 +54,32 @@ func buildApplication(_ settings: ServiceSettings, logger: Logger) async throws 
         let spec = try OpenAPIDocument.contents()
         return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: spec)))
     }
-    addIngestRoutes(to: router, wal: wal, configuration: settings.ingest)
+    try Dashboard.addRoute(to: router)
+    let access = settings.access
+    let limiter = access.makeLimiter()
+    addIngestRoutes(
+        to: access.group(router, scope: "ingest", keys: access.ingestKeys, limiter: limiter),
+        wal: wal, configuration: settings.ingest)
     addReadinessRoute(to: router, wal: wal, replayer: replayer, pool: pool)
     addMetricsRoutes(
-        to: router,
+        to: access.group(router, scope: "query", keys: access.queryKeys, limiter: limiter),
         service: MetricsService(pool: pool, logger: logger, freshness: { MetricsFreshness(replayLagSeconds: replayer.status().lagSeconds) })
     )
+    // Counts only, never the keys themselves.
+    logger.info("access control", metadata: [
+        "ingest_api_keys": "\(access.ingestKeys.count)", "query_api_keys": "\(access.queryKeys.count)",
+        "rate_limit_per_second": "\(limiter == nil ? "off" : "\(access.rateLimitPerSecond ?? 0)")",
+    ])
 
+    var services: [any Service] = [WALService(wal: wal, logger: logger), PostgresPoolService(pool: pool), replayer]
+    if let registry, settings.adminPort != 0 {
+        let sampler = TelemetrySampler(wal: wal, replayer: replayer)
+        services.insert(buildAdminApplication(host: settings.host, port: settings.adminPort, registry: registry, sampler: sampler, logger: logger), at: 0)
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "event-metrics-service"),
-        services: [WALService(wal: wal, logger: logger), PostgresPoolService(pool: pool), replayer],
+        services: services,
         logger: logger
     )
 }

@@ -25,3 +25,14 @@ struct PostgresPoolService: Service {
         await pool.shutdown()
     }
 }
+
+/// Says when a graceful shutdown begins (ServiceLifecycle logs signals at debug only). Listed after
+/// the application in the top-level group, so it is the first service told to stop.
+struct ShutdownNotice: Service {
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("graceful shutdown: refusing new connections; finishing in-flight requests, the last group commit and the last replay transaction")
+    }
+}

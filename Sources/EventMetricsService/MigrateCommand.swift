@@ -12,7 +12,7 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let logger = logging.makeLogger(label: "migrate")
+        let logger = logging.bootstrap(label: "migrate")
         do {
             let applied = try SchemaMigrations.apply(url: database.databaseURL, logger: logger)
             print(applied.isEmpty ? "schema is up to date" : "applied: \(applied.joined(separator: ", "))")

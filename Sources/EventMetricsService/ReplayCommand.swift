@@ -22,8 +22,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        let logger = logging.makeLogger(label: "replay")
+        let logger = logging.bootstrap(label: "replay")
         let log = try WriteAheadLog.open(try wal.configuration(), logger: logger)
         let replayer = Replayer(
             wal: log,

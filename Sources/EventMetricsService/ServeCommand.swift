@@ -2,7 +2,9 @@ import ArgumentParser
 import Hummingbird
 import Ingest
 import Logging
+import Operations
 import Query
+import ServiceLifecycle
 import Store
 import WAL
 
@@ -27,11 +29,13 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var wal: WALOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var operations: OperationsOptions
 
     func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        let logger = logging.makeLogger(label: "event-metrics-service")
-        let settings = ServiceSettings(
+        let logger = logging.bootstrap(label: "event-metrics-service")
+        // Before the WAL opens: metrics created earlier would stay no-ops.
+        let registry = PrometheusBackend.bootstrap()
+        var settings = ServiceSettings(
             host: host,
             port: port,
             nodeID: nodeID,
@@ -42,8 +46,16 @@ struct ServeCommand: AsyncParsableCommand {
             queryPoolSize: query.poolSize,
             statementTimeoutMilliseconds: query.statementTimeoutMilliseconds
         )
-        let app = try await buildApplication(settings, logger: logger)
-        try await app.runService()
+        settings.access = operations.access()
+        settings.adminPort = operations.adminPort
+        let app = try await buildApplication(settings, logger: logger, registry: registry)
+        let group = ServiceGroup(configuration: .init(
+            services: [app, ShutdownNotice(logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+        logger.info("stopped")
     }
 }
 
@@ -73,4 +85,34 @@ struct QueryOptions: ParsableArguments {
 
     @Option(name: .customLong("statement-timeout-ms"), help: "Longest a metrics query may run before a 504 (env STATEMENT_TIMEOUT_MS).")
     var statementTimeoutMilliseconds: Int = Environment.int("STATEMENT_TIMEOUT_MS", default: 10_000)
+}
+
+/// The admin listener, API keys and rate limit (README, "Operations").
+struct OperationsOptions: ParsableArguments {
+    @Option(name: .customLong("admin-port"), help: "Port of the admin listener (Prometheus GET /metrics) on --host; 0 turns it off (env ADMIN_PORT).")
+    var adminPort: Int = Environment.int("ADMIN_PORT", default: 9464)
+
+    @Option(name: .customLong("ingest-api-keys"), help: "Comma-separated keys; when set, POST /events and /events/bulk need Authorization: Bearer <key> (env INGEST_API_KEYS).")
+    var ingestAPIKeys: String?
+
+    @Option(name: .customLong("query-api-keys"), help: "Comma-separated keys; when set, GET /metrics needs Authorization: Bearer <key> (env QUERY_API_KEYS).")
+    var queryAPIKeys: String?
+
+    @Option(name: .customLong("rate-limit-per-second"), help: "Requests per second per API key (or per client address without keys) on the ingest and metrics routes, with a burst of the same size; 0 is unlimited (env RATE_LIMIT_PER_SECOND).")
+    var rateLimitPerSecond: Double = Double(Environment.string("RATE_LIMIT_PER_SECOND", default: "0")) ?? 0
+
+    func validate() throws {
+        guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be 0...65535") }
+        guard rateLimitPerSecond >= 0, rateLimitPerSecond.isFinite else { throw ValidationError("--rate-limit-per-second must be 0 or more") }
+    }
+
+    /// The key options have no default value on purpose: `--help` prints defaults, and a default read
+    /// from the environment would print the keys.
+    func access() -> AccessSettings {
+        AccessSettings(
+            ingestKeys: APIKeys(commaSeparated: ingestAPIKeys ?? Environment.string("INGEST_API_KEYS", default: "")),
+            queryKeys: APIKeys(commaSeparated: queryAPIKeys ?? Environment.string("QUERY_API_KEYS", default: "")),
+            rateLimitPerSecond: rateLimitPerSecond > 0 ? rateLimitPerSecond : nil
+        )
+    }
 }

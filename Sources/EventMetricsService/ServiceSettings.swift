@@ -12,4 +12,7 @@ struct ServiceSettings: Sendable {
     var ingest = IngestConfiguration()
     var queryPoolSize = 4
     var statementTimeoutMilliseconds = 10_000
+    /// API keys, rate limit and the admin listener (off unless set; `serve` sets the admin port).
+    var access = AccessSettings()
+    var adminPort = 0
 }

@@ -62,6 +62,11 @@ struct BatchHeader: Equatable, Sendable {
         guard header.recordCount >= 1, raw >= 4 * Int(header.recordCount), raw <= maxRawLength else {
             return .failure(.badField("bad lengths: \(header.recordCount) records in \(raw) raw bytes"))
         }
+        // Recovery and readers compute firstSequence + recordCount; a header that would overflow it
+        // is bad bytes, not a trap (fuzz/regressions/wal/batch-sequence-overflow.wal).
+        guard header.firstSequence <= UInt64.max - UInt64(header.recordCount) else {
+            return .failure(.badField("sequence numbers overflow: \(header.recordCount) records from \(header.firstSequence)"))
+        }
         if header.isCompressed {
             guard stored >= 1, stored < raw, stored <= LZ4Block.compressBound(raw) else {
                 return .failure(.badField("bad lengths: \(stored) compressed bytes for \(raw) raw bytes"))

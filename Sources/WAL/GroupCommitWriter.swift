@@ -26,9 +26,15 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var unsyncedSince: UInt64?
     private var lastSync: UInt64
 
-    private let batchesCounter = Counter(label: "wal_batches_written")
-    private let recordsCounter = Counter(label: "wal_records_appended")
-    private let failuresCounter = Counter(label: "wal_write_failures")
+    // swift-metrics only; the executable picks the backend (Prometheus) and the histogram buckets.
+    private let batchesCounter = Counter(label: "wal_batches_written_total")
+    private let recordsCounter = Counter(label: "wal_records_appended_total")
+    private let failuresCounter = Counter(label: "wal_write_failures_total")
+    /// Group-commit size: how many records and bytes (as stored) shared one write and one fdatasync.
+    private let groupRecords = Recorder(label: "wal_group_commit_records")
+    private let groupBytes = Recorder(label: "wal_group_commit_bytes")
+    /// The disk's share of every acknowledgement's latency.
+    private let syncTimer = Metrics.Timer(label: "wal_fdatasync_seconds")
 
     init(core: WALCore, active: WALFile, activeId: UInt64, activeSize: UInt64) {
         self.core = core
@@ -126,13 +132,13 @@ final class GroupCommitWriter: @unchecked Sendable {
             activeSize = offset + UInt64(length)
             switch configuration.fsyncPolicy {
             case .always:
-                try active.dataSync()
+                try timedDataSync()
                 durable = true
             case .interval(let interval):
                 let now = MonotonicClock.now()
                 if unsyncedSince == nil { unsyncedSince = now }
                 if now &- lastSync >= MonotonicClock.nanoseconds(interval) {
-                    try active.dataSync()
+                    try timedDataSync()
                     markSynced(now)
                     durable = true
                 }
@@ -152,6 +158,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         if durable { core.dataDurable.broadcast() }
         batchesCounter.increment()
         recordsCounter.increment(by: Int64(recordCount))
+        groupRecords.record(recordCount)
+        groupBytes.record(length)
 
         var sequence = firstSequence
         for append in appends {
@@ -164,7 +172,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// over unsynced bytes) and continues in a new one.
     private func rotate(firstSequence: UInt64) throws {
         if unsyncedSince != nil {
-            try active.dataSync()
+            try timedDataSync()
             markSynced(MonotonicClock.now())
         }
         let configuration = core.configuration
@@ -178,16 +186,22 @@ final class GroupCommitWriter: @unchecked Sendable {
         activeId = id
         activeSize = UInt64(SegmentHeader.size)
         core.withState { $0.segmentCreated(id: id, path: file.path, firstSequence: firstSequence) }
-        core.logger.debug("WAL segment rotated", metadata: ["file": "\(file.path)"])
+        core.logger.info("WAL segment rotated", metadata: ["file": "\(file.path)", "segment": "\(id)"])
     }
 
     private func syncActive() {
         do {
-            try active.dataSync()
+            try timedDataSync()
             markSynced(MonotonicClock.now())
         } catch {
             fail([], error: error, truncateTo: nil)
         }
+    }
+
+    private func timedDataSync() throws {
+        let started = MonotonicClock.now()
+        try active.dataSync()
+        syncTimer.recordNanoseconds(Int64(MonotonicClock.now() &- started))
     }
 
     private func markSynced(_ now: UInt64) {

@@ -52,7 +52,7 @@ enum Recovery {
             }
         }
         if quarantined > 0 {
-            Counter(label: "wal_quarantined_bytes").increment(by: quarantined)
+            Counter(label: "wal_quarantined_bytes_total").increment(by: quarantined)
         }
 
         var segments = plan.segments

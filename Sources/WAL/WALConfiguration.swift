@@ -15,7 +15,7 @@ public enum WALRecoveryMode: Sendable, Equatable {
     /// Refuse to open with `WALError.Code.corruption`, naming the file and byte offset.
     case strict
     /// Copy the bad bytes to a quarantine file beside the segment
-    /// (`<segment>.wal.<offset>.quarantine`), count them (`wal_quarantined_bytes`), and go on.
+    /// (`<segment>.wal.<offset>.quarantine`), count them (`wal_quarantined_bytes_total`), and go on.
     /// The bad bytes stay in the segment; readers step over them.
     case skipCorrupt
 }

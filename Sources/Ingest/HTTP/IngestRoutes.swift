@@ -8,18 +8,20 @@ import WAL
 ///
 /// Both answer 202 only after the WAL append that holds the events has been fdatasync'ed, so an
 /// acknowledged event survives a crash. Validation happens before the append, so a rejected request
-/// writes nothing.
+/// writes nothing. `router` may be a route group, so the caller can put API-key and rate-limit
+/// middleware in front of exactly these routes.
 public func addIngestRoutes<Context: RequestContext>(
-    to router: Router<Context>,
+    to router: some RouterMethods<Context>,
     wal: WriteAheadLog,
     configuration: IngestConfiguration
 ) {
     let handler = IngestHandler(wal: wal, configuration: configuration)
+    let telemetry = handler.telemetry
     router.post("/events") { request, context in
-        try await handler.handleSingle(request, context: context)
+        try await telemetry.countRequest(route: "events") { try await handler.handleSingle(request, context: context) }
     }
     router.post("/events/bulk") { request, context in
-        try await handler.handleBulk(request, context: context)
+        try await telemetry.countRequest(route: "events_bulk") { try await handler.handleBulk(request, context: context) }
     }
 }
 
@@ -27,6 +29,7 @@ struct IngestHandler: Sendable {
     let wal: WriteAheadLog
     let configuration: IngestConfiguration
     let parser: EventParser
+    let telemetry = IngestTelemetry(routes: ["events", "events_bulk"])
 
     init(wal: WriteAheadLog, configuration: IngestConfiguration) {
         self.wal = wal
@@ -45,13 +48,17 @@ struct IngestHandler: Sendable {
         let event: Event
         switch body.withUnsafeReadableBytes({ parser.parseEvent($0, receivedAtMicros: received) }) {
         case .success(let parsed): event = parsed
-        case .failure(let error): throw APIError.badRequest(error.code, error.message, field: error.field)
+        case .failure(let error):
+            telemetry.events(.rejected, 1)
+            throw APIError.badRequest(error.code, error.message, field: error.field)
         }
         do {
             _ = try await wal.append(EventRecordCodec.encode(event))
         } catch {
+            telemetry.events(.refused, 1)
             throw APIError.walRefused(error)
         }
+        telemetry.events(.accepted, 1)
         return .json(status: .accepted, #"{"status":"accepted"}"#)
     }
 
@@ -72,14 +79,17 @@ struct IngestHandler: Sendable {
             throw apiError
         }
         let summary = BulkSummary(accepted: parsed.events.count, errors: parsed.errors)
+        telemetry.events(.rejected, parsed.errors.count)
         guard !parsed.events.isEmpty else {
             return .json(status: .badRequest, summary.json())
         }
         do {
             _ = try await wal.append(contentsOf: parsed.events.map(EventRecordCodec.encode))
         } catch {
+            telemetry.events(.refused, parsed.events.count)
             throw APIError.walRefused(error)
         }
+        telemetry.events(.accepted, parsed.events.count)
         return .json(status: .accepted, summary.json())
     }
 

@@ -20,7 +20,7 @@ public final class Replayer: Service, Sendable {
     private let insertedCounter = Counter(label: "replay_events_inserted_total")
     private let duplicateCounter = Counter(label: "replay_events_duplicate_total")
     private let deadLetterCounter = Counter(label: "replay_dead_letters_total")
-    private let postgresErrorCounter = Counter(label: "replay_postgres_errors_total")
+    private let postgresErrorCounter = Counter(label: "postgres_errors_total", dimensions: [("component", "replay")])
 
     private struct State {
         var status = ReplayStatus()
@@ -29,6 +29,10 @@ public final class Replayer: Service, Sendable {
         /// The last error logged at error level; the same error again is logged at debug only, so a
         /// long outage writes one line, not one per retry.
         var lastLoggedError: String?
+        /// Whether reaching the end of the WAL is news worth an info line ("replay caught up"): after a
+        /// failure, or after applying a record older than `catchUpLogLagMicros` (a backlog at start, a
+        /// burst). Not after every commit, or steady traffic would log a line per transaction.
+        var announceCatchUp = false
     }
 
     public init(wal: WriteAheadLog, configuration: ReplayerConfiguration, logger: Logger) {
@@ -120,7 +124,7 @@ public final class Replayer: Service, Sendable {
                 if let step = try current.step(
                     maxEvents: configuration.maxBatchEvents,
                     maxBytes: configuration.maxBatchBytes,
-                    willApply: { oldest in self.state.withLock { $0.oldestPendingMicros = oldest } }
+                    willApply: { oldest in self.willApply(oldestMicros: oldest) }
                 ) {
                     committed(step, session: current)
                 } else {
@@ -168,8 +172,30 @@ public final class Replayer: Service, Sendable {
         }
     }
 
+    /// Lag beyond which catching up again is logged.
+    private static let catchUpLogLagMicros: Int64 = 10_000_000
+
+    private func willApply(oldestMicros: Int64) {
+        let now = Self.nowMicros()
+        state.withLock { state in
+            state.oldestPendingMicros = oldestMicros
+            if now - oldestMicros > Self.catchUpLogLagMicros { state.announceCatchUp = true }
+        }
+    }
+
     private func caughtUp() {
-        state.withLock { $0.oldestPendingMicros = nil }
+        let announce = state.withLock { state -> ReplayStatus? in
+            state.oldestPendingMicros = nil
+            guard state.announceCatchUp else { return nil }
+            state.announceCatchUp = false
+            return state.status
+        }
+        if let status = announce {
+            logger.info("replay caught up", metadata: [
+                "checkpoint": "\(status.checkpoint.map { "\($0)" } ?? "-")",
+                "inserted_events": "\(status.insertedEvents)", "duplicate_events": "\(status.duplicateEvents)",
+            ])
+        }
     }
 
     private func markReachable(_ session: ReplaySession) {
@@ -183,14 +209,15 @@ public final class Replayer: Service, Sendable {
         }
         wal.markReplayed(upTo: session.checkpoint)
         if !wasReachable {
-            logger.info("replaying from checkpoint", metadata: ["checkpoint": "\(session.checkpoint)"])
+            logger.info("PostgreSQL reachable; replaying from checkpoint", metadata: ["checkpoint": "\(session.checkpoint)"])
         }
     }
 
     private func failed(_ error: any Error) {
-        postgresErrorCounter.increment()
+        if error is PostgresError { postgresErrorCounter.increment() }
         let description = "\(error)"
         let isNew = state.withLock { state in
+            state.announceCatchUp = true
             state.status.postgresReachable = !(error is PostgresError)
             state.status.lastError = description
             if state.oldestPendingMicros == nil { state.oldestPendingMicros = oldestUnreplayedMicros(state.status.checkpoint) }

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+@testable import WAL
+
+/// Replays the inputs `scripts/fuzz --target wal` keeps (`fuzz/regressions/wal/`) and its seed corpus
+/// through the calls `fuzz/WALFuzz.swift` makes: every input must give a correct answer, never a trap.
+@Suite struct FuzzRegressionTests {
+    static let fuzzDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("fuzz")
+
+    static func inputs(_ folder: String) -> [(name: String, bytes: [UInt8])] {
+        let directory = fuzzDirectory.appendingPathComponent(folder)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { !$0.hasPrefix(".") }.sorted().map { name in
+            (name, [UInt8](FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) ?? Data()))
+        }
+    }
+
+    @Test func regressionInputsGiveAnswersNotTraps() {
+        for (name, bytes) in Self.inputs("regressions/wal") {
+            exercise(bytes, name)
+            let repaired = bytes.withUnsafeBytes { repairingChecksums($0) }
+            exercise(repaired, name + " (checksums repaired)")
+        }
+    }
+
+    @Test func seedSegmentsWrittenByTheRealWALScanClean() throws {
+        let seeds = Self.inputs("corpus/wal")
+        #expect(!seeds.isEmpty)
+        for (name, bytes) in seeds {
+            let scan = bytes.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: 1) }
+            #expect(scan.isClean, "\(name)")
+            #expect(!scan.batches.isEmpty, "\(name)")
+            exercise(bytes, name)
+        }
+    }
+
+    /// A batch whose checksum is right but whose sequence numbers run past UInt64.max used to trap
+    /// the scanner (`firstSequence + recordCount`); now its header is bad bytes like any other.
+    @Test func batchWithOverflowingSequenceNumbersIsBadBytes() throws {
+        let bytes = try #require(Self.inputs("regressions/wal").first { $0.name == "batch-sequence-overflow.wal" }?.bytes)
+        let scan = bytes.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: 1) }
+        #expect(scan.header != nil)
+        #expect(scan.batches.isEmpty)
+        let tail = try #require(scan.tail)
+        #expect(tail.range == UInt64(SegmentHeader.size)..<UInt64(bytes.count))
+        guard case .badField(let text) = tail.defect else {
+            Issue.record("expected a bad field, got \(tail.defect)")
+            return
+        }
+        #expect(text.contains("overflow"))
+        // As the newest segment it is a torn tail; as an older one, corruption.
+        let plan = try RecoveryPlanner.plan([("s1", scan)], mode: .strict)
+        #expect(plan.actions == [.truncate(path: "s1", offset: UInt64(SegmentHeader.size), defect: tail.defect)])
+        let next = SegmentHeader(segmentId: 2, firstSequence: scan.nextSequence ?? 1).encode()
+        let nextScan = next.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: 2) }
+        #expect(throws: WALError.self) { try RecoveryPlanner.plan([("s1", scan), ("s2", nextScan)], mode: .strict) }
+    }
+
+    // MARK: the calls of fuzz/WALFuzz.swift
+
+    private func exercise(_ bytes: [UInt8], _ name: String) {
+        bytes.withUnsafeBytes { raw in
+            checkSegment(raw, name)
+            checkFrame(raw, at: 0, name)
+            checkFrame(raw, at: SegmentHeader.size, name)
+        }
+    }
+
+    private func checkSegment(_ bytes: UnsafeRawBufferPointer, _ name: String) {
+        let scan = RecoveryScanner.scan(bytes, segmentId: 1)
+        var scratch: [UInt8] = []
+        for frame in scan.batches {
+            #expect(frame.end <= UInt64(bytes.count), "\(name)")
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[(Int(frame.offset) + BatchHeader.size)..<Int(frame.end)])
+            let records = try? BatchCodec.decode(header: frame.header, payload: payload, scratch: &scratch, collect: true).get()
+            #expect(records?.count == Int(frame.header.recordCount), "\(name): batch at \(frame.offset)")
+        }
+        if let tail = scan.tail { #expect(tail.range.upperBound == UInt64(bytes.count), "\(name)") }
+
+        let second = SegmentHeader(segmentId: 2, firstSequence: scan.nextSequence ?? 1).encode()
+        let secondScan = second.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: 2) }
+        for input in [[("s1", scan)], [("s1", scan), ("s2", secondScan)]] {
+            #expect(throws: Never.self, "\(name): skip mode") { try RecoveryPlanner.plan(input, mode: .skipCorrupt) }
+            do {
+                _ = try RecoveryPlanner.plan(input, mode: .strict)
+            } catch {
+                #expect(error.code == .corruption && error.file != nil && error.offset != nil, "\(name)")
+            }
+        }
+    }
+
+    private func checkFrame(_ bytes: UnsafeRawBufferPointer, at offset: Int, _ name: String) {
+        guard bytes.count >= offset + BatchHeader.size else { return }
+        let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + BatchHeader.size)])
+        let segmentId = headerBytes.loadLE(at: 24, as: UInt64.self)
+        guard case .success(let header) = BatchHeader.parse(headerBytes, expectedSegmentId: segmentId),
+              header.frameLength <= bytes.count - offset, header.rawLength <= 1 << 16 else { return }
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + BatchHeader.size)..<(offset + header.frameLength)])
+        var scratch: [UInt8] = []
+        guard case .success(let records) = BatchCodec.decode(header: header, payload: payload, scratch: &scratch, collect: true) else { return }
+        var encoder = BatchEncoder()
+        for record in records { encoder.add(record) }
+        encoder.compress()
+        let frame: [UInt8] = encoder.withFrame(segmentId: segmentId, firstSequence: header.firstSequence) { Array($0) }
+        let again = frame.withUnsafeBytes { frame -> [[UInt8]]? in
+            var scratch: [UInt8] = []
+            guard case .success(let location) = BatchFrame.check(frame, at: 0, segmentId: segmentId, scratch: &scratch) else { return nil }
+            return try? BatchCodec.decode(
+                header: location.header, payload: UnsafeRawBufferPointer(rebasing: frame[BatchHeader.size...]),
+                scratch: &scratch, collect: true
+            ).get()
+        }
+        #expect(again == records, "\(name): frame at \(offset)")
+    }
+
+    /// The segment header's and every parsable frame's CRC32C recomputed (as the fuzz target does).
+    private func repairingChecksums(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var copy = Array(bytes)
+        copy.withUnsafeMutableBytes { out in
+            if out.count >= SegmentHeader.size, UnsafeRawBufferPointer(out).loadLE(at: 0, as: UInt32.self) == SegmentHeader.magic {
+                out.storeLE(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: out[0..<28])), at: 28)
+            }
+            var position = SegmentHeader.size
+            while position + BatchHeader.size <= out.count {
+                let view = UnsafeRawBufferPointer(rebasing: out[position...])
+                let id = view.loadLE(at: 24, as: UInt64.self)
+                guard case .success(let header) = BatchHeader.parse(view, expectedSegmentId: id),
+                      header.frameLength <= view.count, header.rawLength <= 1 << 16 else {
+                    position += 1
+                    continue
+                }
+                let payload = UnsafeRawBufferPointer(rebasing: view[BatchHeader.size..<header.frameLength])
+                out.storeLE(
+                    BatchHeader.checksum(header: UnsafeRawBufferPointer(rebasing: view[0..<BatchHeader.size]), payload: payload),
+                    at: position + BatchHeader.checksumOffset)
+                position += header.frameLength
+            }
+        }
+        return copy
+    }
+}
