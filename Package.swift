@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "Query",
             dependencies: [
-                "Store", "Bitmaps", "Rollups", "APISupport",
+                "Store", "Bitmaps", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

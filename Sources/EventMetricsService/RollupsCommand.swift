@@ -64,8 +64,7 @@ struct RollupsVerifyCommand: ParsableCommand {
         for difference in report.differences {
             print("DIFFERENT \(RollupProgress.describe(difference.table, difference.key)): \(difference.problem)")
         }
-        let elapsed = ContinuousClock.now - started
-        print("checked \(report.rowsChecked) rollup rows over \(report.days) days in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow))): \(report.differences.isEmpty ? "all equal raw SQL" : "\(report.differences.count) differ")")
+        print("checked \(report.rowsChecked) rollup rows over \(RollupProgress.days(report.days)) in \(RollupProgress.seconds(since: started)): \(report.differences.isEmpty ? "all equal raw SQL" : "\(report.differences.count) differ")")
         if !report.complete {
             print("note: rollup_status.complete is false: /metrics uses raw SQL until a full `rollups rebuild`")
         }
@@ -95,8 +94,7 @@ struct RollupsRebuildCommand: ParsableCommand {
         let summary = try RollupRebuilder.rebuild(fromMicros: from, toMicros: to, on: connection) { progress in
             RollupProgress.line("rebuild", progress.day, progress.daysDone, progress.daysTotal, "\(progress.events) events")
         }
-        let elapsed = ContinuousClock.now - started
-        print("rebuilt \(summary.days) days from \(summary.events) events: \(summary.hourlyRows) hourly and \(summary.dailyRows) daily rows in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))\(summary.markedComplete ? "; rollups marked complete" : "")")
+        print("rebuilt \(RollupProgress.days(summary.days)) from \(summary.events) events: \(summary.hourlyRows) hourly and \(summary.dailyRows) daily rows in \(RollupProgress.seconds(since: started))\(summary.markedComplete ? "; rollups marked complete" : "")")
     }
 }
 
@@ -116,6 +114,14 @@ enum RollupProgress {
     /// One line per day on stderr (stdout carries only the result).
     static func line(_ verb: String, _ day: Int64, _ done: Int, _ total: Int, _ detail: String) {
         FileHandle.standardError.write(Data("rollups \(verb): \(UTCTime.dayKey(seconds: day)) (\(done)/\(total) days), \(detail)\n".utf8))
+    }
+
+    static func days(_ count: Int) -> String { count == 1 ? "1 day" : "\(count) days" }
+
+    static func seconds(since start: ContinuousClock.Instant) -> String {
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return String(format: "%.1f s", seconds)
     }
 
     static func describe(_ table: RollupTable, _ key: RollupKey) -> String {

@@ -1,5 +1,3 @@
-import Bitmaps
-import Rollups
 import Store
 
 /// How a ``MetricsRequest`` is computed.
@@ -13,33 +11,28 @@ public enum MetricsStrategy: String, Sendable, CaseIterable {
 
 /// Runs a request on one connection (blocking; call it on a pool thread).
 public enum MetricsComputation {
-    /// Every statement of one answer runs in one `REPEATABLE READ` snapshot: rollups and raw rows are
-    /// committed together by the replayer, so the parts always add up to one moment's data.
-    ///
-    /// With ``MetricsStrategy/rollups``, while `rollup_status.complete` is false (events that predate
-    /// the rollups, not yet rebuilt) the answer comes from plain SQL instead: slow but never wrong.
+    /// With ``MetricsStrategy/rollups``, one statement (``RollupMetricsQuery``) reads the rollup rows,
+    /// the raw partial hours and `rollup_status`, so the parts come from one snapshot. While
+    /// `rollup_status.complete` is false (events that predate the rollups, not yet rebuilt) the answer
+    /// comes from plain SQL instead: slow but never wrong.
     public static func run(_ request: MetricsRequest, strategy: MetricsStrategy, on connection: PostgresConnection) throws -> MetricsResult {
-        try connection.transaction { connection in
-            let status = try connection.executeScript(
-                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \(RollupStatus.selectComplete)")
-            let complete = status.rowCount == 1 && status.bool(0, 0) == true
-            guard strategy == .rollups, complete else {
-                return try MetricsExecutor.run(MetricsPlanner.plan(request), on: connection)
-            }
-            return try fromRollups(request, on: connection)
-        }
+        if strategy == .rollups, let result = try fromRollups(request, on: connection) { return result }
+        return try MetricsExecutor.run(MetricsPlanner.plan(request), on: connection)
     }
 
-    static func fromRollups(_ request: MetricsRequest, on connection: PostgresConnection) throws -> MetricsResult {
+    /// Nil when the rollups are incomplete.
+    static func fromRollups(_ request: MetricsRequest, on connection: PostgresConnection) throws -> MetricsResult? {
         let query = RollupMetricsQuery(request: request, split: MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros))
+        let rows = try query.fetch(on: connection)
+        guard rows.complete else { return nil }
         var fold = RollupMetricsFold(groupBy: request.groupBy)
         do {
-            for row in try query.daily(on: connection) { try fold.add(row, isDay: true) }
-            for row in try query.hourly(on: connection) { try fold.add(row, isDay: false) }
-        } catch let error as BitmapError {
+            for row in rows.days { try fold.add(row, isDay: true) }
+            for row in rows.hours { try fold.add(row, isDay: false) }
+        } catch {
             throw PostgresError(code: .queryFailed, message: "a rollup row holds an unreadable users bitmap (\(error)); run `rollups verify` and `rollups rebuild`")
         }
-        for group in try query.raw(on: connection) { fold.add(group) }
+        for group in rows.raw { fold.add(group) }
         return fold.result()
     }
 }

@@ -5,10 +5,12 @@
 /// from        H0            D0                            D1            H1        to
 ///  |-- raw ---|-- hours ----|========= days ==============|-- hours ----|-- raw --|
 /// ```
-/// A window that holds no whole hour is raw from end to end. Pure arithmetic, tested without a
-/// database.
+/// A window that holds no whole hour is raw from end to end (cut at the hour boundary it may cross).
+/// Every raw range lies inside one hour, so raw rows need no per-row bucketing in SQL. Pure
+/// arithmetic, tested without a database.
 public struct MetricsWindowSplit: Sendable, Hashable {
-    /// Raw ranges in microseconds: at most two, the partial hours at either edge (or the whole window).
+    /// Raw ranges in microseconds, each inside one UTC hour: at most two, the partial hours at either
+    /// edge (or the two sides of the one boundary a window without whole hours crosses).
     public var raw: [Range<Int64>]
     /// Whole hours, Unix seconds: [H0, H1); empty when the window holds no whole hour.
     public var hours: Range<Int64>
@@ -28,7 +30,9 @@ public struct MetricsWindowSplit: Sendable, Hashable {
         let firstHour = Self.ceilDiv(fromMicros, hour * 1_000_000) * hour
         let endHour = Self.floorDiv(toMicros, hour * 1_000_000) * hour
         guard firstHour < endHour else {
-            raw = fromMicros < toMicros ? [fromMicros..<toMicros] : []
+            // Cut at the next hour boundary if the window crosses it (it crosses at most one).
+            let boundary = firstHour * 1_000_000
+            raw = boundary < toMicros ? [fromMicros..<boundary, boundary..<toMicros].filter { !$0.isEmpty } : (fromMicros < toMicros ? [fromMicros..<toMicros] : [])
             hours = firstHour..<firstHour
             days = firstHour..<firstHour
             return
@@ -38,6 +42,11 @@ public struct MetricsWindowSplit: Sendable, Hashable {
         let firstDay = Self.ceilDiv(firstHour, day) * day
         let endDay = Self.floorDiv(endHour, day) * day
         days = firstDay < endDay ? firstDay..<endDay : endHour..<endHour
+    }
+
+    /// The start (Unix seconds) of the hour holding a raw range.
+    static func hour(of range: Range<Int64>) -> Int64 {
+        floorDiv(range.lowerBound, 3_600_000_000) * 3_600
     }
 
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {

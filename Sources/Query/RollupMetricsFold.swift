@@ -57,10 +57,12 @@ struct RollupMetricsFold {
             case .day: .bucket(MetricsWindowSplit.floorDiv(row.bucket, 86_400) * 86_400)
             }
         guard let key else { return }
-        groups[key, default: Group()].total += row.total
-        groups[key]!.parts += 1
-        groups[key]!.storedUniques = row.uniques
-        if let users { groups[key]!.bitmaps.append(users) }
+        update(key) { group in
+            group.total += row.total
+            group.parts += 1
+            group.storedUniques = row.uniques
+            if let users { group.bitmaps.append(users) }
+        }
     }
 
     /// Raw events of a partial hour.
@@ -75,17 +77,34 @@ struct RollupMetricsFold {
             case .day: .bucket(MetricsWindowSplit.floorDiv(raw.hour, 86_400) * 86_400)
             }
         guard let key else { return }
-        groups[key, default: Group()].total += raw.count
-        groups[key]!.parts += 1
-        groups[key]!.storedUniques = nil
-        groups[key]!.uids += raw.uids
+        update(key) { group in
+            group.total += raw.count
+            group.parts += 1
+            group.storedUniques = nil
+            group.uids += raw.uids
+        }
+    }
+
+    /// One hash lookup per change (the `default:` subscript modifies in place).
+    private mutating func update(_ key: GroupKey, _ body: (inout Group) -> Void) {
+        body(&groups[key, default: Group()])
     }
 
     func result() -> MetricsResult {
         let overall = RoaringBitmap.union(bitmaps)
         overall.add(contentsOf: uids)
         var result = MetricsResult(totalCount: total, uniqueUserCount: Int64(overall.cardinality), groups: [])
-        for (key, group) in groups where group.total > 0 {
+        // Sorted before the keys become text: bytes for channels, time for buckets (the same order as
+        // their UTF-8 keys, which are fixed-width and zero-padded).
+        let sorted = groups.filter { $0.value.total > 0 }.sorted { a, b in
+            switch (a.key, b.key) {
+            case (.channel(let x), .channel(let y)): x.lexicographicallyPrecedes(y)
+            case (.bucket(let x), .bucket(let y)): x < y
+            default: false
+            }
+        }
+        result.groups.reserveCapacity(sorted.count)
+        for (key, group) in sorted {
             let name: String =
                 switch (key, groupBy) {
                 case (.channel(let bytes), _): String(decoding: bytes, as: UTF8.self)
@@ -94,7 +113,6 @@ struct RollupMetricsFold {
                 }
             result.groups.append(MetricsGroup(key: name, totalCount: group.total, uniqueUserCount: group.uniques))
         }
-        result.groups.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         return result
     }
 }

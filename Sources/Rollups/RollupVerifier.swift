@@ -36,7 +36,7 @@ public enum RollupVerifier {
     }
 
     /// Verifies the days overlapping [`fromMicros`, `toMicros`), or every day with events or rollup
-    /// rows when nil. `limit` caps the differences kept (the count goes on).
+    /// rows when nil.
     public static func verify(
         fromMicros: Int64? = nil, toMicros: Int64? = nil, on connection: PostgresConnection,
         progress: (Progress) -> Void = { _ in }

@@ -54,6 +54,9 @@ public final class PostgresConnection: @unchecked Sendable {
 
     private var handle: OpaquePointer?
     private var transactionDepth = 0
+    /// SQL text → name of its server-side prepared statement (``executePrepared(_:parameters:resultFormat:)``).
+    private var preparedStatements: [String: String] = [:]
+    private var preparedCounter = 0
 
     /// Connects with a libpq URI (`postgresql://user@host:port/db?…`) or a `key=value` conninfo string.
     ///
@@ -171,6 +174,52 @@ public final class PostgresConnection: @unchecked Sendable {
         _ sql: String, parameters: [PostgresParameter], resultFormat: PostgresResult.Format = .text
     ) throws -> PostgresResult {
         let conn = try liveHandle(for: sql)
+        let result = try withParameterArrays(parameters, sql: sql) { count, types, values, lengths, formats in
+            PQexecParams(conn, sql, count, types, values, lengths, formats, resultFormat.rawValue)
+        }
+        return try consume(result, sql: sql, format: resultFormat)
+    }
+
+    /// Like ``execute(_:parameters:resultFormat:)``, but the statement is parsed and planned once per
+    /// connection (`PQprepare`) and then only executed: for hot statements whose planning costs a
+    /// noticeable share of their run time (the metrics query). The statement's parameter types are
+    /// fixed by its first call, so use it only for SQL whose parameters always have the same types.
+    /// At most ``maxPreparedStatements`` are kept; beyond that the cache starts over.
+    @discardableResult
+    public func executePrepared(
+        _ sql: String, parameters: [PostgresParameter], resultFormat: PostgresResult.Format = .text
+    ) throws -> PostgresResult {
+        let conn = try liveHandle(for: sql)
+        let name: String
+        if let known = preparedStatements[sql] {
+            name = known
+        } else {
+            if preparedStatements.count >= Self.maxPreparedStatements {
+                try executeScript("DEALLOCATE ALL")
+                preparedStatements.removeAll()
+            }
+            preparedCounter += 1
+            name = "store_prepared_\(preparedCounter)"
+            let prepared = try withParameterArrays(parameters, sql: sql) { count, types, _, _, _ in
+                PQprepare(conn, name, sql, count, types)
+            }
+            _ = try consume(prepared, sql: sql, format: .text)
+            preparedStatements[sql] = name
+        }
+        let result = try withParameterArrays(parameters, sql: sql) { count, _, values, lengths, formats in
+            PQexecPrepared(conn, name, count, values, lengths, formats, resultFormat.rawValue)
+        }
+        return try consume(result, sql: sql, format: resultFormat)
+    }
+
+    public static let maxPreparedStatements = 256
+
+    /// Marshals parameters into libpq's parallel arrays (type OIDs, values, lengths, formats) for the
+    /// duration of `body`.
+    private func withParameterArrays<R>(
+        _ parameters: [PostgresParameter], sql: String,
+        _ body: (Int32, [UInt32], [UnsafePointer<CChar>?], [Int32], [Int32]) -> R
+    ) throws -> R {
         let count = parameters.count
         var types = [UInt32](repeating: 0, count: count)
         var lengths = [Int32](repeating: 0, count: count)
@@ -203,9 +252,7 @@ public final class PostgresConnection: @unchecked Sendable {
             values[index] = UnsafePointer(memory.assumingMemoryBound(to: CChar.self))
             lengths[index] = Int32(bytes.count)
         }
-
-        let result = PQexecParams(conn, sql, Int32(count), types, values, lengths, formats, resultFormat.rawValue)
-        return try consume(result, sql: sql, format: resultFormat)
+        return body(Int32(count), types, values, lengths, formats)
     }
 
     /// Runs plain SQL that may hold several statements separated by semicolons (migrations, DDL);

@@ -34,13 +34,14 @@ import Testing
         #expect(inside.raw == [Self.t("2025-11-29T10:05:00Z")..<Self.t("2025-11-29T10:55:00Z")])
         #expect(inside.hours.isEmpty && inside.days.isEmpty && inside.edgeHours.isEmpty)
         let across = MetricsWindowSplit(fromMicros: Self.t("2025-11-29T10:30:00Z"), toMicros: Self.t("2025-11-29T11:20:00Z"))
-        #expect(across.raw == [Self.t("2025-11-29T10:30:00Z")..<Self.t("2025-11-29T11:20:00Z")])
+        #expect(across.raw == [Self.t("2025-11-29T10:30:00Z")..<Self.t("2025-11-29T11:00:00Z"), Self.t("2025-11-29T11:00:00Z")..<Self.t("2025-11-29T11:20:00Z")])
         #expect(across.hours.isEmpty)
         let oneHour = MetricsWindowSplit(fromMicros: Self.t("2025-11-29T10:00:00Z"), toMicros: Self.t("2025-11-29T11:00:00Z"))
         #expect(oneHour.raw.isEmpty && oneHour.hours.count == 3_600 && oneHour.days.isEmpty)
     }
 
-    /// Random windows: the pieces are disjoint, in order, and cover the window exactly.
+    /// Random windows: the pieces are disjoint, in order, and cover the window exactly; each raw piece
+    /// lies inside one hour.
     @Test func piecesTileTheWindow() {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<5_000 {
@@ -56,7 +57,7 @@ import Testing
             #expect(zip(pieces, pieces.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
             #expect(split.days.isEmpty || split.days.lowerBound % 86_400 == 0)
             #expect(split.hours.lowerBound % 3_600 == 0)
-            #expect(split.raw.allSatisfy { $0.count < 3_600_000_000 || split.hours.isEmpty })
+            #expect(split.raw.allSatisfy { MetricsWindowSplit.hour(of: $0) == MetricsWindowSplit.hour(of: ($0.upperBound - 1)..<$0.upperBound) })
         }
     }
 }
