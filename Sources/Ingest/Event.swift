@@ -104,6 +104,8 @@ extension EventError {
         public static let invalidUTF8 = "invalid_utf8"
         /// A string contains U+0000, which PostgreSQL cannot store in text or jsonb.
         public static let invalidCharacter = "invalid_character"
+        /// A metadata number PostgreSQL's `numeric` cannot hold (`1e-20000`).
+        public static let outOfRange = "number_out_of_range"
         public static let missingField = "missing_field"
         public static let duplicateField = "duplicate_field"
         public static let wrongType = "wrong_type"

@@ -33,6 +33,17 @@ struct EventJSONNumber {
     var magnitude: UInt64
     /// The integer digits do not fit in a UInt64.
     var overflow: Bool
+    /// Digits before and after the decimal point, and the exponent (saturated at ±10⁹).
+    var integerDigits = 0
+    var fractionDigits = 0
+    var exponent = 0
+
+    /// Whether PostgreSQL's `numeric` (what `jsonb` stores numbers as) can hold it: at most 131,072
+    /// digits before the decimal point and 16,383 after, once the exponent is applied. JSON allows
+    /// `1e-20000`; PostgreSQL refuses it, so the parser must, before the event is acknowledged.
+    var fitsPostgresNumeric: Bool {
+        fractionDigits - exponent <= 16_383 && integerDigits + exponent <= 131_072
+    }
 }
 
 /// What skipping a value found that matters to the caller.
@@ -41,6 +52,8 @@ struct EventJSONSkipInfo {
     var maxDepth = 0
     var invalidAt = -1
     var containsNUL = false
+    /// A number PostgreSQL's `numeric` cannot hold (``EventJSONNumber/fitsPostgresNumeric``).
+    var numberOutOfRange = false
 }
 
 /// Reads JSON tokens from bytes it does not own. `pos` moves forward only; every read checks `end`.
@@ -298,12 +311,14 @@ struct EventJSONScanner {
             throw syntaxError("expected a digit in a number")
         }
         if base[pos] == UInt8(ascii: "0") {
+            number.integerDigits = 1
             pos &+= 1
             if pos < end, EventJSONBytes.isDigit(base[pos]) {
                 throw syntaxError("numbers must not have leading zeros")
             }
         } else {
             while pos < end, EventJSONBytes.isDigit(base[pos]) {
+                number.integerDigits &+= 1
                 let (times10, o1) = number.magnitude.multipliedReportingOverflow(by: 10)
                 let (sum, o2) = times10.addingReportingOverflow(UInt64(base[pos] &- 0x30))
                 if o1 || o2 { number.overflow = true }
@@ -317,16 +332,28 @@ struct EventJSONScanner {
             guard pos < end, EventJSONBytes.isDigit(base[pos]) else {
                 throw syntaxError("expected a digit after the decimal point")
             }
-            while pos < end, EventJSONBytes.isDigit(base[pos]) { pos &+= 1 }
+            while pos < end, EventJSONBytes.isDigit(base[pos]) {
+                number.fractionDigits &+= 1
+                pos &+= 1
+            }
         }
         if pos < end, base[pos] | 0x20 == UInt8(ascii: "e") {
             number.isInteger = false
             pos &+= 1
-            if pos < end, base[pos] == UInt8(ascii: "+") || base[pos] == UInt8(ascii: "-") { pos &+= 1 }
+            var negativeExponent = false
+            if pos < end, base[pos] == UInt8(ascii: "+") || base[pos] == UInt8(ascii: "-") {
+                negativeExponent = base[pos] == UInt8(ascii: "-")
+                pos &+= 1
+            }
             guard pos < end, EventJSONBytes.isDigit(base[pos]) else {
                 throw syntaxError("expected a digit in the exponent")
             }
-            while pos < end, EventJSONBytes.isDigit(base[pos]) { pos &+= 1 }
+            var exponent = 0
+            while pos < end, EventJSONBytes.isDigit(base[pos]) {
+                exponent = min(exponent &* 10 &+ Int(base[pos] &- 0x30), 1_000_000_000)
+                pos &+= 1
+            }
+            number.exponent = negativeExponent ? -exponent : exponent
         }
         return number
     }
@@ -414,7 +441,7 @@ struct EventJSONScanner {
         case UInt8(ascii: "n"):
             try scanLiteral("null")
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            _ = try scanNumber()
+            if !(try scanNumber()).fitsPostgresNumeric { info.numberOutOfRange = true }
         default:
             throw syntaxError("expected a value")
         }

@@ -409,6 +409,11 @@ extension EventParser {
             values.fail(Self.invalidUTF8("metadata"))
         } else if info.containsNUL {
             values.fail(Self.nul("metadata"))
+        } else if info.numberOutOfRange {
+            values.fail(EventError(
+                code: EventError.Code.outOfRange, field: "metadata",
+                message: "metadata holds a number outside what PostgreSQL can store (at most 131072 digits before the decimal point and 16383 after, exponent applied); send it as a string."
+            ))
         } else {
             values.metadata = [UInt8](UnsafeBufferPointer(start: scanner.base + start, count: size))
         }

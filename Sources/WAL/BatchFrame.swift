@@ -68,7 +68,9 @@ struct BatchHeader: Equatable, Sendable {
             return .failure(.badField("sequence numbers overflow: \(header.recordCount) records from \(header.firstSequence)"))
         }
         if header.isCompressed {
-            guard stored >= 1, stored < raw, stored <= LZ4Block.compressBound(raw) else {
+            // An LZ4 block cannot expand more than ~255× (a match costs at least one byte per 255
+            // bytes), so a larger claim is bad bytes, refused before a buffer of that size is allocated.
+            guard stored >= 1, stored < raw, stored <= LZ4Block.compressBound(raw), raw <= stored * 256 + 64 else {
                 return .failure(.badField("bad lengths: \(stored) compressed bytes for \(raw) raw bytes"))
             }
         } else if stored != raw {

@@ -40,7 +40,17 @@ struct RecoveryPlan: Equatable, Sendable {
 /// acknowledged, so they are cut off. Anything else lost acknowledged data: strict mode refuses to
 /// open, naming the file and offset; skip mode quarantines the bytes and goes on.
 enum RecoveryPlanner {
+    /// 2⁶², far beyond any real WAL (a segment of 64 MiB per id), and room for `id + 1` everywhere.
+    static let maxSegmentId: UInt64 = 1 << 62
+
     static func plan(_ input: [(path: String, scan: SegmentScan)], mode: WALRecoveryMode) throws(WALError) -> RecoveryPlan {
+        // Ids count up by one per segment from 1; one this large is a foreign or renamed file, and
+        // the next segment's id would overflow. Refused in both modes: nothing can follow it.
+        for (path, scan) in input where scan.segmentId > Self.maxSegmentId {
+            throw WALError(
+                .corruption, "segment id \(scan.segmentId) is beyond the largest a WAL writes (\(Self.maxSegmentId)); move the file out of the WAL directory",
+                file: path, offset: 0, operation: "recovery")
+        }
         var plan = RecoveryPlan()
         var scans = input
         if let newest = scans.last, newest.scan.header == nil, newest.scan.batches.isEmpty {

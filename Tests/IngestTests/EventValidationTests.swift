@@ -1,3 +1,4 @@
+import Store
 import Testing
 @testable import Ingest
 
@@ -77,6 +78,10 @@ let eventRejectionCases: [EventRejectionCase] = [
     .init("metadata arrays 33 levels", set: ["metadata": #"{"a":"# + "[".times(32) + "]".times(32) + "}"], "metadata", "too_deep"),
     .init("metadata with U+0000", set: ["metadata": #"{"a": "x\u0000y"}"#], "metadata", "invalid_character"),
     .init("metadata key with U+0000", set: ["metadata": #"{"\u0000": 1}"#], "metadata", "invalid_character"),
+    .init("metadata number below numeric's scale", set: ["metadata": #"{"a": [1e-20000]}"#], "metadata", "number_out_of_range"),
+    .init("metadata number above numeric's range", set: ["metadata": #"{"a": 1e131072}"#], "metadata", "number_out_of_range"),
+    .init("metadata number with a huge exponent", set: ["metadata": #"{"a": 1E+99999999999999999999}"#], "metadata", "number_out_of_range"),
+    .init("metadata number with too many decimals", set: ["metadata": #"{"a": 0.5e-16383}"#], "metadata", "number_out_of_range"),
     .init("metadata lone surrogate", set: ["metadata": #"{"a": "\udc00"}"#], "metadata", "invalid_utf8"),
     // Timestamps as numbers
     .init("timestamp fractional", set: ["timestamp": "1723475612.5"], "timestamp", "invalid_timestamp"),
@@ -223,6 +228,18 @@ struct EventValidationTests {
         #expect(parsedTestEvent(eventTestJSON(["timestamp": String(nowSeconds + 300)])) != nil)
         #expect(parsedTestEvent(eventTestJSON(["timestamp": "946684800"]))?.timestampMicros == 946_684_800_000_000)
         #expect(parsedTestEvent(eventTestJSON(["timestamp": #""2000-01-01T00:00:00Z""#])) != nil)
+    }
+
+    /// The parser accepts exactly the numbers PostgreSQL's jsonb can store: the edges go in, one step
+    /// past them is refused (table above), so nothing acknowledged is dead-lettered for its metadata.
+    @Test func metadataNumbersAtPostgresLimitsAreStored() throws {
+        let metadata = #"{"small": 1e-16383, "big": 9.9e131071, "scaled": 0.5e-16382, "zero": 0e-5, "plain": -12.50}"#
+        let event = try #require(parsedTestEvent(eventTestJSON(["metadata": metadata])))
+        let connection = try PostgresConnection(url: ScratchDatabase.defaultURL)
+        defer { connection.close() }
+        let stored = try connection.execute("SELECT ($1::jsonb ->> 'plain'), length($1::jsonb::text) > 140000", [String(decoding: event.metadataJSON ?? [], as: UTF8.self)])
+        #expect(stored.string(0, 0) == "-12.50")
+        #expect(stored.string(0, 1) == "t")
     }
 
     @Test func limitsAreConfigurable() {

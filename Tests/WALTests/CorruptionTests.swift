@@ -146,6 +146,25 @@ import Testing
         }
     }
 
+    /// A file whose name is the largest id would make the next segment's id overflow: refused with
+    /// its path in both modes, never a trap.
+    @Test(arguments: [WALRecoveryMode.strict, .skipCorrupt])
+    func aSegmentIdWithNoRoomAfterItIsRefused(mode: WALRecoveryMode) async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let config = configuration(directory) { $0.fileSystem = noSyncFileSystem(); $0.recoveryMode = mode }
+        try await withWAL(config) { wal in _ = try await wal.append(record("before the odd file")) }
+        let name = SegmentFile.name(for: .max)
+        directory.write(name, directory.read(SegmentFile.name(for: 1)))
+        do {
+            try await withWAL(config) { _ in }
+            Issue.record("opened a WAL holding \(name)")
+        } catch let error as WALError {
+            #expect(error.code == .corruption)
+            #expect(error.file == directory.segmentPath(.max))
+        }
+    }
+
     @Test func skipModeQuarantinesCountsAndContinues() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

@@ -56,4 +56,25 @@ import Testing
         }
         #expect(decoded == .success(records))
     }
+
+    /// Zero-filled records compress close to LZ4's limit (~255×) and must still be accepted; a header
+    /// claiming more expansion than LZ4 can produce is refused before anything is allocated.
+    @Test func expansionBeyondLZ4sLimitIsABadHeader() throws {
+        let records = [[UInt8]](repeating: [UInt8](repeating: 0, count: 100_000), count: 10)
+        let (bytes, offsets) = segmentBytes(id: 3, firstSequence: 0, batches: [records])
+        let result = scan(bytes, id: 3)
+        #expect(result.isClean)
+        let frame = try #require(result.batches.first)
+        #expect(frame.header.isCompressed)
+        #expect(Int(frame.header.rawLength) > 200 * Int(frame.header.storedLength))
+
+        var forged = Array(bytes[offsets[0]..<(offsets[0] + BatchHeader.size)])
+        let claimed = UInt32(frame.header.storedLength) * 256 + 65
+        for i in 0..<4 { forged[12 + i] = UInt8(truncatingIfNeeded: claimed >> (8 * UInt32(i))) }
+        let parsed = forged.withUnsafeBytes { BatchHeader.parse($0, expectedSegmentId: 3) }
+        guard case .failure(.badField) = parsed else {
+            Issue.record("a header claiming \(claimed) raw bytes was accepted: \(parsed)")
+            return
+        }
+    }
 }

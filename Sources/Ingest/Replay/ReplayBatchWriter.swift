@@ -13,18 +13,38 @@ struct ReplayRecord {
 
 /// Writes decoded events into PostgreSQL inside the caller's transaction.
 ///
-/// Events go through COPY (binary) into a session-private staging table, then one
-/// `INSERT … SELECT … ON CONFLICT (idempotency_key) DO NOTHING` moves the new ones into `events`, so
-/// a key seen before (a retried request, or a batch replayed after a crash) never counts twice.
+/// Two paths, both exactly once because the unique index on `idempotency_key` decides:
+/// - direct (``DirectCopyInsert``): the batch is COPYed straight into `events`; taken while recent
+///   batches held only new keys, it costs what a plain COPY costs;
+/// - staged: COPY (binary) into a session-private staging table, then one
+///   `INSERT … SELECT … ON CONFLICT (idempotency_key) DO NOTHING` moves the new ones into `events`, so
+///   a key seen before (a retried request, or a batch replayed after a crash) never counts twice.
+///   Used for a slice whose direct COPY met a stored key, and for the next
+///   ``stagedBatchesAfterConflict`` batches (duplicates come in runs: a replay from an old position).
 ///
-/// The same statement returns the rows it actually inserted, grouped by (event name, channel, hour)
-/// with their uids, and those alone are merged into the hourly and daily rollups (``RollupWriter``)
-/// in the same transaction as the rows and the checkpoint: duplicates never reach the rollups, and a
-/// crash leaves rows, rollups and checkpoint all applied or none.
-struct ReplayBatchWriter {
+/// Each path yields the rows it actually inserted, grouped by (event name, channel, hour) with their
+/// uids, and those alone are merged into the hourly and daily rollups (``RollupWriter``) in the same
+/// transaction as the rows and the checkpoint: duplicates never reach the rollups, and a crash leaves
+/// rows, rollups and checkpoint all applied or none.
+///
+/// One writer belongs to one ``ReplaySession`` (one thread); its memory (user ids, recent conflicts)
+/// dies with the session.
+final class ReplayBatchWriter {
     let nodeID: String
     /// False only for benchmarks (see ``ReplayerConfiguration/maintainRollups``).
-    var maintainRollups = true
+    let maintainRollups: Bool
+    /// False only for tests and benchmarks of the staged path.
+    let allowDirectCopy: Bool
+    let users = ReplayUserDirectory()
+    /// Batches still to send through the staged path after a direct COPY met a stored key.
+    private(set) var stagedBatchesLeft = 0
+    static let stagedBatchesAfterConflict = 8
+
+    init(nodeID: String, maintainRollups: Bool = true, allowDirectCopy: Bool = true) {
+        self.nodeID = nodeID
+        self.maintainRollups = maintainRollups
+        self.allowDirectCopy = allowDirectCopy
+    }
 
     /// Created once per connection; `ON COMMIT DELETE ROWS` empties it at every commit.
     static let stagingTableDDL = """
@@ -88,6 +108,9 @@ struct ReplayBatchWriter {
         var inserted = 0
         var duplicates = 0
         var deadLetters = 0
+        /// Slices applied by direct COPY and by the staged path.
+        var directSlices = 0
+        var stagedSlices = 0
     }
 
     /// New rows of one (event name, channel, hour), as ``insertEventsReturningGroups`` returns them.
@@ -119,7 +142,9 @@ struct ReplayBatchWriter {
             }
         }
         var deltas = RollupDeltas()
-        try insertIsolatingPoison(good[...], on: connection, outcome: &outcome, deltas: &deltas)
+        var direct = allowDirectCopy && stagedBatchesLeft == 0
+        if stagedBatchesLeft > 0 { stagedBatchesLeft -= 1 }
+        try insertIsolatingPoison(good[...], direct: &direct, on: connection, outcome: &outcome, deltas: &deltas)
         if maintainRollups {
             try RollupWriter.merge(deltas, on: connection)
         } else if outcome.inserted > 0 {
@@ -143,19 +168,26 @@ struct ReplayBatchWriter {
     /// that rolled back never count.
     private func insertIsolatingPoison(
         _ records: ArraySlice<ReplayRecord>,
+        direct: inout Bool,
         on connection: PostgresConnection,
         outcome: inout Outcome,
         deltas: inout RollupDeltas
     ) throws {
         guard !records.isEmpty else { return }
         do {
-            // Nested: a savepoint, so a rejected slice rolls back alone and the batch goes on.
-            let (inserted, groups) = try connection.transaction { try insert(records, on: $0) }
-            for group in groups {
+            let slice = try insertSlice(records, direct: direct, on: connection)
+            if direct, !slice.direct {
+                // A stored key: this batch's other slices and the next few batches take the staged path.
+                direct = false
+                stagedBatchesLeft = Self.stagedBatchesAfterConflict
+            }
+            if slice.direct { outcome.directSlices += 1 } else { outcome.stagedSlices += 1 }
+            users.remember(slice.resolvedUsers)
+            for group in slice.groups {
                 deltas.add(eventName: group.eventName, channel: group.channel, hourStart: group.hourStart, count: group.count, uids: group.uids)
             }
-            outcome.inserted += inserted
-            outcome.duplicates += records.count - inserted
+            outcome.inserted += slice.inserted
+            outcome.duplicates += records.count - slice.inserted
         } catch let error as PostgresError where error.isDataError {
             if records.count == 1, let record = records.first {
                 try deadLetter(record, reason: "rejected by PostgreSQL: \(error.message)", on: connection)
@@ -163,12 +195,34 @@ struct ReplayBatchWriter {
                 return
             }
             let middle = records.startIndex + records.count / 2
-            try insertIsolatingPoison(records[records.startIndex..<middle], on: connection, outcome: &outcome, deltas: &deltas)
-            try insertIsolatingPoison(records[middle...], on: connection, outcome: &outcome, deltas: &deltas)
+            try insertIsolatingPoison(records[records.startIndex..<middle], direct: &direct, on: connection, outcome: &outcome, deltas: &deltas)
+            try insertIsolatingPoison(records[middle...], direct: &direct, on: connection, outcome: &outcome, deltas: &deltas)
         }
     }
 
-    /// Returns the rows inserted and, when maintaining rollups, their groups.
+    private struct SliceResult {
+        var direct: Bool
+        var inserted: Int
+        var groups: [InsertedGroup]
+        var resolvedUsers: [String: Int32] = [:]
+    }
+
+    /// The direct COPY when allowed and no key of the slice is stored yet, else the staged path; each
+    /// in a savepoint (nested transaction), so a rejected slice rolls back alone and the batch goes on.
+    private func insertSlice(_ records: ArraySlice<ReplayRecord>, direct: Bool, on connection: PostgresConnection) throws -> SliceResult {
+        if direct {
+            do {
+                let result = try connection.transaction { try DirectCopyInsert(nodeID: nodeID).insert(records, users: users, on: $0) }
+                return SliceResult(direct: true, inserted: result.inserted, groups: result.groups, resolvedUsers: result.resolvedUsers)
+            } catch let error as PostgresError where error.isUniqueViolation {
+                // A key is stored already; the savepoint undid the whole slice: take the staged path.
+            }
+        }
+        let (inserted, groups) = try connection.transaction { try insert(records, on: $0) }
+        return SliceResult(direct: false, inserted: inserted, groups: groups)
+    }
+
+    /// The staged path. Returns the rows inserted and, when maintaining rollups, their groups.
     private func insert(_ records: ArraySlice<ReplayRecord>, on connection: PostgresConnection) throws -> (Int, [InsertedGroup]) {
         _ = try connection.execute("TRUNCATE replay_staging")
         var copy = CopyBinaryWriter()
@@ -217,6 +271,8 @@ struct ReplayBatchWriter {
 extension PostgresError {
     /// Errors caused by the rows themselves (bad encoding, value out of range, constraint), as opposed to
     /// the connection or the server's state: only these make a record poison.
+    var isUniqueViolation: Bool { sqlState == "23505" }
+
     var isDataError: Bool {
         guard let state = sqlState else { return false }
         return state.hasPrefix("22") || state.hasPrefix("23") || state == "54000"

@@ -21,7 +21,8 @@ final class ReplaySession {
 
     init(wal: WriteAheadLog, configuration: ReplayerConfiguration, logger: Logger) throws {
         connection = try PostgresConnection(url: configuration.databaseURL, applicationName: "event-metrics-service replayer")
-        writer = ReplayBatchWriter(nodeID: configuration.nodeID, maintainRollups: configuration.maintainRollups)
+        writer = ReplayBatchWriter(
+            nodeID: configuration.nodeID, maintainRollups: configuration.maintainRollups, allowDirectCopy: configuration.allowDirectCopy)
         faultInjection = configuration.faultInjection
         walID = wal.identity
         try writer.prepare(connection)
@@ -42,32 +43,32 @@ final class ReplaySession {
         reader = wal.reader(from: checkpoint)
     }
 
-    deinit { connection.close() }
+    deinit {
+        // The read ahead uses this session's reader: let it finish before the WAL may close.
+        _ = try? readAhead?.wait()
+        connection.close()
+    }
+
+    /// The next batch, being read while the current one is applied.
+    private var readAhead: ReplayReadAhead?
 
     /// Reads up to one replay batch from the WAL and applies it with its checkpoint in one transaction.
     /// Returns nil when there was nothing to read.
     /// `willApply` gets the receive time of the oldest record read, before the transaction starts, so the
     /// lag shown while a transaction is slow or failing is that record's age.
     func step(maxEvents: Int, maxBytes: Int, willApply: (Int64) -> Void) throws -> Step? {
-        var records: [ReplayRecord] = []
-        var bytes = 0
-        var end = checkpoint
-        var endSequence = nextSequence
-        while records.count < maxEvents, bytes < maxBytes, let batch = try reader.next() {
-            for (i, raw) in batch.records.enumerated() {
-                var record = ReplayRecord(sequence: batch.firstSequence + UInt64(i), batchPosition: batch.position, bytes: raw)
-                do {
-                    record.event = try EventRecordCodec.decode(raw)
-                } catch {
-                    record.decodeError = "cannot decode WAL record: \(error)"
-                }
-                bytes += raw.count
-                records.append(record)
-            }
-            end = batch.next
-            endSequence = batch.firstSequence + UInt64(batch.records.count)
+        let readNow = { [reader, checkpoint, nextSequence] in
+            try ReplayRead.read(reader, start: checkpoint, startSequence: nextSequence, maxEvents: maxEvents, maxBytes: maxBytes)
         }
-        guard !records.isEmpty || end != checkpoint else { return nil }
+        var read = try readAhead?.wait() ?? readNow()
+        readAhead = nil
+        // A read ahead that found nothing may predate newer appends: look again before saying so.
+        if read.records.isEmpty, read.end == checkpoint { read = try readNow() }
+        guard !read.records.isEmpty || read.end != checkpoint else { return nil }
+        let (records, end, endSequence) = (read.records, read.end, read.endSequence)
+        readAhead = ReplayReadAhead { [reader] in
+            try ReplayRead.read(reader, start: end, startSequence: endSequence, maxEvents: maxEvents, maxBytes: maxBytes)
+        }
 
         var step = Step(records: records.count)
         if let oldest = records.lazy.compactMap({ $0.event?.receivedAtMicros }).first { willApply(oldest) }

@@ -18,6 +18,10 @@ public struct ReplayStatus: Sendable {
     public var insertedEvents: UInt64 = 0
     public var duplicateEvents: UInt64 = 0
     public var deadLetters: UInt64 = 0
+    /// Slices of batches applied by direct COPY and by the staged `INSERT … ON CONFLICT` path
+    /// (a slice is a whole batch unless a poison record split it).
+    public var directSlices: UInt64 = 0
+    public var stagedSlices: UInt64 = 0
     /// When the last transaction committed (Unix µs), or nil before the first one.
     public var lastCommitMicros: Int64?
     /// The last error, for `/ready` and operators (never sent to ingest clients).

@@ -22,6 +22,10 @@ public struct ReplayerConfiguration: Sendable {
     /// falls back to raw SQL until `event-metrics-service rollups rebuild` has run.
     public var maintainRollups = true
 
+    /// COPY batches straight into `events` while their keys are all new (see ``ReplayBatchWriter``).
+    /// Off only to test or measure the staged path alone.
+    public var allowDirectCopy = true
+
     /// Called at the two points where a crash is most interesting; tests throw from it (or kill the
     /// connection) to prove that neither loses nor duplicates anything. nil in production.
     public var faultInjection: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)?

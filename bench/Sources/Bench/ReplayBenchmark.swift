@@ -54,8 +54,10 @@ struct ReplayBenchmarkCommand: AsyncParsableCommand {
         let replayStart = ContinuousClock.now
         try await replayer.drain(timeout: .seconds(3_600))
         let replaySeconds = BenchClock.seconds(since: replayStart)
-        let inserted = replayer.status().insertedEvents
-        printToStandardError("replayed \(BenchFormat.count(inserted)) events in \(BenchFormat.decimal(replaySeconds, places: 1)) s")
+        let status = replayer.status()
+        printToStandardError(
+            "replayed \(BenchFormat.count(status.insertedEvents)) events in \(BenchFormat.decimal(replaySeconds, places: 1)) s "
+                + "(\(status.directSlices) batches by direct COPY, \(status.stagedSlices) staged)")
 
         let copyDatabase = try ReplayBenchmarkDatabase.create(server: database.databaseURL, template: template, label: "copy")
         defer { copyDatabase.drop() }

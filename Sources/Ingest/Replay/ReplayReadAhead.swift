@@ -1,0 +1,67 @@
+import Foundation
+import WAL
+
+/// Records read and decoded from the WAL for one replay batch, and where the batch ends.
+struct ReplayRead {
+    var records: [ReplayRecord] = []
+    /// The WAL position and sequence number after the last batch read.
+    var end: WALPosition
+    var endSequence: UInt64
+
+    /// Reads whole WAL batches from `reader` (positioned at `start`) until `maxEvents` records or
+    /// `maxBytes` record bytes, decoding each record; one that cannot be decoded keeps the reason.
+    static func read(_ reader: WALReader, start: WALPosition, startSequence: UInt64, maxEvents: Int, maxBytes: Int) throws -> ReplayRead {
+        var read = ReplayRead(end: start, endSequence: startSequence)
+        var bytes = 0
+        while read.records.count < maxEvents, bytes < maxBytes, let batch = try reader.next() {
+            for (i, raw) in batch.records.enumerated() {
+                var record = ReplayRecord(sequence: batch.firstSequence + UInt64(i), batchPosition: batch.position, bytes: raw)
+                do {
+                    record.event = try EventRecordCodec.decode(raw)
+                } catch {
+                    record.decodeError = "cannot decode WAL record: \(error)"
+                }
+                bytes += raw.count
+                read.records.append(record)
+            }
+            read.end = batch.next
+            read.endSequence = batch.firstSequence + UInt64(batch.records.count)
+        }
+        return read
+    }
+}
+
+/// One ``ReplayRead`` running on another thread while the replayer's thread applies the previous
+/// batch, so reading, decompressing and decoding overlap PostgreSQL's work instead of adding to it.
+///
+/// The reader is used by that thread only until ``wait()`` returns, and the replayer's thread touches
+/// it only after: one user at a time, as `WALReader` requires.
+final class ReplayReadAhead: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var result: Result<ReplayRead, any Error>?
+
+    init(_ read: @escaping () throws -> ReplayRead) {
+        let work = UncheckedSendable(read)
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            let outcome = Result { try work.value() }
+            condition.lock()
+            result = outcome
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// Blocks until the read is done and returns it (or its error).
+    func wait() throws -> ReplayRead {
+        condition.lock()
+        defer { condition.unlock() }
+        while result == nil { condition.wait() }
+        return try result!.get()
+    }
+}
+
+/// Hands a value to another thread where the code guarantees a single user at a time.
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

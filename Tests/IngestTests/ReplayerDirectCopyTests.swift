@@ -1,0 +1,71 @@
+import Foundation
+import Store
+import Testing
+import WAL
+
+@testable import Ingest
+
+/// The direct-COPY path (``DirectCopyInsert``) against the staged path it shortcuts: same rows, same
+/// rollups, and a stored key sends the batch through the staged path without losing its other rows.
+extension ReplayerRollupTests {
+    @Test func directCopyStoresWhatTheStagedPathStores() async throws {
+        let directory = try TemporaryDirectory()
+        let direct = try TestDatabase.create(prefix: "direct")
+        let staged = try TestDatabase.create(prefix: "staged")
+        defer { directory.remove(); direct.dropQuietly(); staged.dropQuietly() }
+        let wal = try openWAL(directory)
+        // Keys repeated inside one batch (1–3 copies in a row) are dropped before the COPY.
+        for i in 0..<1_500 { _ = try await wal.append(contentsOf: Array(repeating: record(i, users: 211), count: 1 + i % 3)) }
+
+        let viaDirect = replayer(wal, direct, batch: 400, retain: true)
+        try await viaDirect.drain()
+        var configuration = ReplayerConfiguration(databaseURL: staged.url, nodeID: "node-a", retainSegments: true)
+        configuration.maxBatchEvents = 400
+        configuration.allowDirectCopy = false
+        let viaStaged = Replayer(wal: wal, configuration: configuration, logger: logger)
+        try await viaStaged.drain()
+
+        #expect(viaDirect.status().stagedSlices == 0)
+        #expect(viaDirect.status().directSlices > 0)
+        #expect(viaStaged.status().directSlices == 0)
+        #expect(viaDirect.status().insertedEvents == 1_500)
+        #expect(viaDirect.status().duplicateEvents == viaStaged.status().duplicateEvents)
+        let fingerprint = """
+            SELECT md5(string_agg(concat_ws('|', idempotency_key, event_name, channel, campaign_id, user_id, ts, tags, metadata, node_id), ',' ORDER BY idempotency_key))
+            FROM events
+            """
+        #expect(try direct.scalar(fingerprint) == staged.scalar(fingerprint))
+        // Every row's uid is its user's uid in the dictionary.
+        let mismatched = "SELECT count(*) FROM events e LEFT JOIN users u ON u.uid = e.uid WHERE u.user_id IS DISTINCT FROM e.user_id"
+        #expect(try direct.int(mismatched) == 0)
+        #expect(try direct.int("SELECT count(*) FROM users") == 211)
+        try expectRollupsMatchRaw(direct, events: 1_500)
+        try await wal.close()
+    }
+
+    @Test func aStoredKeySendsTheBatchAndTheNextFewThroughTheStagedPath() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directory.remove(); database.dropQuietly() }
+        let first = try openWAL(directory)
+        for i in 0..<10 { _ = try await first.append(record(i)) }
+        try await replayer(first, database, node: "node-a").drain()
+        try await first.close()
+
+        // Another node's WAL: 1,200 new events, and the already stored `rollup-5` at position 150.
+        let second = try WriteAheadLog.open(WALConfiguration(directory: directory.appending("wal-b")), logger: logger)
+        for i in 0..<1_200 { _ = try await second.append(i == 150 ? record(5) : record(10_000 + i)) }
+        let replayer = replayer(second, database, node: "node-b", batch: 100)
+        try await replayer.drain()
+
+        let status = replayer.status()
+        #expect(status.insertedEvents == 1_199)
+        #expect(status.duplicateEvents == 1)
+        // Batch 1 direct; batch 2 met the stored key (staged), then 8 staged batches; 11 and 12 direct.
+        #expect(status.directSlices == 3)
+        #expect(status.stagedSlices == 1 + UInt64(ReplayBatchWriter.stagedBatchesAfterConflict))
+        #expect(try database.int("SELECT count(*) FROM events") == 1_209)
+        try expectRollupsMatchRaw(database, events: 1_209)
+        try await second.close()
+    }
+}
