@@ -358,6 +358,25 @@ struct EventJSONScanner {
         return number
     }
 
+    /// After a value inside an array or object: skips white space, then either consumes `,` and the
+    /// white space after it (true: another element follows) or consumes `closing` (false: the
+    /// container ended); anything else is a syntax error saying `expected`.
+    @inline(__always)
+    mutating func nextElement(closing: UInt8, _ expected: String) throws(EventBodyFailure) -> Bool {
+        skipWhitespace()
+        let c = peek
+        if c == UInt8(ascii: ",") {
+            pos &+= 1
+            skipWhitespace()
+            return true
+        }
+        if c == closing {
+            pos &+= 1
+            return false
+        }
+        throw syntaxError(expected)
+    }
+
     /// Consumes `true`, `false` or `null` (whichever `literal` is) or throws.
     mutating func scanLiteral(_ literal: StaticString) throws(EventBodyFailure) {
         let n = literal.utf8CodeUnitCount

@@ -94,18 +94,8 @@ extension EventParser {
                 try scanner.expect(UInt8(ascii: ":"), "expected ':' after a field name")
                 scanner.skipWhitespace()
                 try readField(key, &scanner, into: &values, receivedAtMicros: receivedAtMicros)
-                scanner.skipWhitespace()
-                let c = scanner.peek
-                if c == UInt8(ascii: ",") {
-                    scanner.pos += 1
-                    scanner.skipWhitespace()
-                    continue
-                }
-                if c == UInt8(ascii: "}") {
-                    scanner.pos += 1
-                    break
-                }
-                throw scanner.syntaxError("expected ',' or '}' after a field")
+                if try scanner.nextElement(closing: UInt8(ascii: "}"), "expected ',' or '}' after a field") { continue }
+                break
             }
         }
         return assemble(&values, receivedAtMicros: receivedAtMicros)
@@ -362,18 +352,8 @@ extension EventParser {
                 ))
             }
             index += 1
-            scanner.skipWhitespace()
-            let next = scanner.peek
-            if next == UInt8(ascii: ",") {
-                scanner.pos += 1
-                scanner.skipWhitespace()
-                continue
-            }
-            if next == UInt8(ascii: "]") {
-                scanner.pos += 1
-                break
-            }
-            throw scanner.syntaxError("expected ',' or ']' in tags")
+            if try scanner.nextElement(closing: UInt8(ascii: "]"), "expected ',' or ']' in tags") { continue }
+            break
         }
         if !values.failed { values.tags = tags }
     }

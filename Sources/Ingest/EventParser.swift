@@ -219,18 +219,8 @@ public struct EventParser: Sendable {
                             )
                         }
                     }
-                    scanner.skipWhitespace()
-                    let c = scanner.peek
-                    if c == UInt8(ascii: ",") {
-                        scanner.pos += 1
-                        scanner.skipWhitespace()
-                        continue
-                    }
-                    if c == UInt8(ascii: "}") {
-                        scanner.pos += 1
-                        break
-                    }
-                    throw scanner.syntaxError("expected ',' or '}' in an object")
+                    if try scanner.nextElement(closing: UInt8(ascii: "}"), "expected ',' or '}' in an object") { continue }
+                    break
                 }
             }
             if !sawEvents && shapeError == nil {
@@ -292,18 +282,8 @@ public struct EventParser: Sendable {
                 ))
             }
             index += 1
-            scanner.skipWhitespace()
-            let c = scanner.peek
-            if c == UInt8(ascii: ",") {
-                scanner.pos += 1
-                scanner.skipWhitespace()
-                continue
-            }
-            if c == UInt8(ascii: "]") {
-                scanner.pos += 1
-                return
-            }
-            throw scanner.syntaxError("expected ',' or ']' after an event")
+            if try scanner.nextElement(closing: UInt8(ascii: "]"), "expected ',' or ']' after an event") { continue }
+            return
         }
     }
 

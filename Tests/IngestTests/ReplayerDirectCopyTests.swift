@@ -19,10 +19,7 @@ extension ReplayerRollupTests {
 
         let viaDirect = replayer(wal, direct, batch: 400, retain: true)
         try await viaDirect.drain()
-        var configuration = ReplayerConfiguration(databaseURL: staged.url, nodeID: "node-a", retainSegments: true)
-        configuration.maxBatchEvents = 400
-        configuration.allowDirectCopy = false
-        let viaStaged = Replayer(wal: wal, configuration: configuration, logger: logger)
+        let viaStaged = makeTestReplayer(wal, staged, logger: logger, batch: 400, retain: true, directCopy: false)
         try await viaStaged.drain()
 
         #expect(viaDirect.status().stagedSlices == 0)

@@ -23,13 +23,7 @@ struct ReplayerRollupTests {
         _ wal: WriteAheadLog, _ database: TestDatabase, node: String = "node-a", batch: Int = 250, retain: Bool = false,
         rollups: Bool = true, fault: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)? = nil
     ) -> Replayer {
-        var configuration = ReplayerConfiguration(databaseURL: database.url, nodeID: node, retainSegments: retain)
-        configuration.maxBatchEvents = batch
-        configuration.minBackoff = .milliseconds(20)
-        configuration.maxBackoff = .milliseconds(200)
-        configuration.maintainRollups = rollups
-        configuration.faultInjection = fault
-        return Replayer(wal: wal, configuration: configuration, logger: logger)
+        makeTestReplayer(wal, database, logger: logger, node: node, batch: batch, retain: retain, rollups: rollups, fault: fault)
     }
 
     /// An event spread over the last ~50 hours, over three channels and two names.
@@ -76,13 +70,10 @@ struct ReplayerRollupTests {
         defer { directory.remove(); database.dropQuietly() }
         let wal = try openWAL(directory)
         for i in 0..<1_000 { _ = try await wal.append(record(i)) }
-        let failures = Mutex(0)
-        let replayer = replayer(wal, database, batch: 300) { faultPoint, _ in
-            guard faultPoint == point else { return }
-            if failures.withLock({ count in count += 1; return count <= 3 }) { throw InjectedFault() }
-        }
+        let fault = ReplayFault()
+        let replayer = replayer(wal, database, batch: 300, fault: fault.failFirst(3, at: point))
         try await replayer.drain()
-        #expect(failures.withLock { $0 } > 3)
+        #expect(fault.count > 3)
         try expectRollupsMatchRaw(database, events: 1_000)
         try await wal.close()
     }
@@ -93,18 +84,10 @@ struct ReplayerRollupTests {
         defer { directory.remove(); database.dropQuietly() }
         let wal = try openWAL(directory)
         for i in 0..<500 { _ = try await wal.append(record(i)) }
-        let kills = Mutex(0)
-        let url = database.url
-        let replayer = replayer(wal, database, batch: 200) { point, connection in
-            guard point == .beforeCommit, kills.withLock({ $0 < 2 }) else { return }
-            kills.withLock { $0 += 1 }
-            let pid = try connection.execute("SELECT pg_backend_pid()").rows[0][0] ?? "0"
-            let admin = try PostgresConnection(url: url)
-            defer { admin.close() }
-            _ = try admin.execute("SELECT pg_terminate_backend($1::int)", [pid])
-        }
+        let fault = ReplayFault()
+        let replayer = replayer(wal, database, batch: 200, fault: fault.killConnectionBeforeCommit(2, adminURL: database.url))
         try await replayer.drain()
-        #expect(kills.withLock { $0 } == 2)
+        #expect(fault.count == 2)
         try expectRollupsMatchRaw(database, events: 500)
         try await wal.close()
     }

@@ -19,19 +19,10 @@ struct ReplayerTests {
     }
 
     func replayer(
-        _ wal: WriteAheadLog,
-        _ database: TestDatabase,
-        node: String = "node-a",
-        retain: Bool = false,
-        batch: Int = 500,
+        _ wal: WriteAheadLog, _ database: TestDatabase, node: String = "node-a", retain: Bool = false, batch: Int = 500,
         fault: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)? = nil
     ) -> Replayer {
-        var configuration = ReplayerConfiguration(databaseURL: database.url, nodeID: node, retainSegments: retain)
-        configuration.maxBatchEvents = batch
-        configuration.minBackoff = .milliseconds(20)
-        configuration.maxBackoff = .milliseconds(200)
-        configuration.faultInjection = fault
-        return Replayer(wal: wal, configuration: configuration, logger: logger)
+        makeTestReplayer(wal, database, logger: logger, node: node, batch: batch, retain: retain, fault: fault)
     }
 
     @Test func duplicatesInTheWALBecomeOneRow() async throws {
@@ -69,19 +60,10 @@ struct ReplayerTests {
         for i in 0..<1_000 {
             _ = try await wal.append(EventFactory.record(user: "user_\(i)", key: "k\(i)"))
         }
-        // Fail the first three transactions at `point`: abort before commit, or drop everything the
-        // replayer knew right after a commit, as a crash would.
-        let failures = Mutex(0)
-        let replayer = replayer(wal, database, batch: 300) { faultPoint, _ in
-            guard faultPoint == point else { return }
-            let shouldFail = failures.withLock { count -> Bool in
-                count += 1
-                return count <= 3
-            }
-            if shouldFail { throw InjectedFault() }
-        }
+        let fault = ReplayFault()
+        let replayer = replayer(wal, database, batch: 300, fault: fault.failFirst(3, at: point))
         try await replayer.drain()
-        #expect(failures.withLock { $0 } > 3)
+        #expect(fault.count > 3)
         #expect(try database.int("SELECT count(*) FROM events") == 1_000)
         #expect(try database.int("SELECT count(DISTINCT idempotency_key) FROM events") == 1_000)
         #expect(try database.int(#"SELECT sequence FROM wal_checkpoints WHERE node_id = 'node-a'"#) == Int(wal.stats.nextSequence))
@@ -96,18 +78,10 @@ struct ReplayerTests {
         for i in 0..<500 {
             _ = try await wal.append(EventFactory.record(user: "user_\(i)"))
         }
-        let kills = Mutex(0)
-        let adminURL = database.url
-        let replayer = replayer(wal, database, batch: 200) { point, connection in
-            guard point == .beforeCommit, kills.withLock({ $0 < 2 }) else { return }
-            kills.withLock { $0 += 1 }
-            let pid = try connection.execute("SELECT pg_backend_pid()").rows[0][0] ?? "0"
-            let admin = try PostgresConnection(url: adminURL)
-            defer { admin.close() }
-            _ = try admin.execute("SELECT pg_terminate_backend($1::int)", [pid])
-        }
+        let fault = ReplayFault()
+        let replayer = replayer(wal, database, batch: 200, fault: fault.killConnectionBeforeCommit(2, adminURL: database.url))
         try await replayer.drain()
-        #expect(kills.withLock { $0 } == 2)
+        #expect(fault.count == 2)
         #expect(try database.int("SELECT count(*) FROM events") == 500)
         try await wal.close()
     }
@@ -268,5 +242,3 @@ struct ReplayerTests {
         try await wal.close()
     }
 }
-
-struct InjectedFault: Error {}

@@ -4,6 +4,8 @@ import WAL
 /// Records read and decoded from the WAL for one replay batch, and where the batch ends.
 struct ReplayRead {
     var records: [ReplayRecord] = []
+    /// Record bytes read.
+    var bytes = 0
     /// The WAL position and sequence number after the last batch read.
     var end: WALPosition
     var endSequence: UInt64
@@ -12,8 +14,13 @@ struct ReplayRead {
     /// `maxBytes` record bytes, decoding each record; one that cannot be decoded keeps the reason.
     static func read(_ reader: WALReader, start: WALPosition, startSequence: UInt64, maxEvents: Int, maxBytes: Int) throws -> ReplayRead {
         var read = ReplayRead(end: start, endSequence: startSequence)
-        var bytes = 0
-        while read.records.count < maxEvents, bytes < maxBytes, let batch = try reader.next() {
+        try read.continueReading(reader, maxEvents: maxEvents, maxBytes: maxBytes)
+        return read
+    }
+
+    /// Reads on from `end` (where `reader` stands) up to the same bounds.
+    mutating func continueReading(_ reader: WALReader, maxEvents: Int, maxBytes: Int) throws {
+        while records.count < maxEvents, bytes < maxBytes, let batch = try reader.next() {
             for (i, raw) in batch.records.enumerated() {
                 var record = ReplayRecord(sequence: batch.firstSequence + UInt64(i), batchPosition: batch.position, bytes: raw)
                 do {
@@ -22,12 +29,11 @@ struct ReplayRead {
                     record.decodeError = "cannot decode WAL record: \(error)"
                 }
                 bytes += raw.count
-                read.records.append(record)
+                records.append(record)
             }
-            read.end = batch.next
-            read.endSequence = batch.firstSequence + UInt64(batch.records.count)
+            end = batch.next
+            endSequence = batch.firstSequence + UInt64(batch.records.count)
         }
-        return read
     }
 }
 

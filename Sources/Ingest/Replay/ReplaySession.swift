@@ -62,8 +62,9 @@ final class ReplaySession {
         }
         var read = try readAhead?.wait() ?? readNow()
         readAhead = nil
-        // A read ahead that found nothing may predate newer appends: look again before saying so.
-        if read.records.isEmpty, read.end == checkpoint { read = try readNow() }
+        // A read ahead ran right after the previous batch was read; what was appended since (while
+        // that batch was applied, or while the replayer waited for a batch to gather) joins it here.
+        try read.continueReading(reader, maxEvents: maxEvents, maxBytes: maxBytes)
         guard !read.records.isEmpty || read.end != checkpoint else { return nil }
         let (records, end, endSequence) = (read.records, read.end, read.endSequence)
         readAhead = ReplayReadAhead { [reader] in

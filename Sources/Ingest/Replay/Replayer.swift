@@ -121,12 +121,17 @@ public final class Replayer: Service, Sendable {
                     backoff.reset()
                 }
                 guard let current = session else { continue }
+                let stepStarted = ContinuousClock.now
                 if let step = try current.step(
                     maxEvents: configuration.maxBatchEvents,
                     maxBytes: configuration.maxBatchBytes,
                     willApply: { oldest in self.willApply(oldestMicros: oldest) }
                 ) {
                     committed(step, session: current)
+                    if !drainOnly, step.records < configuration.maxBatchEvents {
+                        // Caught up: let the next batch gather instead of committing a few rows at a time.
+                        sleep(configuration.minBatchInterval - (ContinuousClock.now - stepStarted))
+                    }
                 } else {
                     caughtUp()
                     if drainOnly { break }
