@@ -65,4 +65,32 @@ extension ReplayerRollupTests {
         try expectRollupsMatchRaw(database, events: 1_209)
         try await second.close()
     }
+
+    /// Caught up, the replayer lets a batch gather (``ReplayerConfiguration/minBatchInterval``)
+    /// instead of committing every few events: a trickle of 100 events over ~1 s takes a handful of
+    /// transactions, not one per event.
+    @Test func aTrickleIsAppliedInFewTransactions() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directory.remove(); database.dropQuietly() }
+        let wal = try openWAL(directory)
+        let replayer = replayer(wal, database, batch: 1_000)
+        let running = Task { try await replayer.run() }
+        for i in 0..<100 {
+            _ = try await wal.append(record(i))
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while replayer.status().insertedEvents < 100, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        running.cancel()
+        _ = try? await running.value
+        let status = replayer.status()
+        #expect(status.insertedEvents == 100)
+        // ~1.2 s of appends at one batch per 250 ms: about 5; 100 if every append were its own batch.
+        #expect(status.directSlices + status.stagedSlices <= 12)
+        try expectRollupsMatchRaw(database, events: 100)
+        try await wal.close()
+    }
 }

@@ -16,6 +16,8 @@ final class ReplaySession {
 
     struct Step {
         var records = 0
+        /// The batch stopped at the event or byte limit, so more may be waiting in the WAL.
+        var full = false
         var outcome = ReplayBatchWriter.Outcome()
     }
 
@@ -71,7 +73,7 @@ final class ReplaySession {
             try ReplayRead.read(reader, start: end, startSequence: endSequence, maxEvents: maxEvents, maxBytes: maxBytes)
         }
 
-        var step = Step(records: records.count)
+        var step = Step(records: records.count, full: records.count >= maxEvents || read.bytes >= maxBytes)
         if let oldest = records.lazy.compactMap({ $0.event?.receivedAtMicros }).first { willApply(oldest) }
         step.outcome = try connection.transaction { connection in
             let outcome = try writer.apply(records, on: connection)

@@ -128,8 +128,9 @@ public final class Replayer: Service, Sendable {
                     willApply: { oldest in self.willApply(oldestMicros: oldest) }
                 ) {
                     committed(step, session: current)
-                    if !drainOnly, step.records < configuration.maxBatchEvents {
+                    if !drainOnly, !step.full {
                         // Caught up: let the next batch gather instead of committing a few rows at a time.
+                        announceCaughtUp()
                         sleep(configuration.minBatchInterval - (ContinuousClock.now - stepStarted))
                     }
                 } else {
@@ -190,9 +191,16 @@ public final class Replayer: Service, Sendable {
         }
     }
 
+    /// Nothing left to read: the lag is zero.
     private func caughtUp() {
+        state.withLock { $0.oldestPendingMicros = nil }
+        announceCaughtUp()
+    }
+
+    /// Logs "replay caught up" once after an outage or a backlog: when the WAL had nothing more to
+    /// read, or a batch came back smaller than the limit (it took everything there was).
+    private func announceCaughtUp() {
         let announce = state.withLock { state -> ReplayStatus? in
-            state.oldestPendingMicros = nil
             guard state.announceCatchUp else { return nil }
             state.announceCatchUp = false
             return state.status
