@@ -93,4 +93,34 @@ extension ReplayerRollupTests {
         try expectRollupsMatchRaw(database, events: 100)
         try await wal.close()
     }
+
+    /// The gathering pause is for a replayer that has caught up, not for one cut short by the byte
+    /// limit: a backlog of large events (≈ 4 per batch here) drains without pausing between batches.
+    @Test func aBacklogCutByTheByteLimitIsNotPaused() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try TestDatabase.create()
+        defer { directory.remove(); database.dropQuietly() }
+        let wal = try openWAL(directory)
+        let filler = String(repeating: "x", count: 7_000)
+        for i in 0..<200 {
+            var event = EventFactory.event(user: "user_\(i % 50)", timestamp: now - 600, key: "large-\(i)")
+            event.metadataJSON = Array(#"{"filler":"\#(filler)"}"#.utf8)
+            _ = try await wal.append(EventRecordCodec.encode(event))
+        }
+        let replayer = makeTestReplayer(wal, database, logger: logger, batch: 1_000, maxBytes: 28 << 10)
+        let started = ContinuousClock.now
+        let running = Task { try await replayer.run() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while replayer.status().insertedEvents < 200, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let elapsed = ContinuousClock.now - started
+        running.cancel()
+        _ = try? await running.value
+        #expect(replayer.status().insertedEvents == 200)
+        // ~50 batches: with a 250 ms pause after each, over 12 s.
+        #expect(replayer.status().directSlices >= 40)
+        #expect(elapsed < .seconds(6), "took \(elapsed)")
+        try await wal.close()
+    }
 }

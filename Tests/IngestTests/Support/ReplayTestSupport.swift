@@ -8,10 +8,11 @@ import WAL
 /// The replayer as the replay tests build it: small batches and fast retries.
 func makeTestReplayer(
     _ wal: WriteAheadLog, _ database: TestDatabase, logger: Logger, node: String = "node-a", batch: Int, retain: Bool = false,
-    rollups: Bool = true, directCopy: Bool = true, fault: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)? = nil
+    maxBytes: Int? = nil, rollups: Bool = true, directCopy: Bool = true, fault: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)? = nil
 ) -> Replayer {
     var configuration = ReplayerConfiguration(databaseURL: database.url, nodeID: node, retainSegments: retain)
     configuration.maxBatchEvents = batch
+    if let maxBytes { configuration.maxBatchBytes = maxBytes }
     configuration.minBackoff = .milliseconds(20)
     configuration.maxBackoff = .milliseconds(200)
     configuration.maintainRollups = rollups
