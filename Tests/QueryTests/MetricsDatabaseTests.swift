@@ -167,27 +167,7 @@ import Testing
                 if let channel { query["channel"] = channel }
                 let actual = try await result(service, query)
 
-                let filter = "event_name = $1 AND ts >= $2::timestamptz AND ts < $3::timestamptz AND ($4::text IS NULL OR channel = $4)"
-                let values: [String?] = [name, UTCTime.rfc3339(from), UTCTime.rfc3339(to), channel]
-                let overall = try await check.withConnection { try $0.execute("SELECT count(*), count(DISTINCT user_id) FROM events WHERE \(filter)", values) }
-                let keyExpression: String? =
-                    switch groupBy {
-                    case .channel: "channel"
-                    case .hour: #"to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":00:00Z"')"#
-                    case .day: "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-                    case .none: nil
-                    }
-                var expectedGroups: [MetricsGroup] = []
-                if let keyExpression {
-                    let sql = """
-                        SELECT \(keyExpression) AS k, count(*), count(DISTINCT user_id) FROM events WHERE \(filter) GROUP BY 1 ORDER BY \(keyExpression) COLLATE "C"
-                        """
-                    let rows = try await check.withConnection { try $0.execute(sql, values) }
-                    expectedGroups = (0..<rows.rowCount).map {
-                        MetricsGroup(key: rows.string($0, 0)!, totalCount: rows.int64($0, 1)!, uniqueUserCount: rows.int64($0, 2)!)
-                    }
-                }
-                let expected = MetricsResult(totalCount: overall.int64(0, 0)!, uniqueUserCount: overall.int64(0, 1)!, groups: expectedGroups)
+                let expected = try await MetricsOracle.answer(check, name: name, from: from, to: to, channel: channel, groupBy: groupBy)
                 #expect(actual == expected, "query \(query)")
             }
             await check.shutdown()
