@@ -125,6 +125,14 @@ public struct CopyBinaryWriter: Sendable {
         return taken
     }
 
+    /// Replaces the 4-byte big-endian value at `offset` (counted from the first byte not yet taken),
+    /// e.g. an `int4` field written before its value was known.
+    public mutating func overwriteInt32(at offset: Int, _ value: Int32) {
+        withUnsafeBytes(of: value.bigEndian) { bytes in
+            for index in 0..<4 { buffer[offset + index] = bytes[index] }
+        }
+    }
+
     /// Adds the trailer and returns the (remaining) stream.
     public mutating func finish() -> [UInt8] {
         appendBigEndian(Int16(-1))

@@ -1,3 +1,4 @@
+import Foundation
 import Store
 
 /// The replayer's fast path: COPY a batch straight into `events`, skipping the staging table.
@@ -40,76 +41,18 @@ struct DirectCopyInsert {
     /// stored fails the COPY with `unique_violation` (``PostgresError/isUniqueViolation``), and rolling
     /// back the savepoint undoes the whole slice.
     func insert(_ records: ArraySlice<ReplayRecord>, users: ReplayUserDirectory, on connection: PostgresConnection) throws -> Result {
-        var seen = Set<IdempotencyKey>(minimumCapacity: records.count)
-        var events: [Event] = []
-        events.reserveCapacity(records.count)
-        for record in records {
-            guard let event = record.event, seen.insert(event.idempotencyKey).inserted else { continue }
-            events.append(event)
-        }
-
-        let resolved = try users.resolve(events.lazy.map(\.userID), on: connection)
-        var groups = GroupBuilder()
-        try connection.copyIn(Self.copyStatement) { stream in
-            // Sent in parts: PostgreSQL inserts the first rows while the rest are encoded.
-            var copy = CopyBinaryWriter(reservingCapacity: Self.sendBytes + 4_096)
-            for event in events {
-                guard let uid = users.uid(event.userID) ?? resolved[event.userID] else {
-                    throw ReplayError(message: "user \(event.userID) has no uid after resolution")
-                }
-                Self.appendRow(event, uid: uid, nodeID: nodeID, to: &copy)
-                groups.add(event, uid: uid)
-                if copy.bufferedByteCount >= Self.sendBytes { try stream.send(copy.takeBuffered()) }
-            }
-            try stream.send(copy.finish())
-        }
-        return Result(inserted: events.count, groups: groups.groups, resolvedUsers: resolved)
+        var prepared = PreparedDirectCopy(nodeID: nodeID, users: users)
+        for record in records { if let event = record.event { prepared.add(event) } }
+        return try insert(prepared, on: connection)
     }
 
-    /// Bytes encoded before they are handed to libpq.
-    static let sendBytes = 256 * 1024
-
-    private static func appendRow(_ event: Event, uid: Int32, nodeID: String, to copy: inout CopyBinaryWriter) {
-        copy.beginRow(fieldCount: 11)
-        copy.uuid(event.idempotencyKey.bytes)
-        copy.text(event.eventName)
-        copy.text(event.channel)
-        if let campaign = event.campaignID { copy.text(campaign) } else { copy.null() }
-        copy.text(event.userID)
-        copy.int4(uid)
-        copy.timestamp(unixMicros: event.timestampMicros)
-        copy.textArray(event.tags)
-        if let metadata = event.metadataJSON { copy.jsonb(metadata) } else { copy.null() }
-        copy.timestamp(unixMicros: event.receivedAtMicros)
-        copy.text(nodeID)
-    }
-
-    /// Rollup groups (event name, channel, hour) of the rows COPYed, like the staged path's RETURNING.
-    private struct GroupBuilder {
-        private struct Key: Hashable {
-            var eventName: String
-            var channel: String
-            var hourStart: Int64
-        }
-        private var index: [Key: Int] = [:]
-        private(set) var groups: [ReplayBatchWriter.InsertedGroup] = []
-
-        mutating func add(_ event: Event, uid: Int32) {
-            let hourStart = Self.floorDiv(event.timestampMicros, 3_600_000_000) * 3_600
-            let key = Key(eventName: event.eventName, channel: event.channel, hourStart: hourStart)
-            if let position = index[key] {
-                groups[position].count += 1
-                groups[position].uids.append(UInt32(bitPattern: uid))
-            } else {
-                index[key] = groups.count
-                groups.append(.init(eventName: key.eventName, channel: key.channel, hourStart: hourStart, count: 1, uids: [UInt32(bitPattern: uid)]))
-            }
-        }
-
-        private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-            let (q, r) = a.quotientAndRemainder(dividingBy: b)
-            return r < 0 ? q - 1 : q
-        }
+    /// Inserts a batch encoded ahead (see ``PreparedDirectCopy``); same contract as above.
+    func insert(_ prepared: PreparedDirectCopy, on connection: PostgresConnection) throws -> Result {
+        var prepared = prepared
+        let resolved = try prepared.resolveUsers(on: connection)
+        let rows = prepared.finish()
+        try connection.copyIn(Self.copyStatement) { stream in try stream.send(rows) }
+        return Result(inserted: prepared.rowCount, groups: prepared.insertedGroups(), resolvedUsers: resolved)
     }
 }
 
@@ -119,7 +62,10 @@ struct DirectCopyInsert {
 /// session (any error discards it, and with it every transaction it had open), so only uids read or
 /// inserted by slices whose savepoint was released are remembered (``remember(_:)``). Bounded: past
 /// ``capacity`` entries it starts over, which costs one lookup per user on the next batches.
-final class ReplayUserDirectory {
+final class ReplayUserDirectory: @unchecked Sendable {
+    /// Guards `uids`: the read-ahead thread looks uids up (``PreparedDirectCopy``) while the replayer's
+    /// thread remembers new ones.
+    private let lock = NSLock()
     private var uids: [String: Int32] = [:]
     let capacity: Int
 
@@ -127,32 +73,35 @@ final class ReplayUserDirectory {
         self.capacity = capacity
     }
 
-    var count: Int { uids.count }
+    var count: Int { lock.withLock { uids.count } }
 
-    func uid(_ userID: String) -> Int32? { uids[userID] }
+    func uid(_ userID: String) -> Int32? { lock.withLock { uids[userID] } }
 
     func remember(_ resolved: [String: Int32]) {
-        if uids.count + resolved.count > capacity { uids.removeAll(keepingCapacity: true) }
-        uids.merge(resolved) { old, _ in old }
+        guard !resolved.isEmpty else { return }
+        lock.withLock {
+            if uids.count + resolved.count > capacity { uids.removeAll(keepingCapacity: true) }
+            uids.merge(resolved) { old, _ in old }
+        }
     }
 
     /// Looks up (and creates where missing) the uids of the users this directory does not know yet.
     /// Known users cost nothing; the rest take one SELECT, and new users one INSERT more.
     func resolve(_ userIDs: some Sequence<String>, on connection: PostgresConnection) throws -> [String: Int32] {
         var missing = Set<String>()
-        for userID in userIDs where uids[userID] == nil { missing.insert(userID) }
+        lock.withLock { for userID in userIDs where uids[userID] == nil { missing.insert(userID) } }
         guard !missing.isEmpty else { return [:] }
         var resolved: [String: Int32] = [:]
         resolved.reserveCapacity(missing.count)
-        try Self.read(connection.execute(Self.select, parameters: [PostgresBinaryArray.text(missing.sorted())], resultFormat: .binary), into: &resolved)
+        try Self.read(connection.executePrepared(Self.select, parameters: [PostgresBinaryArray.text(missing.sorted())], resultFormat: .binary), into: &resolved)
         let new = missing.filter { resolved[$0] == nil }.sorted()
         if !new.isEmpty {
             // RETURNING gives the rows this statement inserted; a user another node inserted meanwhile
             // (ON CONFLICT skipped it) is read back by the second SELECT.
-            try Self.read(connection.execute(Self.insert, parameters: [PostgresBinaryArray.text(new)], resultFormat: .binary), into: &resolved)
+            try Self.read(connection.executePrepared(Self.insert, parameters: [PostgresBinaryArray.text(new)], resultFormat: .binary), into: &resolved)
             let raced = new.filter { resolved[$0] == nil }
             if !raced.isEmpty {
-                try Self.read(connection.execute(Self.select, parameters: [PostgresBinaryArray.text(raced)], resultFormat: .binary), into: &resolved)
+                try Self.read(connection.executePrepared(Self.select, parameters: [PostgresBinaryArray.text(raced)], resultFormat: .binary), into: &resolved)
             }
         }
         return resolved

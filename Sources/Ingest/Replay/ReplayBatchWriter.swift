@@ -126,25 +126,37 @@ final class ReplayBatchWriter {
         _ = try connection.execute(Self.stagingTableDDL)
     }
 
+    /// An empty direct COPY for the read-ahead to fill (nil when the direct path is off). Safe to call
+    /// from the read-ahead thread: it reads only constants and the locked user directory.
+    func makeDirectCopy() -> PreparedDirectCopy? {
+        allowDirectCopy ? PreparedDirectCopy(nodeID: nodeID, users: users) : nil
+    }
+
     /// Applies `records` (decoded or not) in the open transaction. A record that cannot be decoded,
     /// or whose row PostgreSQL rejects even alone, goes to `dead_letters` with the reason: replay never
-    /// blocks on it and never drops it silently.
-    func apply(_ records: [ReplayRecord], on connection: PostgresConnection) throws -> Outcome {
+    /// blocks on it and never drops it silently. `directCopy`, when it holds exactly the decoded
+    /// records, is used for the direct COPY of the whole batch instead of encoding it again.
+    func apply(_ records: [ReplayRecord], directCopy: PreparedDirectCopy? = nil, on connection: PostgresConnection) throws -> Outcome {
         var outcome = Outcome()
-        var good: [ReplayRecord] = []
-        good.reserveCapacity(records.count)
-        for record in records {
-            if record.event == nil {
-                try deadLetter(record, reason: record.decodeError ?? "undecodable record", on: connection)
-                outcome.deadLetters += 1
-            } else {
-                good.append(record)
+        // Usually every record decodes: then the batch itself is the slice (copying 20,000 records
+        // into a second array measured ~5 ms per batch on the replayer's thread).
+        var good = records
+        if records.contains(where: { $0.event == nil }) {
+            good.removeAll(keepingCapacity: true)
+            for record in records {
+                if record.event == nil {
+                    try deadLetter(record, reason: record.decodeError ?? "undecodable record", on: connection)
+                    outcome.deadLetters += 1
+                } else {
+                    good.append(record)
+                }
             }
         }
         var deltas = RollupDeltas()
         var direct = allowDirectCopy && stagedBatchesLeft == 0
         if stagedBatchesLeft > 0 { stagedBatchesLeft -= 1 }
-        try insertIsolatingPoison(good[...], direct: &direct, on: connection, outcome: &outcome, deltas: &deltas)
+        let prepared = directCopy.flatMap { $0.eventCount == good.count ? $0 : nil }
+        try insertIsolatingPoison(good[...], direct: &direct, prepared: prepared, on: connection, outcome: &outcome, deltas: &deltas)
         if maintainRollups {
             try RollupWriter.merge(deltas, on: connection)
         } else if outcome.inserted > 0 {
@@ -155,9 +167,9 @@ final class ReplayBatchWriter {
     }
 
     func saveCheckpoint(_ position: WALPosition, nextSequence: UInt64, walID: String, on connection: PostgresConnection) throws {
-        _ = try connection.execute(
+        _ = try connection.executePrepared(
             Self.saveCheckpoint,
-            [nodeID, String(position.segment), String(position.offset), String(nextSequence), walID]
+            parameters: [nodeID, String(position.segment), String(position.offset), String(nextSequence), walID].map(PostgresParameter.text)
         )
     }
 
@@ -165,17 +177,18 @@ final class ReplayBatchWriter {
     /// the rejected record stands alone, and dead-letters only that one.
     ///
     /// The rollup deltas of a slice are added only once its savepoint is released: rows of a slice
-    /// that rolled back never count.
+    /// that rolled back never count. `prepared` is the slice encoded ahead; halves are encoded anew.
     private func insertIsolatingPoison(
         _ records: ArraySlice<ReplayRecord>,
         direct: inout Bool,
+        prepared: PreparedDirectCopy? = nil,
         on connection: PostgresConnection,
         outcome: inout Outcome,
         deltas: inout RollupDeltas
     ) throws {
         guard !records.isEmpty else { return }
         do {
-            let slice = try insertSlice(records, direct: direct, on: connection)
+            let slice = try insertSlice(records, direct: direct, prepared: prepared, on: connection)
             if direct, !slice.direct {
                 // A stored key: this batch's other slices and the next few batches take the staged path.
                 direct = false
@@ -209,10 +222,16 @@ final class ReplayBatchWriter {
 
     /// The direct COPY when allowed and no key of the slice is stored yet, else the staged path; each
     /// in a savepoint (nested transaction), so a rejected slice rolls back alone and the batch goes on.
-    private func insertSlice(_ records: ArraySlice<ReplayRecord>, direct: Bool, on connection: PostgresConnection) throws -> SliceResult {
+    private func insertSlice(
+        _ records: ArraySlice<ReplayRecord>, direct: Bool, prepared: PreparedDirectCopy?, on connection: PostgresConnection
+    ) throws -> SliceResult {
         if direct {
             do {
-                let result = try connection.transaction { try DirectCopyInsert(nodeID: nodeID).insert(records, users: users, on: $0) }
+                let insert = DirectCopyInsert(nodeID: nodeID)
+                let result = try connection.transaction { connection in
+                    if let prepared { return try insert.insert(prepared, on: connection) }
+                    return try insert.insert(records, users: users, on: connection)
+                }
                 return SliceResult(direct: true, inserted: result.inserted, groups: result.groups, resolvedUsers: result.resolvedUsers)
             } catch let error as PostgresError where error.isUniqueViolation {
                 // A key is stored already; the savepoint undid the whole slice: take the staged path.

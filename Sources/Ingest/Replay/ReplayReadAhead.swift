@@ -9,11 +9,17 @@ struct ReplayRead {
     /// The WAL position and sequence number after the last batch read.
     var end: WALPosition
     var endSequence: UInt64
+    /// The decoded events already encoded for the direct COPY, when the read was asked to.
+    var directCopy: PreparedDirectCopy?
 
     /// Reads whole WAL batches from `reader` (positioned at `start`) until `maxEvents` records or
     /// `maxBytes` record bytes, decoding each record; one that cannot be decoded keeps the reason.
-    static func read(_ reader: WALReader, start: WALPosition, startSequence: UInt64, maxEvents: Int, maxBytes: Int) throws -> ReplayRead {
-        var read = ReplayRead(end: start, endSequence: startSequence)
+    /// With `directCopy`, every decoded event is also added to it.
+    static func read(
+        _ reader: WALReader, start: WALPosition, startSequence: UInt64, maxEvents: Int, maxBytes: Int,
+        directCopy: PreparedDirectCopy? = nil
+    ) throws -> ReplayRead {
+        var read = ReplayRead(end: start, endSequence: startSequence, directCopy: directCopy)
         try read.continueReading(reader, maxEvents: maxEvents, maxBytes: maxBytes)
         return read
     }
@@ -24,7 +30,9 @@ struct ReplayRead {
             for (i, raw) in batch.records.enumerated() {
                 var record = ReplayRecord(sequence: batch.firstSequence + UInt64(i), batchPosition: batch.position, bytes: raw)
                 do {
-                    record.event = try EventRecordCodec.decode(raw)
+                    let event = try EventRecordCodec.decode(raw)
+                    record.event = event
+                    directCopy?.add(event)
                 } catch {
                     record.decodeError = "cannot decode WAL record: \(error)"
                 }
@@ -34,6 +42,15 @@ struct ReplayRead {
             end = batch.next
             endSequence = batch.firstSequence + UInt64(batch.records.count)
         }
+    }
+}
+
+extension ReplayRead {
+    /// Frees an applied batch on another thread: releasing 20,000 decoded records and their COPY bytes
+    /// took ~3 ms of the replayer's thread per batch, while PostgreSQL waited for the next one.
+    consuming func releaseInBackground() {
+        let retired = UncheckedSendable(consume self)
+        DispatchQueue.global(qos: .utility).async { withExtendedLifetime(retired) {} }
     }
 }
 

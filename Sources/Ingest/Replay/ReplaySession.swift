@@ -59,8 +59,10 @@ final class ReplaySession {
     /// `willApply` gets the receive time of the oldest record read, before the transaction starts, so the
     /// lag shown while a transaction is slow or failing is that record's age.
     func step(maxEvents: Int, maxBytes: Int, willApply: (Int64) -> Void) throws -> Step? {
-        let readNow = { [reader, checkpoint, nextSequence] in
-            try ReplayRead.read(reader, start: checkpoint, startSequence: nextSequence, maxEvents: maxEvents, maxBytes: maxBytes)
+        let readNow = { [reader, checkpoint, nextSequence, writer] in
+            try ReplayRead.read(
+                reader, start: checkpoint, startSequence: nextSequence, maxEvents: maxEvents, maxBytes: maxBytes,
+                directCopy: writer.makeDirectCopy())
         }
         var read = try readAhead?.wait() ?? readNow()
         readAhead = nil
@@ -68,15 +70,17 @@ final class ReplaySession {
         // that batch was applied, or while the replayer waited for a batch to gather) joins it here.
         try read.continueReading(reader, maxEvents: maxEvents, maxBytes: maxBytes)
         guard !read.records.isEmpty || read.end != checkpoint else { return nil }
-        let (records, end, endSequence) = (read.records, read.end, read.endSequence)
-        readAhead = ReplayReadAhead { [reader] in
-            try ReplayRead.read(reader, start: end, startSequence: endSequence, maxEvents: maxEvents, maxBytes: maxBytes)
+        let (end, endSequence) = (read.end, read.endSequence)
+        readAhead = ReplayReadAhead { [reader, writer] in
+            try ReplayRead.read(
+                reader, start: end, startSequence: endSequence, maxEvents: maxEvents, maxBytes: maxBytes,
+                directCopy: writer.makeDirectCopy())
         }
 
-        var step = Step(records: records.count, full: records.count >= maxEvents || read.bytes >= maxBytes)
-        if let oldest = records.lazy.compactMap({ $0.event?.receivedAtMicros }).first { willApply(oldest) }
+        var step = Step(records: read.records.count, full: read.records.count >= maxEvents || read.bytes >= maxBytes)
+        if let oldest = read.records.lazy.compactMap({ $0.event?.receivedAtMicros }).first { willApply(oldest) }
         step.outcome = try connection.transaction { connection in
-            let outcome = try writer.apply(records, on: connection)
+            let outcome = try writer.apply(read.records, directCopy: read.directCopy, on: connection)
             try writer.saveCheckpoint(end, nextSequence: endSequence, walID: walID, on: connection)
             try faultInjection?(.beforeCommit, connection)
             return outcome
@@ -84,6 +88,7 @@ final class ReplaySession {
         try faultInjection?(.afterCommit, connection)
         checkpoint = end
         nextSequence = endSequence
+        (consume read).releaseInBackground()
         return step
     }
 
