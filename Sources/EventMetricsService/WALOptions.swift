@@ -15,6 +15,9 @@ struct WALOptions: ParsableArguments {
     @Option(name: .customLong("wal-min-free-disk-bytes"), help: "Refuse appends (503) when free disk falls below this (env WAL_MIN_FREE_DISK_BYTES).")
     var minFreeDiskBytes: Int = Environment.int("WAL_MIN_FREE_DISK_BYTES", default: 256 << 20)
 
+    @Option(name: .customLong("wal-preallocate-bytes"), help: "Zero-fill this much ahead of the active segment's end, so fdatasync need not grow the file; 0 turns it off (env WAL_PREALLOCATE_BYTES).")
+    var preallocateBytes: Int = Environment.int("WAL_PREALLOCATE_BYTES", default: 4 << 20)
+
     @Option(name: .customLong("wal-fsync"), help: "always (default: ack after fdatasync) or an interval in ms, which accepts losing that window on a power cut (env WAL_FSYNC).")
     var fsync: String = Environment.string("WAL_FSYNC", default: "always")
 
@@ -29,6 +32,8 @@ struct WALOptions: ParsableArguments {
         config.segmentSize = segmentBytes
         config.maxUnreplayedBytes = Int64(maxUnreplayedBytes)
         config.minFreeDiskBytes = Int64(minFreeDiskBytes)
+        guard preallocateBytes >= 0 else { throw ValidationError("--wal-preallocate-bytes must be 0 or more, not \(preallocateBytes)") }
+        config.preallocationBytes = preallocateBytes
         switch fsync {
         case "always": config.fsyncPolicy = .always
         default:

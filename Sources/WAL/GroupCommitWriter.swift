@@ -21,6 +21,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var active: WALFile
     private var activeId: UInt64
     private var activeSize: UInt64
+    /// Where the zero-filled space ahead of `activeSize` ends (the file's size).
+    private var allocatedEnd: UInt64
     private var encoder = BatchEncoder()
     /// `.interval` policy: when the oldest unsynced write happened (nil when all is synced).
     private var unsyncedSince: UInt64?
@@ -41,6 +43,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.active = active
         self.activeId = activeId
         self.activeSize = activeSize
+        allocatedEnd = activeSize  // recovery trimmed any zeros after the last batch
         lastSync = MonotonicClock.now()
     }
 
@@ -126,6 +129,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         let offset = activeSize
         var durable = false
         do {
+            try allocate(upTo: offset + UInt64(length))
             try encoder.withFrame(segmentId: activeId, firstSequence: firstSequence) { frame in
                 try active.writeAll(frame, at: offset)
             }
@@ -168,6 +172,22 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
+    /// Zero-fills the active segment ahead of `end` by up to ``WALConfiguration/preallocationBytes``
+    /// (not past the segment size), so the next fdatasyncs overwrite blocks the file already has. The
+    /// zeros become durable with the group's own fdatasync; a crash before that leaves zeros or a
+    /// shorter file, and recovery trims zeros after the last valid batch either way.
+    /// It stays above the free-space floor: the group itself was checked against the floor, the zeros
+    /// ahead of it only use what is spare, so they never turn a full disk into a failed write.
+    private func allocate(upTo end: UInt64) throws {
+        let configuration = core.configuration
+        guard end > allocatedEnd, configuration.preallocationBytes > 0 else { return }
+        let spare = max(0, core.withState { $0.freeBytes } - configuration.minFreeDiskBytes)
+        let step = UInt64(min(Int64(configuration.preallocationBytes), spare))
+        let target = max(end, min(allocatedEnd + step, UInt64(configuration.segmentSize)))
+        try active.writeZeros(from: allocatedEnd, to: target)
+        allocatedEnd = target
+    }
+
     /// Seals the active segment (synced first under `.interval`, so the durable end never skips
     /// over unsynced bytes) and continues in a new one.
     private func rotate(firstSequence: UInt64) throws {
@@ -179,14 +199,30 @@ final class GroupCommitWriter: @unchecked Sendable {
         let id = activeId + 1
         let file = try SegmentFile.create(
             directory: configuration.directory, id: id, firstSequence: firstSequence, fileSystem: configuration.fileSystem)
+        trimPreallocated()
         do { try active.close() } catch {
             core.logger.warning("closing a sealed segment failed", metadata: ["file": "\(active.path)", "error": "\(error)"])
         }
         active = file
         activeId = id
         activeSize = UInt64(SegmentHeader.size)
+        allocatedEnd = activeSize
         core.withState { $0.segmentCreated(id: id, path: file.path, firstSequence: firstSequence) }
         core.logger.info("WAL segment rotated", metadata: ["file": "\(file.path)", "segment": "\(id)"])
+    }
+
+    /// Cuts the unused zeros off the active segment before it is sealed or closed. Best effort and not
+    /// synced: if the cut is lost in a crash, recovery trims the zeros.
+    private func trimPreallocated() {
+        guard allocatedEnd > activeSize else { return }
+        do {
+            try active.truncate(to: activeSize)
+            allocatedEnd = activeSize
+        } catch {
+            core.logger.warning("could not trim preallocated WAL space; recovery will", metadata: [
+                "file": "\(active.path)", "offset": "\(activeSize)", "error": "\(error)",
+            ])
+        }
     }
 
     private func syncActive() {
@@ -243,6 +279,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 closeError = error as? WALError
             }
         }
+        if core.withState({ $0.failure == nil }) { trimPreallocated() }
         do { try active.close() } catch {
             closeError = closeError ?? (error as? WALError)
         }

@@ -37,6 +37,12 @@ enum Recovery {
                 try file.truncate(to: offset)
                 try file.sync()
                 try file.close()
+            case .trimZeros(let path, let offset):
+                logger.debug("trimming zero-filled space after the last batch", metadata: ["file": "\(path)", "offset": "\(offset)"])
+                let file = try WALFile(path: path, mode: .readWrite, fileSystem: fs)
+                try file.truncate(to: offset)
+                try file.sync()
+                try file.close()
             case .removeNewest(let path):
                 logger.warning("removing newest segment: it holds no valid header and no valid batch", metadata: ["file": "\(path)"])
                 try fs.unlink(path)

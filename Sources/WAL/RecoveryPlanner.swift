@@ -8,6 +8,8 @@ enum RecoveryAction: Equatable, Sendable {
     case quarantine(path: String, range: Range<UInt64>, defect: FrameDefect)
     /// `.skipCorrupt`: an inconsistency that loses no bytes (a missing segment, a sequence gap).
     case warn(path: String, message: String)
+    /// Zeros after the last batch (space zero-filled ahead): cut the file at `offset`. Not a defect.
+    case trimZeros(path: String, offset: UInt64)
 }
 
 /// One segment as recovery leaves it.
@@ -92,7 +94,10 @@ enum RecoveryPlanner {
             for gap in scan.sequenceBreaks {
                 try problem(gap.offset, "batch has first sequence \(gap.found), expected \(gap.expected)")
             }
-            var size = scan.fileSize
+            var size = scan.dataEnd
+            if scan.zeroTail != nil {
+                plan.actions.append(.trimZeros(path: path, offset: size))
+            }
             if let tail = scan.tail {
                 if isNewest {
                     plan.actions.append(.truncate(path: path, offset: tail.range.lowerBound, defect: tail.defect))

@@ -26,6 +26,10 @@ struct SegmentScan: Equatable, Sendable {
     var tail: Region?
     /// Valid batches whose first sequence does not continue the batch before them.
     var sequenceBreaks: [SequenceBreak] = []
+    /// Zeros from right after the last valid batch (or the header) to the end of the file: space the
+    /// writer zero-filled ahead (``WALConfiguration/preallocationBytes``), or a batch whose write
+    /// the crash lost whole (never acknowledged). Either way nothing: trimmed, not a torn tail.
+    var zeroTail: Range<UInt64>?
 
     /// Where the valid data ends: after the last valid batch (or the header).
     var validEnd: UInt64 { batches.last?.end ?? UInt64(min(Int(fileSize), SegmentHeader.size)) }
@@ -36,6 +40,8 @@ struct SegmentScan: Equatable, Sendable {
         return header?.firstSequence
     }
     var isClean: Bool { header != nil && badRegions.isEmpty && tail == nil && sequenceBreaks.isEmpty }
+    /// The file size once a zero tail is trimmed.
+    var dataEnd: UInt64 { zeroTail?.lowerBound ?? fileSize }
 }
 
 enum RecoveryScanner {
@@ -63,6 +69,10 @@ enum RecoveryScanner {
 
         var position = min(SegmentHeader.size, bytes.count)
         while position < bytes.count {
+            if badStart == nil, result.header != nil, allZero(bytes, from: position) {
+                result.zeroTail = UInt64(position)..<UInt64(bytes.count)
+                break
+            }
             switch BatchFrame.check(bytes, at: position, segmentId: segmentId, scratch: &scratch) {
             case .success(let frame):
                 if let start = badStart {
@@ -88,6 +98,24 @@ enum RecoveryScanner {
             result.tail = .init(range: UInt64(start)..<UInt64(bytes.count), defect: badDefect)
         }
         return result
+    }
+
+    static func allZero(_ bytes: UnsafeRawBufferPointer, from position: Int) -> Bool {
+        // Words first: a preallocated tail is megabytes of zeros.
+        var index = position
+        while index < bytes.count, index % 8 != 0 {
+            if bytes[index] != 0 { return false }
+            index += 1
+        }
+        while index + 8 <= bytes.count {
+            if bytes.load(fromByteOffset: index, as: UInt64.self) != 0 { return false }
+            index += 8
+        }
+        while index < bytes.count {
+            if bytes[index] != 0 { return false }
+            index += 1
+        }
+        return true
     }
 
     /// The next offset after `position` where the batch magic starts, if any.

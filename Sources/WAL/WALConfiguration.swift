@@ -31,6 +31,13 @@ public struct WALConfiguration: Sendable {
     /// still forms a group of its own, because an append is all-or-nothing.
     public var maxGroupBytes: Int = 1 << 20
     public var maxGroupRecords: Int = 16_384
+    /// The writer zero-fills the active segment this far ahead of its end (0: never). fdatasync after
+    /// an append that grows the file must also commit the file system's journal (the new size and
+    /// blocks); after an overwrite of blocks already written it flushes data only. Measured here:
+    /// 262–281 µs per 2 KB write + fdatasync when appending, 167–190 µs into zero-filled space. So
+    /// the journal commit happens once per this many bytes instead of once per group, as PostgreSQL
+    /// does by zero-filling its WAL segments. Recovery trims zeros after the last batch.
+    public var preallocationBytes: Int = 4 << 20
     public var fsyncPolicy: WALFsyncPolicy = .always
     /// Appends are refused (`.overCapacity`) when the bytes after the position given to
     /// `markReplayed(upTo:)` would exceed this.

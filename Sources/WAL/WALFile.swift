@@ -65,6 +65,18 @@ final class WALFile {
         }
     }
 
+    /// Writes zeros over `start..<end` (``writeAll(_:at:)`` in pieces of at most 1 MiB).
+    func writeZeros(from start: UInt64, to end: UInt64) throws {
+        var offset = start
+        while offset < end {
+            let count = Int(min(end - offset, UInt64(Self.zeros.count)))
+            try Self.zeros.withUnsafeBytes { try writeAll(UnsafeRawBufferPointer(rebasing: $0[0..<count]), at: offset) }
+            offset += UInt64(count)
+        }
+    }
+
+    private static let zeros = [UInt8](repeating: 0, count: 1 << 20)
+
     func dataSync() throws { let fd = try open(); try wrap { try fileSystem.fdatasync(fd) } }
     func sync() throws { let fd = try open(); try wrap { try fileSystem.fsync(fd) } }
     func truncate(to length: UInt64) throws {

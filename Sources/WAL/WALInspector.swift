@@ -72,6 +72,7 @@ public enum WALInspector {
                 switch action {
                 case .truncate(let path, let offset, _): return .tornTail(file: path, offset: offset)
                 case .removeNewest(let path): return .tornTail(file: path, offset: 0)
+                case .trimZeros: continue  // zero-filled space ahead of the writer: not a defect
                 case .quarantine, .warn: continue  // not produced in strict mode
                 }
             }

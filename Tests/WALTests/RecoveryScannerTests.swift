@@ -46,16 +46,40 @@ import Testing
         }
     }
 
-    @Test func zeroFilledTailIsATornTail() throws {
+    /// Zeros after the last batch are zero-filled space (or a batch the crash lost whole, never
+    /// acknowledged): trimmed, in any segment, and not reported as a torn tail.
+    @Test func zeroFilledTailIsTrimmedNotTorn() throws {
         let (bytes, offsets) = segmentBytes(batches: Self.threeBatches)
-        // The third batch never made it: its space reads back as zeros.
         let zeroed = Array(bytes[0..<offsets[2]]) + [UInt8](repeating: 0, count: 4096)
+        let result = scan(zeroed)
+        #expect(result.tail == nil)
+        #expect(result.zeroTail == UInt64(offsets[2])..<UInt64(zeroed.count))
         let plan = try plan([("s1", zeroed, 1)])
-        guard case .truncate("s1", UInt64(offsets[2]), _) = plan.actions.first else {
-            Issue.record("expected a truncation, got \(plan.actions)")
+        #expect(plan.actions == [.trimZeros(path: "s1", offset: UInt64(offsets[2]))])
+        #expect(plan.segments[0].batches == 2)
+        #expect(plan.segments[0].size == UInt64(offsets[2]))
+        #expect(plan.nextSequence == 4)
+
+        // An older segment sealed before its zeros were cut (a crash right after rotation).
+        let (second, _) = segmentBytes(id: 2, firstSequence: 4, batches: [[record("fourth")]])
+        let twoSegments = try self.plan([("s1", zeroed, 1), ("s2", second, 2)])
+        #expect(twoSegments.actions == [.trimZeros(path: "s1", offset: UInt64(offsets[2]))])
+        #expect(twoSegments.nextSequence == 5)
+    }
+
+    /// A batch whose first bytes read back as zeros but whose later bytes made it is torn, not
+    /// zero-filled space: only zeros all the way to the end are trimmed quietly.
+    @Test func zerosFollowedByDataAreATornTail() throws {
+        let (bytes, offsets) = segmentBytes(batches: Self.threeBatches)
+        var torn = bytes
+        for index in offsets[2]..<(offsets[2] + BatchHeader.size) { torn[index] = 0 }
+        let result = scan(torn)
+        #expect(result.zeroTail == nil)
+        #expect(result.tail?.range.lowerBound == UInt64(offsets[2]))
+        guard case .truncate("s1", UInt64(offsets[2]), _) = try plan([("s1", torn, 1)]).actions.first else {
+            Issue.record("expected a torn-tail truncation")
             return
         }
-        #expect(plan.segments[0].batches == 2)
     }
 
     enum Damage: String, CaseIterable, Sendable {

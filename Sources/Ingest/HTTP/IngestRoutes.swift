@@ -114,6 +114,8 @@ enum BodyFormat: Sendable {
     /// (or `application/jsonl`) is one event per line; anything else is 415.
     init(contentType: String?) throws {
         guard let contentType else { self = .json; return }
+        // What nearly every client sends, without splitting and lowercasing on the hot path.
+        if contentType == "application/json" { self = .json; return }
         let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         switch mediaType {
         case "", "application/json", "text/json": self = .json

@@ -83,6 +83,12 @@ func runWALBenchmark(_ settings: WALBenchmarkSettings) async throws {
             name: "WAL, \(count) appender\(count == 1 ? "" : "s")", appenders: count, policy: .always,
             pool: pool, directory: root + "/always-\(count)", settings: settings, logger: logger))
     }
+    // The same without zero-filling ahead (`--wal-preallocate-bytes 0`): every fdatasync grows the file.
+    for count in settings.appenderCounts {
+        results.append(try await measureWAL(
+            name: "WAL, \(count) appender\(count == 1 ? "" : "s"), no zero-fill", appenders: count, policy: .always,
+            pool: pool, directory: root + "/append-\(count)", settings: settings, logger: logger, preallocationBytes: 0))
+    }
     if settings.intervalMilliseconds > 0, let most = settings.appenderCounts.max() {
         results.append(try await measureWAL(
             name: "WAL, \(most) appenders, fsync every \(settings.intervalMilliseconds) ms*", appenders: most,
@@ -122,10 +128,11 @@ struct WALBenchmarkResult {
 
 private func measureWAL(
     name: String, appenders: Int, policy: WALFsyncPolicy, pool: [[UInt8]], directory: String,
-    settings: WALBenchmarkSettings, logger: Logger
+    settings: WALBenchmarkSettings, logger: Logger, preallocationBytes: Int? = nil
 ) async throws -> WALBenchmarkResult {
     var configuration = WALConfiguration(directory: directory)
     configuration.fsyncPolicy = policy
+    if let preallocationBytes { configuration.preallocationBytes = preallocationBytes }
     configuration.maxUnreplayedBytes = .max
     let wal = try WriteAheadLog.open(configuration, logger: logger)
     let perAppender = max(1, settings.maxRecords / appenders)
