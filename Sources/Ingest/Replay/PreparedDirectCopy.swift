@@ -44,7 +44,7 @@ struct PreparedDirectCopy {
         let uid = users.uid(event.userID)
         if uid == nil { unresolved.append((row, event.userID)) }
         uids.append(uid ?? 0)
-        uidOffsets.append(Self.appendRow(event, uid: uid ?? 0, nodeID: nodeID, to: &copy))
+        uidOffsets.append(copy.appendEvent(event, direct: (uid ?? 0, nodeID))!)
         groups.add(event, row: row)
     }
 
@@ -81,25 +81,6 @@ struct PreparedDirectCopy {
         }
     }
 
-    /// Appends one `events` row in the order of ``DirectCopyInsert/copyStatement``; returns the
-    /// offset of the uid's value.
-    private static func appendRow(_ event: Event, uid: Int32, nodeID: String, to copy: inout CopyBinaryWriter) -> Int {
-        copy.beginRow(fieldCount: 11)
-        copy.uuid(event.idempotencyKey.bytes)
-        copy.text(event.eventName)
-        copy.text(event.channel)
-        if let campaign = event.campaignID { copy.text(campaign) } else { copy.null() }
-        copy.text(event.userID)
-        let uidOffset = copy.bufferedByteCount + 4  // after the field's length
-        copy.int4(uid)
-        copy.timestamp(unixMicros: event.timestampMicros)
-        copy.textArray(event.tags)
-        if let metadata = event.metadataJSON { copy.jsonb(metadata) } else { copy.null() }
-        copy.timestamp(unixMicros: event.receivedAtMicros)
-        copy.text(nodeID)
-        return uidOffset
-    }
-
     /// Rows by rollup group (event name, channel, hour), like the staged path's RETURNING.
     private struct RowGroups {
         struct Group {
@@ -131,5 +112,32 @@ struct PreparedDirectCopy {
             let (q, r) = a.quotientAndRemainder(dividingBy: b)
             return r < 0 ? q - 1 : q
         }
+    }
+}
+
+extension CopyBinaryWriter {
+    /// Appends one event as a binary COPY row. Without `direct`: the staging table's columns
+    /// (`idempotency_key, event_name, channel, campaign_id, user_id, ts, tags, metadata,
+    /// received_at`). With it: the `events` columns of ``DirectCopyInsert/copyStatement``, which add
+    /// `uid` after `user_id` and `node_id` at the end; then returns where the uid's 4 bytes are.
+    @discardableResult
+    mutating func appendEvent(_ event: Event, direct: (uid: Int32, nodeID: String)?) -> Int? {
+        beginRow(fieldCount: direct == nil ? 9 : 11)
+        uuid(event.idempotencyKey.bytes)
+        text(event.eventName)
+        text(event.channel)
+        if let campaign = event.campaignID { text(campaign) } else { null() }
+        text(event.userID)
+        var uidOffset: Int?
+        if let direct {
+            uidOffset = bufferedByteCount + 4  // after the field's length
+            int4(direct.uid)
+        }
+        timestamp(unixMicros: event.timestampMicros)
+        textArray(event.tags)
+        if let metadata = event.metadataJSON { jsonb(metadata) } else { null() }
+        timestamp(unixMicros: event.receivedAtMicros)
+        if let direct { text(direct.nodeID) }
+        return uidOffset
     }
 }

@@ -247,16 +247,7 @@ final class ReplayBatchWriter {
         var copy = CopyBinaryWriter()
         for record in records {
             guard let event = record.event else { continue }
-            copy.beginRow(fieldCount: 9)
-            copy.uuid(event.idempotencyKey.bytes)
-            copy.text(event.eventName)
-            copy.text(event.channel)
-            if let campaign = event.campaignID { copy.text(campaign) } else { copy.null() }
-            copy.text(event.userID)
-            copy.timestamp(unixMicros: event.timestampMicros)
-            copy.textArray(event.tags)
-            if let metadata = event.metadataJSON { copy.jsonb(metadata) } else { copy.null() }
-            copy.timestamp(unixMicros: event.receivedAtMicros)
+            copy.appendEvent(event, direct: nil)
         }
         try connection.copyIn("COPY replay_staging FROM STDIN (FORMAT binary)", copy.finish())
         _ = try connection.execute(Self.insertUsers)

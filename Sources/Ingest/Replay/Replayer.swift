@@ -45,7 +45,7 @@ public final class Replayer: Service, Sendable {
 
     /// Runs until graceful shutdown; the transaction in flight commits before it returns.
     public func run() async throws {
-        try await withTaskCancellationOrGracefulShutdownHandler {
+        await withTaskCancellationOrGracefulShutdownHandler {
             await runOnThread(drainOnly: false)
         } onCancelOrGracefulShutdown: {
             self.requestStop()
