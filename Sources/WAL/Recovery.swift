@@ -38,7 +38,8 @@ enum Recovery {
                 try file.sync()
                 try file.close()
             case .trimZeros(let path, let offset):
-                logger.debug("trimming zero-filled space after the last batch", metadata: ["file": "\(path)", "offset": "\(offset)"])
+                // Info, not a warning: after any crash the space zero-filled ahead is still there.
+                logger.info("trimming zero-filled space after the last batch", metadata: ["file": "\(path)", "offset": "\(offset)"])
                 let file = try WALFile(path: path, mode: .readWrite, fileSystem: fs)
                 try file.truncate(to: offset)
                 try file.sync()
