@@ -16,7 +16,7 @@ enum RecoveryAction: Equatable, Sendable {
 struct RecoveredSegment: Equatable, Sendable {
     var id: UInt64
     var path: String
-    /// File size once the actions have run (a torn tail cut off).
+    /// File size once the actions have run (a torn tail or zero-filled space cut off).
     var size: UInt64
     var batches: Int
     var records: Int

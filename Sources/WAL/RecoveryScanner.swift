@@ -100,15 +100,13 @@ enum RecoveryScanner {
         return result
     }
 
+    /// Whether every byte from `position` to the end is zero. Called at each batch boundary, where the
+    /// next batch's magic ends it at once; only a zero-filled tail (megabytes) is read whole, a word
+    /// at a time.
     static func allZero(_ bytes: UnsafeRawBufferPointer, from position: Int) -> Bool {
-        // Words first: a preallocated tail is megabytes of zeros.
         var index = position
-        while index < bytes.count, index % 8 != 0 {
-            if bytes[index] != 0 { return false }
-            index += 1
-        }
         while index + 8 <= bytes.count {
-            if bytes.load(fromByteOffset: index, as: UInt64.self) != 0 { return false }
+            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
             index += 8
         }
         while index < bytes.count {

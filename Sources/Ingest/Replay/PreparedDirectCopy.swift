@@ -17,11 +17,11 @@ struct PreparedDirectCopy {
     let users: ReplayUserDirectory
     private var copy = CopyBinaryWriter(reservingCapacity: 8 << 20)
     private var seen = Set<IdempotencyKey>()
-    /// Per row: its uid, and where that uid's 4 bytes sit in `copy`.
+    /// Per row: its uid.
     private var uids: [Int32] = []
-    private var uidOffsets: [Int] = []
-    /// Rows encoded with uid 0 because the directory did not know their user then.
-    private var unresolved: [(row: Int, userID: String)] = []
+    /// Rows encoded with uid 0 because the directory did not know their user then, and where that
+    /// uid's 4 bytes sit in `copy`.
+    private var unresolved: [(row: Int, userID: String, uidOffset: Int)] = []
     private var groups = RowGroups()
     private var resolved = false
     /// Decoded events added, including those dropped as repeats.
@@ -42,9 +42,9 @@ struct PreparedDirectCopy {
         guard seen.insert(event.idempotencyKey).inserted else { return }
         let row = uids.count
         let uid = users.uid(event.userID)
-        if uid == nil { unresolved.append((row, event.userID)) }
+        let uidOffset = copy.appendEvent(event, direct: (uid ?? 0, nodeID))!
+        if uid == nil { unresolved.append((row, event.userID, uidOffset)) }
         uids.append(uid ?? 0)
-        uidOffsets.append(copy.appendEvent(event, direct: (uid ?? 0, nodeID))!)
         groups.add(event, row: row)
     }
 
@@ -55,12 +55,12 @@ struct PreparedDirectCopy {
         resolved = true
         guard !unresolved.isEmpty else { return [:] }
         let fromPostgres = try users.resolve(unresolved.lazy.map(\.userID), on: connection)
-        for (row, userID) in unresolved {
+        for (row, userID, uidOffset) in unresolved {
             guard let uid = users.uid(userID) ?? fromPostgres[userID] else {
                 throw ReplayError(message: "user \(userID) has no uid after resolution")
             }
             uids[row] = uid
-            copy.overwriteInt32(at: uidOffsets[row], uid)
+            copy.overwriteInt32(at: uidOffset, uid)
         }
         unresolved.removeAll()
         return fromPostgres

@@ -59,23 +59,19 @@ final class ReplaySession {
     /// `willApply` gets the receive time of the oldest record read, before the transaction starts, so the
     /// lag shown while a transaction is slow or failing is that record's age.
     func step(maxEvents: Int, maxBytes: Int, willApply: (Int64) -> Void) throws -> Step? {
-        let readNow = { [reader, checkpoint, nextSequence, writer] in
+        let readFrom = { [reader, writer] (start: WALPosition, sequence: UInt64) in
             try ReplayRead.read(
-                reader, start: checkpoint, startSequence: nextSequence, maxEvents: maxEvents, maxBytes: maxBytes,
+                reader, start: start, startSequence: sequence, maxEvents: maxEvents, maxBytes: maxBytes,
                 directCopy: writer.makeDirectCopy())
         }
-        var read = try readAhead?.wait() ?? readNow()
+        var read = try readAhead?.wait() ?? readFrom(checkpoint, nextSequence)
         readAhead = nil
         // A read ahead ran right after the previous batch was read; what was appended since (while
         // that batch was applied, or while the replayer waited for a batch to gather) joins it here.
         try read.continueReading(reader, maxEvents: maxEvents, maxBytes: maxBytes)
         guard !read.records.isEmpty || read.end != checkpoint else { return nil }
         let (end, endSequence) = (read.end, read.endSequence)
-        readAhead = ReplayReadAhead { [reader, writer] in
-            try ReplayRead.read(
-                reader, start: end, startSequence: endSequence, maxEvents: maxEvents, maxBytes: maxBytes,
-                directCopy: writer.makeDirectCopy())
-        }
+        readAhead = ReplayReadAhead { try readFrom(end, endSequence) }
 
         var step = Step(records: read.records.count, full: read.records.count >= maxEvents || read.bytes >= maxBytes)
         if let oldest = read.records.lazy.compactMap({ $0.event?.receivedAtMicros }).first { willApply(oldest) }

@@ -79,20 +79,8 @@ struct ReplayBenchmarkCommand: AsyncParsableCommand {
 
     /// Drains the whole WAL into a fresh database; returns seconds.
     private func replayOnce(wal: WriteAheadLog, round: Int, logger: Logger) async throws -> Double {
-        let replayDatabase = try ReplayBenchmarkDatabase.create(server: database.databaseURL, template: template, label: "replay")
-        defer { replayDatabase.drop() }
-        let replayer = Replayer(
-            wal: wal,
-            configuration: ReplayerConfiguration(databaseURL: replayDatabase.url, nodeID: "bench-replay", retainSegments: true),
-            logger: logger
-        )
-        let start = ContinuousClock.now
-        try await replayer.drain(timeout: .seconds(3_600))
-        let seconds = BenchClock.seconds(since: start)
-        let status = replayer.status()
-        guard status.insertedEvents == UInt64(events) else {
-            throw ValidationError("replayed \(status.insertedEvents) of \(events) events")
-        }
+        let (seconds, status) = try await ReplayBenchmarkData.timedReplay(
+            wal, events: events, server: database.databaseURL, template: template, label: "replay", logger: logger)
         printToStandardError(
             "round \(round): replayed \(BenchFormat.count(status.insertedEvents)) events in \(BenchFormat.decimal(seconds, places: 1)) s, "
                 + "\(BenchFormat.count(Double(events) / seconds)) events/s (\(status.directSlices) batches by direct COPY, \(status.stagedSlices) staged)")
@@ -128,6 +116,27 @@ enum ReplayBenchmarkData {
             written += count
         }
         return BenchClock.seconds(since: start)
+    }
+
+    /// Drains the whole WAL into a fresh database (a copy of `template`, if given) and checks that
+    /// every event went in; returns seconds and the replayer's status.
+    static func timedReplay(
+        _ wal: WriteAheadLog, events: Int, server: String, template: String?, label: String, maintainRollups: Bool = true,
+        logger: Logger
+    ) async throws -> (seconds: Double, status: ReplayStatus) {
+        let target = try ReplayBenchmarkDatabase.create(server: server, template: template, label: label)
+        defer { target.drop() }
+        var configuration = ReplayerConfiguration(databaseURL: target.url, nodeID: "bench-replay", retainSegments: true)
+        configuration.maintainRollups = maintainRollups
+        let replayer = Replayer(wal: wal, configuration: configuration, logger: logger)
+        let start = ContinuousClock.now
+        try await replayer.drain(timeout: .seconds(3_600))
+        let seconds = BenchClock.seconds(since: start)
+        let status = replayer.status()
+        guard status.insertedEvents == UInt64(events) else {
+            throw ValidationError("replayed \(status.insertedEvents) of \(events) events")
+        }
+        return (seconds, status)
     }
 
     /// COPYs every event in the WAL straight into `events` (uids from a dictionary built up front), in

@@ -42,17 +42,9 @@ struct RollupReplayBenchmarkCommand: AsyncParsableCommand {
         var seconds: [Bool: [Double]] = [true: [], false: []]
         for round in 0..<rounds {
             for rollups in round % 2 == 0 ? [false, true] : [true, false] {
-                let target = try ReplayBenchmarkDatabase.create(server: database.databaseURL, template: template, label: rollups ? "rollups" : "norollups")
-                defer { target.drop() }
-                var configuration = ReplayerConfiguration(databaseURL: target.url, nodeID: "bench-replay", retainSegments: true)
-                configuration.maintainRollups = rollups
-                let replayer = Replayer(wal: wal, configuration: configuration, logger: logger)
-                let start = ContinuousClock.now
-                try await replayer.drain(timeout: .seconds(3_600))
-                let elapsed = BenchClock.seconds(since: start)
-                guard replayer.status().insertedEvents == UInt64(events) else {
-                    throw ValidationError("replayed \(replayer.status().insertedEvents) of \(events) events")
-                }
+                let (elapsed, _) = try await ReplayBenchmarkData.timedReplay(
+                    wal, events: events, server: database.databaseURL, template: template,
+                    label: rollups ? "rollups" : "norollups", maintainRollups: rollups, logger: logger)
                 seconds[rollups]!.append(elapsed)
                 printToStandardError("round \(round + 1): \(rollups ? "with" : "without") rollups \(BenchFormat.decimal(elapsed, places: 1)) s, \(BenchFormat.count(Double(events) / elapsed)) events/s")
             }
