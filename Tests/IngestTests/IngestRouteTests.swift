@@ -218,6 +218,24 @@ struct IngestRouteTests {
         try await harness.close()
     }
 
+    @Test func contentTypeWithParametersCaseOrSuffixIsJSON() async throws {
+        let harness = try Harness()
+        try await harness.app.test(.router) { client in
+            for (i, type) in ["Application/JSON; charset=utf-8", "application/vnd.events+json", "application/json"].enumerated() {
+                try await client.execute(uri: "/events", method: .post, headers: [.contentType: type], body: ByteBuffer(string: EventFactory.json(user: "ct\(i)"))) { response in
+                    #expect(response.status == .accepted, "Content-Type \(type)")
+                }
+            }
+            // NDJSON by content type on /events is bulk, whatever the case.
+            try await client.execute(uri: "/events", method: .post, headers: [.contentType: "Application/X-NDJSON"], body: ByteBuffer(string: EventFactory.json(user: "nd-ct"))) { response in
+                #expect(response.status == .accepted)
+                #expect(String(buffer: response.body).contains(#""accepted":1"#))
+            }
+        }
+        #expect(try harness.storedEvents().map(\.userID).sorted() == ["ct0", "ct1", "ct2", "nd-ct"])
+        try await harness.close()
+    }
+
     @Test func walOverItsCapAnswers503WithRetryAfter() async throws {
         let harness = try Harness { $0.maxUnreplayedBytes = 2_048 }
         try await harness.app.test(.router) { client in

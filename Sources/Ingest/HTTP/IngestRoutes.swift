@@ -38,7 +38,7 @@ struct IngestHandler: Sendable {
     }
 
     func handleSingle(_ request: Request, context: some RequestContext) async throws -> Response {
-        let format = try BodyFormat(contentType: request.headers[.contentType])
+        let format = try BodyFormat(contentType: request.headers.firstValue(.contentType))
         let body = try await collect(request)
         // A JSON array (or NDJSON) sent to /events is a bulk request, as clients of the old service expect.
         if format == .ndjson || body.firstNonWhitespaceByte == UInt8(ascii: "[") {
@@ -63,7 +63,7 @@ struct IngestHandler: Sendable {
     }
 
     func handleBulk(_ request: Request, context: some RequestContext) async throws -> Response {
-        let format = try BodyFormat(contentType: request.headers[.contentType])
+        let format = try BodyFormat(contentType: request.headers.firstValue(.contentType))
         return try await bulk(try await collect(request), format: format)
     }
 
@@ -95,7 +95,7 @@ struct IngestHandler: Sendable {
 
     /// Collects the body, answering 413 in the project's JSON error shape when it is too large.
     private func collect(_ request: Request) async throws -> ByteBuffer {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxBodyBytes {
+        if let length = request.headers.firstValue(.contentLength).flatMap(Int.init), length > configuration.maxBodyBytes {
             throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
         }
         do {
