@@ -6,7 +6,9 @@ import NIOCore
 public struct ServiceRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Kept so the peer address is read only when asked for: reading it takes the channel's lock,
-    /// ~1 µs on every request although only the rate limiter (when on, without keys) needs it.
+    /// ~1 µs on every request although only the rate limiter (when on, without keys) needs it. A
+    /// client that has already closed its connection reads `nil`, and the limiter then counts it
+    /// in the one shared "unknown" bucket (stricter, never looser).
     private let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
