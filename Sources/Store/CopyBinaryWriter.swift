@@ -133,9 +133,16 @@ public struct CopyBinaryWriter: Sendable {
         }
     }
 
+    /// The end-of-data marker (a field count of −1) that ``finish()`` appends.
+    public static let trailer: [UInt8] = [0xFF, 0xFF]
+
+    /// The bytes written and not yet taken, trailer not included. Unlike ``finish()`` it leaves the
+    /// buffer as it is, so a writer whose buffer is shared (a copy of it held elsewhere) is not copied.
+    public var buffered: [UInt8] { buffer }
+
     /// Adds the trailer and returns the (remaining) stream.
     public mutating func finish() -> [UInt8] {
-        appendBigEndian(Int16(-1))
+        buffer.append(contentsOf: Self.trailer)
         return takeBuffered()
     }
 

@@ -33,17 +33,11 @@ enum Recovery {
                 logger.warning("truncating torn tail", metadata: [
                     "file": "\(path)", "offset": "\(offset)", "reason": "\(defect)",
                 ])
-                let file = try WALFile(path: path, mode: .readWrite, fileSystem: fs)
-                try file.truncate(to: offset)
-                try file.sync()
-                try file.close()
+                try truncate(path, to: offset, fileSystem: fs)
             case .trimZeros(let path, let offset):
                 // Info, not a warning: after any crash the space zero-filled ahead is still there.
                 logger.info("trimming zero-filled space after the last batch", metadata: ["file": "\(path)", "offset": "\(offset)"])
-                let file = try WALFile(path: path, mode: .readWrite, fileSystem: fs)
-                try file.truncate(to: offset)
-                try file.sync()
-                try file.close()
+                try truncate(path, to: offset, fileSystem: fs)
             case .removeNewest(let path):
                 logger.warning("removing newest segment: it holds no valid header and no valid batch", metadata: ["file": "\(path)"])
                 try fs.unlink(path)
@@ -92,6 +86,14 @@ enum Recovery {
 
     /// Copies the bad bytes to `<segment>.<offset>.quarantine` (same name every time, so a reopen
     /// rewrites rather than multiplies it) and makes that file durable.
+    /// Cuts `path` at `offset` and syncs it before recovery goes on.
+    private static func truncate(_ path: String, to offset: UInt64, fileSystem: any WALFileSystem) throws {
+        let file = try WALFile(path: path, mode: .readWrite, fileSystem: fileSystem)
+        try file.truncate(to: offset)
+        try file.sync()
+        try file.close()
+    }
+
     private static func quarantine(path: String, range: Range<UInt64>, directory: String, fileSystem: any WALFileSystem) throws {
         let source = try WALFile(path: path, mode: .readOnly, fileSystem: fileSystem)
         var bytes = [UInt8](repeating: 0, count: Int(range.count))

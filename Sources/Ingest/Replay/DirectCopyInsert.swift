@@ -50,8 +50,7 @@ struct DirectCopyInsert {
     func insert(_ prepared: PreparedDirectCopy, on connection: PostgresConnection) throws -> Result {
         var prepared = prepared
         let resolved = try prepared.resolveUsers(on: connection)
-        let rows = prepared.finish()
-        try connection.copyIn(Self.copyStatement) { stream in try stream.send(rows) }
+        try connection.copyIn(Self.copyStatement) { try prepared.send(to: $0) }
         return Result(inserted: prepared.rowCount, groups: prepared.insertedGroups(), resolvedUsers: resolved)
     }
 }

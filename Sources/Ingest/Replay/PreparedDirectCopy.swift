@@ -66,10 +66,13 @@ struct PreparedDirectCopy {
         return fromPostgres
     }
 
-    /// The whole COPY stream, trailer included. Call after ``resolveUsers(on:)``.
-    mutating func finish() -> [UInt8] {
-        precondition(resolved && unresolved.isEmpty, "COPY rows finished before their uids were resolved")
-        return copy.finish()
+    /// Sends the whole COPY stream, trailer included. Call after ``resolveUsers(on:)``. Sends the rows
+    /// as they are rather than appending the trailer to them: the batch's ``ReplayRead`` still holds
+    /// this value, so appending would copy megabytes of rows first.
+    func send(to stream: PostgresConnection.CopyInStream) throws {
+        precondition(resolved && unresolved.isEmpty, "COPY rows sent before their uids were resolved")
+        try stream.send(copy.buffered)
+        try stream.send(CopyBinaryWriter.trailer)
     }
 
     /// Rollup groups of the rows, with their uids. Call after ``resolveUsers(on:)``.
