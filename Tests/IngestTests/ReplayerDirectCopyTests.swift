@@ -124,9 +124,10 @@ extension ReplayerRollupTests {
         running.cancel()
         _ = try? await running.value
         #expect(replayer.status().insertedEvents == 200)
-        // ~50 batches: with a 250 ms pause after each, over 12 s.
+        // ~50 batches: with a 250 ms pause after each, over 12 s; without, about 1 s here (debug build).
+        // The bound sits well below 12 s but leaves a busy CI machine room.
         #expect(replayer.status().directSlices >= 40)
-        #expect(elapsed < .seconds(6), "took \(elapsed)")
+        #expect(elapsed < .seconds(10), "took \(elapsed)")
         try await wal.close()
     }
 }

@@ -225,7 +225,11 @@ struct ReplayerTests {
         try await ingest(500)
         try postgres.stop()
         try await ingest(500)  // ingestion goes on while PostgreSQL is down
-        try await Task.sleep(for: .milliseconds(500))
+        // Wait for the replayer to notice (bounded), rather than a fixed sleep a busy machine can lose.
+        let noticed = ContinuousClock.now + .seconds(30)
+        while replayer.status().postgresReachable, ContinuousClock.now < noticed {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(replayer.status().postgresReachable == false)
         #expect(replayer.status().unreplayedRecords > 0)
         try postgres.start()
