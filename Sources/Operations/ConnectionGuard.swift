@@ -9,7 +9,11 @@ import Synchronization
 /// it, a 503 with `Retry-After` and a close. One per listener, shared by all its connections.
 public final class ConnectionGuard: Sendable {
     public let settings: ConnectionSettings
+    /// Connections open, refused ones included until they close.
     private let open = Atomic<Int>(0)
+    /// Connections being served: what `maxConnections` limits (a refused one lingering for its
+    /// client to read the 503 does not keep a served one out).
+    private let served = Atomic<Int>(0)
     let refused = Counter(label: "http_connections_refused_total", dimensions: [("reason", "limit")])
     let readTimeouts = Counter(label: "http_connections_timed_out_total", dimensions: [("phase", "read")])
     let writeTimeouts = Counter(label: "http_connections_timed_out_total", dimensions: [("phase", "write")])
@@ -29,9 +33,14 @@ public final class ConnectionGuard: Sendable {
 
     /// Called on the new channel's event loop. Returns whether the connection is over the limit.
     func connectionOpened(_ channel: any Channel) -> Bool {
-        let count = open.add(1, ordering: .relaxed).newValue
-        channel.closeFuture.whenComplete { [self] _ in open.subtract(1, ordering: .relaxed) }
-        return count > settings.maxConnections
+        open.add(1, ordering: .relaxed)
+        let overLimit = served.add(1, ordering: .relaxed).newValue > settings.maxConnections
+        if overLimit { served.subtract(1, ordering: .relaxed) }
+        channel.closeFuture.whenComplete { [self] _ in
+            open.subtract(1, ordering: .relaxed)
+            if !overLimit { served.subtract(1, ordering: .relaxed) }
+        }
+        return overLimit
     }
 }
 
