@@ -32,8 +32,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var lastSync: UInt64
     /// Set when creating the next segment failed: every later group rotates first (and is refused
     /// while creation keeps failing), so nothing more is written to the segment being sealed. That
-    /// keeps a half-created next segment (renamed into place, then the directory fsync or the reopen
-    /// failed) consistent with the log: its header's first sequence is still the next one written.
+    /// keeps a half-created next segment (renamed into place, then the directory fsync failed)
+    /// consistent with the log: its header's first sequence is still the next one written, and the
+    /// retry renames a fresh file over it.
     private var mustRotate = false
     /// The next segment's file, opened ahead as `<id>.wal.tmp`, and the WAL directory, kept open for
     /// its fsyncs: with both, a rotation needs no new descriptor, so it still works when the process
