@@ -16,6 +16,9 @@ struct ConnectionGuardTests {
             let body = try await request.body.collect(upTo: 1 << 20)
             return String(buffer: body)
         }
+        router.get("/big") { _, _ -> ByteBuffer in
+            ByteBuffer(repeating: UInt8(ascii: "b"), count: ConnectionGuardTests.bigResponseBytes)
+        }
         router.get("/slow") { _, _ -> String in
             try await Task.sleep(for: .milliseconds(800))
             return "done"
@@ -98,6 +101,23 @@ struct ConnectionGuardTests {
         }
     }
 
+    static let bigResponseBytes = 64 << 20
+
+    /// A client that stops reading: once the socket's buffers are full the channel turns unwritable,
+    /// and the connection is closed after the write timeout instead of holding 64 MiB for ever.
+    @Test func clientsThatDoNotReadAreClosedAfterTheWriteTimeout() async throws {
+        let settings = ConnectionSettings(idleTimeout: .seconds(30), requestReadTimeout: .seconds(30), writeTimeout: .milliseconds(300))
+        try await Self.app(settings).test(.live) { client in
+            let connection = try RawConnection(port: try #require(client.port))
+            connection.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+            // Not reading for well over the timeout is the point of the test, not a race on its outcome.
+            try await Task.sleep(for: .seconds(2))
+            let answer = connection.readUntilClosed(seconds: 20, keepBytes: false)
+            #expect(answer.closed)
+            #expect(answer.count < Self.bigResponseBytes)
+        }
+    }
+
     @Test func overLongRequestLineGets414JSON() async throws {
         let settings = ConnectionSettings(maxRequestLineBytes: 8_192)
         try await Self.app(settings).test(.live) { client in
@@ -170,15 +190,19 @@ final class RawConnection {
         return String(decoding: received, as: UTF8.self)
     }
 
-    /// Reads until the server closes (end of file or reset) or `seconds` pass.
-    func readUntilClosed(seconds: Double) -> (text: String, closed: Bool) {
+    /// Reads until the server closes (end of file or reset) or `seconds` pass; `count` is the bytes
+    /// read, `text` them all unless `keepBytes` is false.
+    func readUntilClosed(seconds: Double, keepBytes: Bool = true) -> (text: String, closed: Bool, count: Int) {
         var received: [UInt8] = []
+        var count = 0
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             switch receive(until: deadline) {
-            case .data(let chunk): received += chunk
-            case .closed: return (String(decoding: received, as: UTF8.self), true)
-            case .timedOut: return (String(decoding: received, as: UTF8.self), false)
+            case .data(let chunk):
+                count += chunk.count
+                if keepBytes { received += chunk }
+            case .closed: return (String(decoding: received, as: UTF8.self), true, count)
+            case .timedOut: return (String(decoding: received, as: UTF8.self), false, count)
             }
         }
     }
