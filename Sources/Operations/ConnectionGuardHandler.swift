@@ -20,11 +20,13 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     private var settings: ConnectionSettings { connectionGuard.settings }
     private let refuse: Bool
     private var context: ChannelHandlerContext?
-    /// True from a request's first byte until the decoder has read its end.
-    private var readingRequest = false
+    /// When the request being read got its first byte; nil between requests.
+    private var readStarted: NIODeadline?
+    /// At most one per connection, re-armed lazily when it fires (as Hummingbird's idle timer is):
+    /// a request costs a clock read, not a timer scheduled and cancelled.
+    private var readTimer: Scheduled<Void>?
     /// Bytes of the current request line seen so far; nil once its line feed has been seen.
     private var requestLineBytes: Int? = 0
-    private var readDeadline: Scheduled<Void>?
     private var writeDeadline: Scheduled<Void>?
     /// Set once a canned error was written: input is discarded until the close.
     private var rejected = false
@@ -57,15 +59,11 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if rejected { return }
         let bytes = unwrapInboundIn(data)
-        if !readingRequest {
-            readingRequest = true
+        if readStarted == nil {
+            let now = NIODeadline.now()
+            readStarted = now
             requestLineBytes = 0
-            let timeout = settings.requestReadTimeout
-            readDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) { [self] in
-                readDeadline = nil
-                connectionGuard.readTimeouts.increment()
-                self.context?.close(promise: nil)
-            }
+            if readTimer == nil { armReadTimer(context, at: now + TimeAmount(settings.requestReadTimeout)) }
         }
         if let seen = requestLineBytes {
             let lineFeed = bytes.readableBytesView.firstIndex(of: UInt8(ascii: "\n"))
@@ -85,9 +83,23 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
 
     /// The decoder has read a request's end: it is no longer being read.
     func requestEnded() {
-        readingRequest = false
-        readDeadline?.cancel()
-        readDeadline = nil
+        readStarted = nil
+    }
+
+    /// Closes the connection at `deadline` if the request that started it is still being read; a
+    /// later request gets the timer re-armed for its own deadline.
+    private func armReadTimer(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
+        readTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            readTimer = nil
+            guard let started = readStarted, let context = self.context else { return }
+            let due = started + TimeAmount(settings.requestReadTimeout)
+            if NIODeadline.now() >= due {
+                connectionGuard.readTimeouts.increment()
+                context.close(promise: nil)
+            } else {
+                armReadTimer(context, at: due)
+            }
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -142,8 +154,8 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func cancelTimers() {
-        readDeadline?.cancel()
-        readDeadline = nil
+        readTimer?.cancel()
+        readTimer = nil
         writeDeadline?.cancel()
         writeDeadline = nil
     }

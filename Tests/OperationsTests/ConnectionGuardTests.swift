@@ -80,6 +80,23 @@ struct ConnectionGuardTests {
         }
     }
 
+    /// The read timer is one per connection, re-armed lazily: a request that starts while the timer
+    /// of an earlier one is pending still gets its whole read timeout, counted from its own first byte.
+    @Test func eachRequestOnAKeepAliveConnectionGetsItsOwnReadTimeout() async throws {
+        let settings = ConnectionSettings(idleTimeout: .seconds(30), requestReadTimeout: .milliseconds(600))
+        try await Self.app(settings).test(.live) { client in
+            let connection = try RawConnection(port: try #require(client.port))
+            #expect(connection.request("GET /health HTTP/1.1\r\nHost: t\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+            try await Task.sleep(for: .milliseconds(300))  // the first request's timer is still pending
+            let started = ContinuousClock.now
+            connection.send("POST /echo HTTP/1.1\r\nHost: t\r\n")
+            #expect(connection.readUntilClosed(seconds: 10).closed)
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed >= .milliseconds(500))
+            #expect(elapsed < .seconds(5))
+        }
+    }
+
     @Test func idleConnectionsAreClosedAfterTheIdleTimeout() async throws {
         let settings = ConnectionSettings(idleTimeout: .milliseconds(500), requestReadTimeout: .seconds(30))
         try await Self.app(settings).test(.live) { client in
