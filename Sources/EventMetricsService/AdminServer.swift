@@ -2,6 +2,7 @@ import Hummingbird
 import Ingest
 import Logging
 import Metrics
+import Operations
 import Prometheus
 import WAL
 
@@ -38,6 +39,7 @@ func buildAdminApplication(
 struct TelemetrySampler: Sendable {
     let wal: WriteAheadLog
     let replayer: Replayer
+    let connections: ConnectionGuard
 
     private let walBytes = Gauge(label: "wal_bytes")
     private let walSegments = Gauge(label: "wal_segments")
@@ -46,10 +48,12 @@ struct TelemetrySampler: Sendable {
     private let replayLag = Gauge(label: "replay_lag_seconds")
     private let replayUnreplayedRecords = Gauge(label: "replay_unreplayed_records")
     private let postgresReachable = Gauge(label: "replay_postgres_reachable")
+    private let openConnections = Gauge(label: "http_connections_open")
 
-    init(wal: WriteAheadLog, replayer: Replayer) {
+    init(wal: WriteAheadLog, replayer: Replayer, connections: ConnectionGuard) {
         self.wal = wal
         self.replayer = replayer
+        self.connections = connections
     }
 
     func sample() {
@@ -62,5 +66,6 @@ struct TelemetrySampler: Sendable {
         replayLag.record(status.lagSeconds)
         replayUnreplayedRecords.record(status.unreplayedRecords)
         postgresReachable.record(status.postgresReachable ? 1 : 0)
+        openConnections.record(connections.openConnections)
     }
 }

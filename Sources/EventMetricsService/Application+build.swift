@@ -72,13 +72,17 @@ func buildApplication(
     ])
 
     var services: [any Service] = [WALService(wal: wal, logger: logger), PostgresPoolService(pool: pool), replayer]
+    let connectionGuard = ConnectionGuard(settings: settings.connections)
     if let registry, settings.adminPort != 0 {
-        let sampler = TelemetrySampler(wal: wal, replayer: replayer)
+        let sampler = TelemetrySampler(wal: wal, replayer: replayer, connections: connectionGuard)
         services.insert(buildAdminApplication(host: settings.host, port: settings.adminPort, registry: registry, sampler: sampler, logger: logger), at: 0)
     }
     return Application(
         router: router,
-        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "event-metrics-service"),
+        server: .guardedHTTP1(connectionGuard),
+        configuration: .init(
+            address: .hostname(settings.host, port: settings.port), serverName: "event-metrics-service",
+            availableConnectionsDelegate: connectionGuard.availableConnectionsDelegate),
         services: services,
         logger: logger
     )

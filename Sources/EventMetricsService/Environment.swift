@@ -11,6 +11,10 @@ enum Environment {
         ProcessInfo.processInfo.environment[name].flatMap { Int($0) } ?? value
     }
 
+    static func double(_ name: String, default value: Double) -> Double {
+        ProcessInfo.processInfo.environment[name].flatMap { Double($0) } ?? value
+    }
+
     static func bool(_ name: String, default value: Bool) -> Bool {
         guard let raw = ProcessInfo.processInfo.environment[name]?.lowercased() else { return value }
         return ["1", "true", "yes", "on"].contains(raw)

@@ -30,6 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var operations: OperationsOptions
+    @OptionGroup var connections: ConnectionOptions
 
     func run() async throws {
         let logger = logging.bootstrap(label: "event-metrics-service")
@@ -48,6 +49,10 @@ struct ServeCommand: AsyncParsableCommand {
         )
         settings.access = operations.access()
         settings.adminPort = operations.adminPort
+        let limit = DescriptorBudget.connectionLimits(
+            requested: connections.maxConnections, limits: DescriptorBudget.raiseSoftLimit(),
+            queryPoolSize: query.poolSize, logger: logger)
+        settings.connections = connections.settings(maxConnections: limit.maxConnections, refusalReserve: limit.refusalReserve)
         let app = try await buildApplication(settings, logger: logger, registry: registry)
         let group = ServiceGroup(configuration: .init(
             services: [app, ShutdownNotice(logger: logger)],

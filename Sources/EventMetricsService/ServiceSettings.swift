@@ -1,4 +1,5 @@
 import Ingest
+import Operations
 import WAL
 
 /// Everything `buildApplication` needs; filled from flags by `serve` and directly by tests and tools.
@@ -15,4 +16,6 @@ struct ServiceSettings: Sendable {
     /// API keys, rate limit and the admin listener (off unless set; `serve` sets the admin port).
     var access = AccessSettings()
     var adminPort = 0
+    /// Client connection limit and timeouts; `serve` derives the limit from the descriptor limit.
+    var connections = ConnectionSettings()
 }

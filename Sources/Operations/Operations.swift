@@ -7,6 +7,9 @@
 ///   compared in constant time, never logged;
 /// - an optional per-client rate limit (``TokenBuckets``, ``RateLimiter``, ``RateLimitMiddleware``);
 /// - ``ServiceRequestContext``, a request context that keeps the client's address for the limiter.
+/// - the connection guard (``ConnectionGuard``, ``GuardedHTTP1Channel``, ``ConnectionSettings``): a
+///   cap on open connections answered with 503 + `Retry-After`, read, idle and write timeouts, and a
+///   JSON 414 for an over-long request line, so idle and slow clients cannot hold every descriptor.
 ///
 /// It bootstraps nothing: the executable chooses the log handler and the metrics backend.
 public enum Operations {}

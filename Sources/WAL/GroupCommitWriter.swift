@@ -13,6 +13,9 @@ import Metrics
 /// group's waiters fail, the WAL enters the failed state, the partial batch is truncated away
 /// (best effort; recovery cuts it otherwise), and the thread exits. fdatasync is never retried,
 /// because a retry that "succeeds" proves nothing about the pages the failed one dropped.
+/// Failing to create the next segment is not such an error: it happens before any byte of the
+/// group is written and touches no acknowledged data (a process out of descriptors, a full disk),
+/// so that group is refused and the next one tries again (`refuse`, `mustRotate`).
 ///
 /// `@unchecked Sendable`: the stored vars are touched only by the writer thread once `start()`
 /// has run; shared state lives in `core`, behind its lock.
@@ -27,11 +30,25 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// `.interval` policy: when the oldest unsynced write happened (nil when all is synced).
     private var unsyncedSince: UInt64?
     private var lastSync: UInt64
+    /// Set when creating the next segment failed: every later group rotates first (and is refused
+    /// while creation keeps failing), so nothing more is written to the segment being sealed. That
+    /// keeps a half-created next segment (renamed into place, then the directory fsync failed)
+    /// consistent with the log: its header's first sequence is still the next one written, and the
+    /// retry renames a fresh file over it.
+    private var mustRotate = false
+    /// The next segment's file, opened ahead as `<id>.wal.tmp`, and the WAL directory, kept open for
+    /// its fsyncs: with both, a rotation needs no new descriptor, so it still works when the process
+    /// has none left (an idle-connection flood, issue #23). Best effort: without them, rotation opens
+    /// what it needs and a failure refuses the group (`refuse`).
+    private var spare: (id: UInt64, file: WALFile)?
+    private var directoryHandle: WALFile?
 
     // swift-metrics only; the executable picks the backend (Prometheus) and the histogram buckets.
     private let batchesCounter = Counter(label: "wal_batches_written_total")
     private let recordsCounter = Counter(label: "wal_records_appended_total")
     private let failuresCounter = Counter(label: "wal_write_failures_total")
+    /// Groups refused because the next segment could not be created (the WAL stayed writable).
+    private let refusalsCounter = Counter(label: "wal_segment_creation_failures_total")
     /// Group-commit size: how many records and bytes (as stored) shared one write and one fdatasync.
     private let groupRecords = Recorder(label: "wal_group_commit_records")
     private let groupBytes = Recorder(label: "wal_group_commit_bytes")
@@ -45,6 +62,23 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.activeSize = activeSize
         allocatedEnd = activeSize  // recovery trimmed any zeros after the last batch
         lastSync = MonotonicClock.now()
+        // Here, not on the writer thread: what is open when `open` returns does not depend on timing.
+        let configuration = core.configuration
+        directoryHandle = try? WALFile(path: configuration.directory, mode: .directory, fileSystem: configuration.fileSystem)
+        prepareSpare()
+    }
+
+    /// Opens the file of the segment after the active one (see `spare`); a failure is logged at debug
+    /// and leaves the work to the rotation.
+    private func prepareSpare() {
+        let configuration = core.configuration
+        let id = activeId + 1
+        do {
+            spare = (id, try SegmentFile.prepare(directory: configuration.directory, id: id, fileSystem: configuration.fileSystem))
+        } catch {
+            spare = nil
+            core.logger.debug("could not open the next WAL segment ahead; the rotation will", metadata: ["error": "\(error)"])
+        }
     }
 
     func start() {
@@ -118,9 +152,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
 
         do {
-            if activeSize > UInt64(SegmentHeader.size) && activeSize + UInt64(length) > UInt64(configuration.segmentSize) {
+            if mustRotate || (activeSize > UInt64(SegmentHeader.size) && activeSize + UInt64(length) > UInt64(configuration.segmentSize)) {
                 try rotate(firstSequence: firstSequence)
             }
+        } catch let failure as SegmentCreationFailure {
+            refuse(appends, firstSequence: firstSequence, error: failure.error)
+            return
         } catch {
             fail(appends, error: error, truncateTo: nil)
             return
@@ -197,8 +234,25 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         let configuration = core.configuration
         let id = activeId + 1
-        let file = try SegmentFile.create(
-            directory: configuration.directory, id: id, firstSequence: firstSequence, fileSystem: configuration.fileSystem)
+        let file: WALFile
+        do {
+            let prepared = spare?.id == id ? spare?.file : nil
+            spare = nil
+            file = try SegmentFile.create(
+                directory: configuration.directory, id: id, firstSequence: firstSequence, fileSystem: configuration.fileSystem,
+                spare: prepared, directoryHandle: directoryHandle)
+        } catch {
+            let failure = SegmentCreationFailure(segment: id, cause: error)
+            if !mustRotate {  // one line per outage, not one per refused group
+                core.logger.error("could not create the next WAL segment; refusing batches until it can", metadata: [
+                    "file": "\(failure.error.file ?? "-")", "operation": "\(failure.error.operation ?? "-")", "error": "\(failure.error)",
+                ])
+            }
+            mustRotate = true
+            throw failure
+        }
+        let recovered = mustRotate
+        mustRotate = false
         trimPreallocated()
         do { try active.close() } catch {
             core.logger.warning("closing a sealed segment failed", metadata: ["file": "\(active.path)", "error": "\(error)"])
@@ -209,6 +263,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         allocatedEnd = activeSize
         core.withState { $0.segmentCreated(id: id, path: file.path, firstSequence: firstSequence) }
         core.logger.info("WAL segment rotated", metadata: ["file": "\(file.path)", "segment": "\(id)"])
+        prepareSpare()
+        if recovered { core.logger.info("WAL segment created after earlier failures; accepting batches again", metadata: ["segment": "\(id)"]) }
     }
 
     /// Cuts the unused zeros off the active segment before it is sealed or closed. Best effort and not
@@ -247,6 +303,16 @@ final class GroupCommitWriter: @unchecked Sendable {
         core.dataDurable.broadcast()
     }
 
+    /// Refuses a group that nothing was written for (the next segment could not be created): its
+    /// waiters get the error, its sequence numbers are given back (only this thread takes groups, so
+    /// none was handed out after them), and the WAL stays writable. Groups queued behind it are
+    /// tried in turn, each first trying the rotation again.
+    private func refuse(_ appends: [PendingAppend], firstSequence: UInt64, error: WALError) {
+        core.withState { $0.nextSequence = firstSequence }
+        refusalsCounter.increment()
+        for append in appends { append.continuation.resume(throwing: error) }
+    }
+
     /// Fail-stop: fails this group's waiters with the cause and everything queued with `.failed`.
     private func fail(_ appends: [PendingAppend], error: any Error, truncateTo offset: UInt64?) {
         let cause = error as? WALError ?? WALError(.io, "\(error)", underlying: error)
@@ -283,6 +349,13 @@ final class GroupCommitWriter: @unchecked Sendable {
         do { try active.close() } catch {
             closeError = closeError ?? (error as? WALError)
         }
+        if let spare {  // never used: an empty file; a leftover one would be removed at the next open
+            try? spare.file.close()
+            try? core.configuration.fileSystem.unlink(spare.file.path)
+            self.spare = nil
+        }
+        try? directoryHandle?.close()
+        directoryHandle = nil
         let waiters = core.withState { state -> [CheckedContinuation<Void, Never>] in
             state.writerFinished = true
             state.closeError = closeError
@@ -292,5 +365,19 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         core.dataDurable.broadcast()
         for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// Creating the next segment failed before any byte of the group was written (see `refuse`).
+private struct SegmentCreationFailure: Error {
+    let error: WALError
+
+    init(segment: UInt64, cause: any Error) {
+        let underlying = cause as? WALError
+        // ENOSPC keeps its code, so clients are told the disk is full and to come back later.
+        let code: WALError.Code = underlying?.code == .diskFull ? .diskFull : .segmentUnavailable
+        error = WALError(
+            code, "could not create WAL segment \(segment); the batch was refused and creation is tried again with the next one",
+            file: underlying?.file, errno: underlying?.errno, operation: underlying?.operation, underlying: cause)
     }
 }

@@ -31,11 +31,22 @@ enum SegmentFile {
         "\(segmentPath).\(offset)\(quarantineSuffix)"
     }
 
+    /// Opens `<name>.tmp` for segment `id` ahead of need, to be passed to `create` as `spare`: the
+    /// writer keeps the next segment's file open, so a rotation needs no new descriptor.
+    static func prepare(directory: String, id: UInt64, fileSystem: any WALFileSystem) throws -> WALFile {
+        try WALFile(path: path(directory: directory, id: id) + temporarySuffix, mode: .createTruncate, fileSystem: fileSystem)
+    }
+
     /// Creates segment `id` atomically (see the type's comment) and returns it open for writing.
-    static func create(directory: String, id: UInt64, firstSequence: UInt64, fileSystem: any WALFileSystem) throws -> WALFile {
+    /// `spare` is its `.tmp` file from `prepare` (empty), `directoryHandle` the directory kept open
+    /// for fsync; without them both are opened here.
+    static func create(
+        directory: String, id: UInt64, firstSequence: UInt64, fileSystem: any WALFileSystem,
+        spare: WALFile? = nil, directoryHandle: WALFile? = nil
+    ) throws -> WALFile {
         let finalPath = path(directory: directory, id: id)
         let temporaryPath = finalPath + temporarySuffix
-        let file = try WALFile(path: temporaryPath, mode: .createTruncate, fileSystem: fileSystem)
+        let file = try spare ?? WALFile(path: temporaryPath, mode: .createTruncate, fileSystem: fileSystem)
         let header = SegmentHeader(segmentId: id, firstSequence: firstSequence).encode()
         try header.withUnsafeBytes { try file.writeAll($0, at: 0) }
         try file.dataSync()
@@ -44,10 +55,10 @@ enum SegmentFile {
         } catch let error as WALError {
             throw error.inFile(temporaryPath)
         }
-        try fileSystem.syncDirectory(directory)
-        // The descriptor stays valid across the rename; reopen by the final name for clear errors.
-        try file.close()
-        return try WALFile(path: finalPath, mode: .readWrite, fileSystem: fileSystem)
+        if let directoryHandle { try directoryHandle.sync() } else { try fileSystem.syncDirectory(directory) }
+        // The descriptor stays valid across the rename; errors from now on name the final path.
+        file.moved(to: finalPath)
+        return file
     }
 }
 

@@ -23,6 +23,10 @@ public struct WALError: Error, CustomStringConvertible, Sendable {
         public static let overCapacity = Code("overCapacity")
         /// Free disk space is below `minFreeDiskBytes`, or a write failed with ENOSPC/EDQUOT.
         public static let diskFull = Code("diskFull")
+        /// The next segment could not be created or opened (EMFILE, ENFILE, a failed header write or
+        /// sync of the new file, …) before anything of the batch was written. The batch is refused,
+        /// the WAL stays writable and tries again with the next batch. ENOSPC here is `.diskFull`.
+        public static let segmentUnavailable = Code("segmentUnavailable")
         /// The WAL is closing or closed.
         public static let closed = Code("closed")
         /// A system call failed; `errno` and `operation` say which.

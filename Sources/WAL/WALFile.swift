@@ -3,7 +3,8 @@
 /// Not `Sendable`: each `WALFile` belongs to one thread at a time (the writer thread's active
 /// segment, a reader's current segment, recovery's scan). Errors name the file's path.
 final class WALFile {
-    let path: String
+    /// Changes only when the file is renamed through `moved(to:)`.
+    private(set) var path: String
     private let fileSystem: any WALFileSystem
     private var descriptor: CInt?
 
@@ -19,6 +20,11 @@ final class WALFile {
 
     deinit {
         if let descriptor { try? fileSystem.close(descriptor) }
+    }
+
+    /// Records that the file was renamed to `newPath` (the descriptor stays valid across a rename).
+    func moved(to newPath: String) {
+        path = newPath
     }
 
     /// Closes the descriptor; later calls do nothing.

@@ -85,34 +85,5 @@ import Testing
             }
         }
     }
-
-    @Test func failedRotationFailsTheGroup() async throws {
-        let directory = TemporaryDirectory()
-        defer { directory.remove() }
-        let fileSystem = FaultyFileSystem()
-        let config = configuration(directory) { $0.fileSystem = fileSystem; $0.segmentSize = 300 }
-        let wal = try WriteAheadLog.open(config, logger: quietLogger)
-        let body = record(String(repeating: "q", count: 100))
-        _ = try await wal.append(body)
-        fileSystem.arm { $0.failCreateWith = ENOSPC }
-        // Appends until one needs a new segment, which cannot be created.
-        var failure: WALError?
-        var acknowledged = 1
-        for _ in 0..<10 {
-            do {
-                _ = try await wal.append(body)
-                acknowledged += 1
-            } catch let error as WALError {
-                failure = error
-                break
-            }
-        }
-        #expect(failure?.code == .diskFull)
-        #expect(wal.isFailed)
-        try await wal.close()
-        try await withWAL(configuration(directory)) { reopened in
-            let records = try readAll(reopened).flatMap(\.records)
-            #expect(records.count == acknowledged)
-        }
-    }
+    // A failed rotation (the next segment cannot be created) is not fail-stop: SegmentCreationFaultTests.
 }

@@ -108,6 +108,13 @@ final class FaultyFileSystem: WALFileSystem {
         var failDataSyncWith: Int32?
         var failTruncateWith: Int32?
         var failCreateWith: Int32?
+        /// Opening a directory (to fsync it) fails with this errno, like EMFILE would.
+        var failDirectoryOpenWith: Int32?
+        /// Opening an existing file read-write fails.
+        var failReadWriteOpenWith: Int32?
+        var failRenameWith: Int32?
+        /// fsync (the WAL uses it for directories) fails with this errno.
+        var failFsyncWith: Int32?
         var availableBytes: Int64?
         var skipSyncs = false
         /// Makes each fdatasync take this long (so concurrent appends pile up into groups).
@@ -127,9 +134,15 @@ final class FaultyFileSystem: WALFileSystem {
     var dataSyncs: Int { plan.withLock { $0.dataSyncs } }
 
     func open(_ path: String, mode: WALOpenMode) throws -> CInt {
-        if mode == .createTruncate, let code = plan.withLock({ $0.failCreateWith }) {
-            throw WALError.system(errno: code, operation: "open", file: path)
+        let failure = plan.withLock { plan -> Int32? in
+            switch mode {
+            case .createTruncate: plan.failCreateWith
+            case .directory: plan.failDirectoryOpenWith
+            case .readWrite: plan.failReadWriteOpenWith
+            case .readOnly: nil
+            }
         }
+        if let failure { throw WALError.system(errno: failure, operation: "open", file: path) }
         return try real.open(path, mode: mode)
     }
     func close(_ fd: CInt) throws { try real.close(fd) }
@@ -164,6 +177,7 @@ final class FaultyFileSystem: WALFileSystem {
         plan.withLock { $0.lastDataSyncFinished = MonotonicClock.now() }
     }
     func fsync(_ fd: CInt) throws {
+        if let code = plan.withLock({ $0.failFsyncWith }) { throw WALError.system(errno: code, operation: "fsync") }
         if !plan.withLock({ $0.skipSyncs }) { try real.fsync(fd) }
     }
     func ftruncate(_ fd: CInt, length: Int64) throws {
@@ -171,7 +185,10 @@ final class FaultyFileSystem: WALFileSystem {
         try real.ftruncate(fd, length: length)
     }
     func fileSize(_ fd: CInt) throws -> Int64 { try real.fileSize(fd) }
-    func rename(_ from: String, to: String) throws { try real.rename(from, to: to) }
+    func rename(_ from: String, to: String) throws {
+        if let code = plan.withLock({ $0.failRenameWith }) { throw WALError.system(errno: code, operation: "rename", file: from) }
+        try real.rename(from, to: to)
+    }
     func unlink(_ path: String) throws { try real.unlink(path) }
     func contentsOfDirectory(_ path: String) throws -> [String] { try real.contentsOfDirectory(path) }
     func createDirectory(_ path: String) throws { try real.createDirectory(path) }

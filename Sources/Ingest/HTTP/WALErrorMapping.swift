@@ -15,6 +15,13 @@ extension APIError {
                 "Too many events are waiting to be stored in PostgreSQL; retry later.",
                 retryAfterSeconds: 5
             )
+        case .segmentUnavailable:
+            // Recoverable (e.g. the process was out of file descriptors): the next batch tries again.
+            return .unavailable(
+                "wal_segment_unavailable",
+                "The write-ahead log could not open its next segment; retry shortly.",
+                retryAfterSeconds: 1
+            )
         case .diskFull:
             return .unavailable("disk_full", "The server's disk is full; retry later.", retryAfterSeconds: 30)
         default:

@@ -1,0 +1,74 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import Testing
+import WAL
+
+@testable import Ingest
+
+/// Issue #23 at the HTTP layer: when the WAL cannot create its next segment because the process is
+/// out of file descriptors, that request gets 503 + `Retry-After` (not a WAL that refuses everything
+/// until a restart), and ingestion resumes by itself once descriptors are back.
+@Suite struct SegmentCreationRefusalTests {
+    @Test func outOfDescriptorsAnswers503AndIngestionResumes() async throws {
+        let fileSystem = DescriptorStarvedFileSystem()
+        let harness = try IngestRouteTests.Harness(wal: { $0.fileSystem = fileSystem; $0.segmentSize = 2_048 })
+        try await harness.app.test(.router) { client in
+            // From now on every open fails; the first rotation still works (its file was opened ahead),
+            // a later one cannot create its file.
+            fileSystem.starved.store(true, ordering: .relaxed)
+            var refusal: (code: String, retryAfter: String?)?
+            var accepted = 0
+            for i in 0..<300 where refusal == nil {
+                try await client.execute(uri: "/events", method: .post, body: ByteBuffer(string: EventFactory.json(user: "fd\(i)"))) { response in
+                    if response.status == .accepted {
+                        accepted += 1
+                    } else {
+                        #expect(response.status == .serviceUnavailable)
+                        refusal = (try IngestRouteTests.errorBody(response.body).code, response.headers[.retryAfter])
+                    }
+                }
+            }
+            #expect(refusal?.code == "wal_segment_unavailable")
+            #expect(refusal?.retryAfter == "1")
+            #expect(!harness.wal.isFailed)
+
+            fileSystem.starved.store(false, ordering: .relaxed)
+            try await client.execute(uri: "/events", method: .post, body: ByteBuffer(string: EventFactory.json(user: "after"))) { response in
+                #expect(response.status == .accepted)
+            }
+            let stored = try harness.storedEvents()
+            #expect(stored.count == accepted + 1)
+            #expect(stored.last?.userID == "after")
+        }
+        try await harness.close()
+    }
+}
+
+/// The real file system, except that every `open` fails with EMFILE while `starved` is set.
+final class DescriptorStarvedFileSystem: WALFileSystem {
+    let starved = Atomic<Bool>(false)
+    private let real = POSIXFileSystem()
+
+    func open(_ path: String, mode: WALOpenMode) throws -> CInt {
+        if starved.load(ordering: .relaxed) { throw WALError.system(errno: EMFILE, operation: "open", file: path) }
+        return try real.open(path, mode: mode)
+    }
+    func close(_ fd: CInt) throws { try real.close(fd) }
+    func pread(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) throws -> Int {
+        try real.pread(fd, into: buffer, offset: offset)
+    }
+    func pwrite(_ fd: CInt, from buffer: UnsafeRawBufferPointer, offset: Int64) throws -> Int {
+        try real.pwrite(fd, from: buffer, offset: offset)
+    }
+    func fdatasync(_ fd: CInt) throws { try real.fdatasync(fd) }
+    func fsync(_ fd: CInt) throws { try real.fsync(fd) }
+    func ftruncate(_ fd: CInt, length: Int64) throws { try real.ftruncate(fd, length: length) }
+    func fileSize(_ fd: CInt) throws -> Int64 { try real.fileSize(fd) }
+    func rename(_ from: String, to: String) throws { try real.rename(from, to: to) }
+    func unlink(_ path: String) throws { try real.unlink(path) }
+    func contentsOfDirectory(_ path: String) throws -> [String] { try real.contentsOfDirectory(path) }
+    func createDirectory(_ path: String) throws { try real.createDirectory(path) }
+    func availableBytes(_ path: String) throws -> Int64 { try real.availableBytes(path) }
+}
