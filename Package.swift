@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Targets follow ../shared/DESIGN.md: WAL knows nothing of HTTP, JSON or PostgreSQL; Store owns libpq;
-// Ingest and Query sit on them; only the executable wires everything together.
+// Events is the pure event model; Ingest (HTTP), Replay and Query sit on them; only the executable
+// wires everything together (docs/architecture.md has the module map).
 let package = Package(
     name: "event-metrics-service",
     platforms: [.macOS(.v14)],
@@ -70,13 +71,26 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The event model: parser, validation, WAL record codec, idempotency key. Pure: no HTTP, no libpq.
+        .target(
+            name: "Events",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The HTTP ingest routes: parse with Events, append to the WAL, answer.
         .target(
             name: "Ingest",
             dependencies: [
-                "WAL", "Store", "Rollups", "APISupport",
+                "Events", "WAL", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The replayer: drains the WAL into PostgreSQL (events and rollups) exactly once.
+        .target(
+            name: "Replay",
+            dependencies: [
+                "Events", "WAL", "Store", "Rollups",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "EventMetricsService",
             dependencies: [
-                "WAL", "Store", "Ingest", "Query", "Rollups", "APISupport", "Operations",
+                "WAL", "Store", "Events", "Ingest", "Replay", "Query", "Rollups", "APISupport", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -107,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "WAL", "Store", "Ingest", "Query", "Rollups",
+                "WAL", "Store", "Events", "Replay", "Query", "Rollups", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -119,21 +133,30 @@ let package = Package(
             path: "bench/Sources/Bench"
         ),
 
+        // Helpers that tests (and bench) share: scratch databases, a private PostgreSQL, test events.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Store", "Events", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
+
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "BitmapsTests", dependencies: ["Bitmaps"]),
-        .testTarget(name: "RollupsTests", dependencies: ["Rollups", "Bitmaps", "Store"]),
+        .testTarget(name: "RollupsTests", dependencies: ["Rollups", "Bitmaps", "Store", "TestSupport"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "Store", "TestSupport"]),
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "WAL", "Store", "Rollups",
+                "Ingest", "Events", "WAL", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "Events", "WAL", "Store", "Rollups", "TestSupport"]),
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Query", "Store", "Rollups", "APISupport",
+                "Query", "Store", "Rollups", "APISupport", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
@@ -150,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "EventMetricsServiceTests",
             dependencies: [
-                "EventMetricsService", "Store", "Operations",
+                "EventMetricsService", "Store", "Operations", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

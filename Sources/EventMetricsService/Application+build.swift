@@ -5,6 +5,7 @@ import Logging
 import Operations
 import Prometheus
 import Query
+import Replay
 import ServiceLifecycle
 import Store
 import WAL

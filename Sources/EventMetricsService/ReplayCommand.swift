@@ -1,6 +1,6 @@
 import ArgumentParser
-import Ingest
 import Logging
+import Replay
 import WAL
 
 /// Drains the WAL into PostgreSQL until it is empty, then exits: for a node taken out of service,

@@ -1,9 +1,11 @@
 import ArgumentParser
+import Events
 import Hummingbird
 import Ingest
 import Logging
 import Operations
 import Query
+import Replay
 import ServiceLifecycle
 import Store
 import WAL

@@ -1,6 +1,7 @@
 import Foundation
 import Rollups
 import Store
+import TestSupport
 import Testing
 @testable import Query
 

@@ -1,4 +1,5 @@
 import APISupport
+import Events
 
 /// The body of a bulk answer: `{"accepted": n, "rejected": m, "errors": [{"index", "field", "code", "message"}]}`.
 struct BulkSummary {

@@ -1,4 +1,5 @@
 import APISupport
+import Events
 import Foundation
 import Hummingbird
 import NIOCore
@@ -146,24 +147,5 @@ extension APIError {
 extension ByteBuffer {
     var firstNonWhitespaceByte: UInt8? {
         readableBytesView.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
-    }
-}
-
-extension Response {
-    static func json(status: HTTPResponse.Status, _ body: String) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: body))
-        )
-    }
-}
-
-/// Wall-clock time in Unix microseconds: when the service received an event.
-enum Clock {
-    static func nowMicros() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
+import Events
 import Foundation
-import Ingest
 
 /// `bench parse`: where the time of bulk ingest goes before the WAL. Measures, in one run and on the
 /// same generated events, µs per event for parsing and validating (single bodies, `{"events":[...]}`

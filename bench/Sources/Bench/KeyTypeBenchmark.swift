@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Store
+import TestSupport
 
 /// Measures the idempotency key as `uuid` (16 bytes taken from a SHA-256) against `text` (the 64-char
 /// hex SHA-256, and the 36-char uuid spelling) in a table with a unique index: bulk COPY time, the

@@ -1,8 +1,10 @@
 import ArgumentParser
+import Events
 import Foundation
-import Ingest
 import Logging
+import Replay
 import Store
+import TestSupport
 import WAL
 
 /// `bench replay`: replay throughput from a pre-filled WAL into PostgreSQL, against plain COPY of the

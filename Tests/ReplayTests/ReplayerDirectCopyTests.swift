@@ -1,9 +1,11 @@
+import Events
 import Foundation
 import Store
+import TestSupport
 import Testing
 import WAL
 
-@testable import Ingest
+@testable import Replay
 
 /// The direct-COPY path (``DirectCopyInsert``) against the staged path it shortcuts: same rows, same
 /// rollups, and a stored key sends the batch through the staged path without losing its other rows.

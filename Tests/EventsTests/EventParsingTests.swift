@@ -1,5 +1,5 @@
 import Testing
-@testable import Ingest
+@testable import Events
 
 @Suite("Event parsing")
 struct EventParsingTests {

@@ -1,9 +1,11 @@
+import Events
 import Logging
 import Store
 import Synchronization
+import TestSupport
 import WAL
 
-@testable import Ingest
+@testable import Replay
 
 /// The replayer as the replay tests build it: small batches and fast retries.
 func makeTestReplayer(

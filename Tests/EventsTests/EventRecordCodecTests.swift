@@ -1,5 +1,5 @@
 import Testing
-@testable import Ingest
+@testable import Events
 
 private let goldenEvent = Event(
     eventName: "pv", channel: "web", campaignID: "c1", userID: "u",

@@ -1,3 +1,4 @@
+import Events
 import Store
 
 /// A batch's direct COPY (``DirectCopyInsert``), encoded before its transaction starts.

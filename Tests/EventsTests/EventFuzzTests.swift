@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Ingest
+@testable import Events
 
 // Deterministic mutation fuzzing: thousands of damaged inputs through every entry point. The checks
 // are that nothing crashes or traps, and that whatever is accepted is consistent.

@@ -1,12 +1,14 @@
+import Events
 import Foundation
 import Logging
 import Rollups
 import Store
 import Synchronization
+import TestSupport
 import Testing
 import WAL
 
-@testable import Ingest
+@testable import Replay
 
 /// The replayer keeps the rollups equal to raw SQL whatever happens: duplicates, crashes around the
 /// commit, a killed connection, two nodes at once, a replay from an older checkpoint, poison records.

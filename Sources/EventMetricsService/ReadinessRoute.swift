@@ -1,5 +1,6 @@
 import APISupport
 import Hummingbird
+import Replay
 import Store
 import WAL
 

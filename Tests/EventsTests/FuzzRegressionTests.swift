@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Ingest
+@testable import Events
 
 /// Replays the inputs `scripts/fuzz` keeps for the event parser (`fuzz/regressions/event/`) and the
 /// record codec (`fuzz/regressions/record/`), and their seed corpora, through the calls

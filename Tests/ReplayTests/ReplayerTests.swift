@@ -1,11 +1,13 @@
+import Events
 import Foundation
 import Logging
 import Store
 import Synchronization
+import TestSupport
 import Testing
 import WAL
 
-@testable import Ingest
+@testable import Replay
 
 /// The replayer against a real PostgreSQL and real WAL files: exactly once, whatever fails when.
 @Suite("Replayer")

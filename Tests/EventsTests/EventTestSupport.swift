@@ -1,5 +1,5 @@
 import Testing
-@testable import Ingest
+@testable import Events
 
 /// "Now" for every event test: 2025-11-29T10:16:40Z, in Unix microseconds.
 let eventTestNow: Int64 = 1_764_411_400_000_000

@@ -1,5 +1,5 @@
 import Testing
-@testable import Ingest
+@testable import Events
 
 // Expected values were computed independently with coreutils, e.g.
 // printf '%s' 'user_123|product_view|web|1723475612|cmp_987' | sha256sum

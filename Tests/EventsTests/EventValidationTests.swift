@@ -1,6 +1,7 @@
 import Store
+import TestSupport
 import Testing
-@testable import Ingest
+@testable import Events
 
 /// One body that must be rejected, and how.
 

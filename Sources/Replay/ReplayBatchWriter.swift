@@ -1,3 +1,4 @@
+import Events
 import Rollups
 import Store
 import WAL

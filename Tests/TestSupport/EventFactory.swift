@@ -1,11 +1,11 @@
 import Foundation
-@testable import Ingest
+import Events
 
 /// Builds valid events through the real parser, so tests exercise the same path as HTTP clients.
-enum EventFactory {
-    static let parser = EventParser()
+public enum EventFactory {
+    public static let parser = EventParser()
 
-    static func json(
+    public static func json(
         user: String,
         name: String = "product_view",
         channel: String = "web",
@@ -22,7 +22,7 @@ enum EventFactory {
         return "{" + fields.joined(separator: ",") + "}"
     }
 
-    static func event(
+    public static func event(
         user: String,
         name: String = "product_view",
         channel: String = "web",
@@ -37,7 +37,7 @@ enum EventFactory {
         }
     }
 
-    static func record(user: String, name: String = "product_view", key: String? = nil) -> [UInt8] {
+    public static func record(user: String, name: String = "product_view", key: String? = nil) -> [UInt8] {
         EventRecordCodec.encode(event(user: user, name: name, key: key))
     }
 

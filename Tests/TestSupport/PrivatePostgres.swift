@@ -2,26 +2,26 @@ import Foundation
 
 /// A PostgreSQL cluster of the test's own, started with `scripts/postgres` on a free port, for tests
 /// that stop and restart the server (which would break every other test on the shared one).
-final class PrivatePostgres {
-    let port: Int
-    let dataDirectory: String
+public final class PrivatePostgres {
+    public let port: Int
+    public let dataDirectory: String
     private let script: String
 
-    init() throws {
+    public init() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         script = root.appendingPathComponent("scripts/postgres").path
         port = Int.random(in: 40_000...59_000)
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ems-private-pg-\(UUID().uuidString)").path
         try run("start")
     }
 
-    var url: String { "postgresql://events@127.0.0.1:\(port)/events" }
+    public var url: String { "postgresql://events@127.0.0.1:\(port)/events" }
 
-    func start() throws { try run("start") }
-    func stop() throws { try run("stop") }
+    public func start() throws { try run("start") }
+    public func stop() throws { try run("stop") }
 
-    func destroy() {
+    public func destroy() {
         try? run("stop")
         try? FileManager.default.removeItem(atPath: dataDirectory)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Store
 
 /// A throwaway database for tests and benchmarks: created with a random name next to the database
 /// that `adminURL` names, and dropped (with `FORCE`, closing stray sessions) by ``drop()``.

@@ -1,5 +1,5 @@
 import Testing
-@testable import Ingest
+@testable import Events
 
 private func bulk(
     _ body: String, _ format: BulkFormat = .json, limits: EventLimits = .default
