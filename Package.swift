@@ -176,10 +176,11 @@ let package = Package(
         .testTarget(
             name: "EventMetricsServiceTests",
             dependencies: [
-                "EventMetricsService", "Store", "Operations", "TestSupport",
+                "EventMetricsService", "Store", "WAL", "Operations", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ]

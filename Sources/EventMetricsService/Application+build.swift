@@ -68,7 +68,12 @@ func buildApplication(
     var services: [any Service] = [WALService(wal: wal, logger: logger), PostgresPoolService(pool: pool), replayer]
     if let registry, settings.adminPort != 0 {
         let sampler = TelemetrySampler(wal: wal, replayer: replayer)
-        services.insert(buildAdminApplication(host: settings.host, port: settings.adminPort, registry: registry, sampler: sampler, logger: logger), at: 0)
+        let admin = buildAdminApplication(host: settings.host, port: settings.adminPort, registry: registry, sampler: sampler, logger: logger)
+        services.insert(
+            ListenerService(
+                name: "admin", host: settings.host, port: settings.adminPort,
+                portSetting: "--admin-port (env ADMIN_PORT; 0 turns the admin listener off)", listener: admin),
+            at: 0)
     }
     return Application(
         router: router,

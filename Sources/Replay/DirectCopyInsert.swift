@@ -23,10 +23,7 @@ import Store
 struct DirectCopyInsert {
     let nodeID: String
 
-    static let copyStatement = """
-        COPY events (idempotency_key, event_name, channel, campaign_id, user_id, uid, ts, tags, metadata, received_at, node_id) \
-        FROM STDIN (FORMAT binary)
-        """
+    static let copyStatement = EventsTable.copyStatement
 
     /// What a successful direct COPY did.
     struct Result {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Store
 
 // Small pieces shared by `bench load`, `bench check` and `bench seed`.
 
@@ -16,7 +17,7 @@ struct BenchDatabaseOptions: ParsableArguments {
     @Option(
         name: .singleOrDoubleDash("database-url"),
         help: "libpq URL of the service's database (default: $DATABASE_URL, else the project's local PostgreSQL).")
-    var databaseURL: String = ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "postgresql://events@127.0.0.1:54329/events"
+    var databaseURL: String = DatabaseURL.fromEnvironment
 }
 
 /// Human-readable numbers for progress lines and summaries.
