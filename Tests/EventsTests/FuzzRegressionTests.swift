@@ -64,7 +64,7 @@ struct FuzzRegressionTests {
             #expect(result.events.count == result.eventIndexes.count, "\(name) \(format)")
             let indexes = (result.eventIndexes + result.errors.map(\.index)).sorted()
             #expect(indexes == Array(0..<result.totalCount), "\(name) \(format)")
-            #expect(result.errors.allSatisfy { !$0.code.isEmpty && !$0.message.isEmpty }, "\(name) \(format)")
+            #expect(result.errors.allSatisfy { !$0.code.description.isEmpty && !$0.message.isEmpty }, "\(name) \(format)")
             accepted += result.events
         }
         let limits = parser.limits
