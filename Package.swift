@@ -2,10 +2,11 @@
 import PackageDescription
 
 // Targets follow ../shared/DESIGN.md: WAL knows nothing of HTTP, JSON or PostgreSQL; Store owns libpq;
-// Ingest and Query sit on them; only the executable wires everything together.
+// Events is the pure event model; Ingest (HTTP), Replay and Query sit on them; only the executable
+// wires everything together (docs/architecture.md has the module map).
 let package = Package(
     name: "event-metrics-service",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // Synchronization.Mutex
     products: [
         .executable(name: "event-metrics-service", targets: ["EventMetricsService"]),
         .executable(name: "bench", targets: ["Bench"]),
@@ -54,7 +55,7 @@ let package = Package(
         // The hourly and daily rollup tables: merging new rows in (replayer, seed), rebuild and verify.
         .target(
             name: "Rollups",
-            dependencies: ["Store", "Bitmaps", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Store", "Bitmaps", "Time"]
         ),
         // The JSON error shape shared by the ingest and metrics routes.
         .target(
@@ -74,13 +75,28 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // UTC calendar arithmetic: the one RFC 3339 parser, floor division, hour/day buckets, the clock.
+        .target(name: "Time"),
+        // The event model: parser, validation, WAL record codec, idempotency key. Pure: no HTTP, no libpq.
+        .target(
+            name: "Events",
+            dependencies: ["Time", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The HTTP ingest routes: parse with Events, append to the WAL, answer.
         .target(
             name: "Ingest",
             dependencies: [
-                "WAL", "Store", "Rollups", "APISupport",
+                "Events", "Time", "WAL", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The replayer: drains the WAL into PostgreSQL (events and rollups) exactly once.
+        .target(
+            name: "Replay",
+            dependencies: [
+                "Events", "Time", "WAL", "Store", "Rollups",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -89,7 +105,7 @@ let package = Package(
         .target(
             name: "Query",
             dependencies: [
-                "Store", "Bitmaps", "APISupport",
+                "Store", "Bitmaps", "Time", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -98,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "EventMetricsService",
             dependencies: [
-                "WAL", "Store", "Ingest", "Query", "Rollups", "APISupport", "Operations",
+                "WAL", "Store", "Time", "Events", "Ingest", "Replay", "Query", "Rollups", "APISupport", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -112,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "WAL", "Store", "Ingest", "Query", "Rollups",
+                "WAL", "Store", "Events", "Replay", "Query", "Rollups", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -124,21 +140,31 @@ let package = Package(
             path: "bench/Sources/Bench"
         ),
 
+        // Helpers that tests (and bench) share: scratch databases, a private PostgreSQL, test events.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Store", "Events", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
+
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "BitmapsTests", dependencies: ["Bitmaps"]),
-        .testTarget(name: "RollupsTests", dependencies: ["Rollups", "Bitmaps", "Store"]),
+        .testTarget(name: "RollupsTests", dependencies: ["Rollups", "Bitmaps", "Store", "TestSupport"]),
+        .testTarget(name: "TimeTests", dependencies: ["Time"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "Time", "Store", "TestSupport"]),
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "WAL", "Store", "Rollups",
+                "Ingest", "Events", "WAL", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "Events", "WAL", "Store", "Rollups", "TestSupport"]),
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Query", "Store", "Rollups", "APISupport",
+                "Query", "Store", "Rollups", "Time", "APISupport", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
@@ -155,10 +181,11 @@ let package = Package(
         .testTarget(
             name: "EventMetricsServiceTests",
             dependencies: [
-                "EventMetricsService", "Store", "Operations",
+                "EventMetricsService", "Store", "WAL", "Operations", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ]

@@ -1,9 +1,9 @@
 import Hummingbird
-import Ingest
 import Logging
 import Metrics
 import Operations
 import Prometheus
+import Replay
 import WAL
 
 /// The admin listener (`--admin-port`, default 9464, the port Prometheus exporters conventionally

@@ -1,9 +1,11 @@
 import ArgumentParser
+import Events
 import Hummingbird
 import Ingest
 import Logging
 import Operations
 import Query
+import Replay
 import ServiceLifecycle
 import Store
 import WAL
@@ -55,7 +57,10 @@ struct ServeCommand: AsyncParsableCommand {
         settings.connections = connections.settings(maxConnections: limit.maxConnections, refusalReserve: limit.refusalReserve)
         let app = try await buildApplication(settings, logger: logger, registry: registry)
         let group = ServiceGroup(configuration: .init(
-            services: [app, ShutdownNotice(logger: logger)],
+            services: [
+                ListenerService(name: "API", host: host, port: port, portSetting: "--port (env PORT)", listener: app),
+                ShutdownNotice(logger: logger),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import Store
+import TestSupport
 import Testing
 
 /// The real binary, end to end: API keys on both scopes, traffic while PostgreSQL is missing and

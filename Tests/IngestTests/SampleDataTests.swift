@@ -1,6 +1,8 @@
+import Events
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import TestSupport
 import Testing
 
 @testable import Ingest

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Store
+import TestSupport
 import Testing
 @testable import Query
 

@@ -2,6 +2,7 @@ import Bitmaps
 import Foundation
 import Store
 import Synchronization
+import TestSupport
 import Testing
 @testable import Rollups
 

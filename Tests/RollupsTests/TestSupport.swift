@@ -1,5 +1,6 @@
 import Foundation
 import Store
+import TestSupport
 
 /// Runs blocking libpq work on a Dispatch thread, keeping the cooperative pool free for other tests.
 func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

@@ -1,3 +1,4 @@
+import Events
 /// Request limits for the ingest routes.
 public struct IngestConfiguration: Sendable {
     /// Largest body accepted; larger bodies get 413 before any parsing.

@@ -1,7 +1,9 @@
 import APISupport
+import Events
 import Foundation
 import Hummingbird
 import NIOCore
+import Time
 import WAL
 
 /// Registers `POST /events` and `POST /events/bulk`.
@@ -44,13 +46,13 @@ struct IngestHandler: Sendable {
         if format == .ndjson || body.firstNonWhitespaceByte == UInt8(ascii: "[") {
             return try await bulk(body, format: format)
         }
-        let received = Clock.nowMicros()
+        let received = UTCTime.nowMicros()
         let event: Event
         switch body.withUnsafeReadableBytes({ parser.parseEvent($0, receivedAtMicros: received) }) {
         case .success(let parsed): event = parsed
         case .failure(let error):
             telemetry.events(.rejected, 1)
-            throw APIError.badRequest(error.code, error.message, field: error.field)
+            throw APIError.badRequest(error.code.description, error.message, field: error.field)
         }
         do {
             _ = try await wal.append(EventRecordCodec.encode(event))
@@ -68,14 +70,14 @@ struct IngestHandler: Sendable {
     }
 
     private func bulk(_ body: ByteBuffer, format: BodyFormat) async throws -> Response {
-        let received = Clock.nowMicros()
+        let received = UTCTime.nowMicros()
         let parsed: BulkParseResult
         let bulkFormat: BulkFormat = format == .ndjson ? .ndjson : .json
         switch body.withUnsafeReadableBytes({ parser.parseBulk($0, format: bulkFormat, receivedAtMicros: received) }) {
         case .success(let result): parsed = result
         case .failure(let error):
-            var apiError = APIError.badRequest(error.code, error.message, field: error.field)
-            if error.code == "too_many_events" { apiError.status = .contentTooLarge }
+            var apiError = APIError.badRequest(error.code.description, error.message, field: error.field)
+            if error.code == .tooManyEvents { apiError.status = .contentTooLarge }
             throw apiError
         }
         let summary = BulkSummary(accepted: parsed.events.count, errors: parsed.errors)
@@ -146,24 +148,5 @@ extension APIError {
 extension ByteBuffer {
     var firstNonWhitespaceByte: UInt8? {
         readableBytesView.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
-    }
-}
-
-extension Response {
-    static func json(status: HTTPResponse.Status, _ body: String) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: body))
-        )
-    }
-}
-
-/// Wall-clock time in Unix microseconds: when the service received an event.
-enum Clock {
-    static func nowMicros() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
     }
 }

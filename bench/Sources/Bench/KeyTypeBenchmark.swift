@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Store
+import TestSupport
 
 /// Measures the idempotency key as `uuid` (16 bytes taken from a SHA-256) against `text` (the 64-char
 /// hex SHA-256, and the 36-char uuid spelling) in a table with a unique index: bulk COPY time, the
@@ -127,19 +128,6 @@ struct KeyTypeBenchmarkCommand: AsyncParsableCommand {
         return Figures(
             copySeconds: copyDuration.seconds, mergeMilliseconds: mergeDuration.seconds * 1000,
             tableBytes: sizes.int64(0, 0) ?? 0, indexBytes: sizes.int64(0, 1) ?? 0)
-    }
-}
-
-/// A small deterministic generator, so both variants see the same keys run after run.
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

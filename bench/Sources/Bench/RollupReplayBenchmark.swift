@@ -1,7 +1,8 @@
 import ArgumentParser
+import Events
 import Foundation
-import Ingest
 import Logging
+import Replay
 import Store
 import WAL
 
