@@ -1,7 +1,9 @@
+import Events
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Synchronization
+import TestSupport
 import Testing
 import WAL
 
