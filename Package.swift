@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "Query",
             dependencies: [
-                "Store", "Bitmaps", "APISupport",
+                "Store", "Bitmaps", "Rollups", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Query", "Store", "Rollups", "APISupport",
+                "Query", "Store", "Rollups", "Bitmaps", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

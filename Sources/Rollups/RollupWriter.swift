@@ -10,9 +10,13 @@ import Store
 /// 2. `SELECT … FOR UPDATE` the other rows, in key order, and OR the new users into their bitmaps;
 /// 3. one `UPDATE … FROM unnest(…)` writes back total, uniques and users.
 ///
+/// Then the same for every coarser level of `rollup_blocks` (``RollupLevel``), level 1 first: a late
+/// event updates every block that contains its day in the same transaction as its hour and day.
+///
 /// Every writer (each node's replayer, the seed) takes rows in the same order, hourly table first,
-/// so two transactions never wait for each other in a cycle; a row locked in step 2 cannot change
-/// before step 3. Since the caller commits the rows, the raw events and its checkpoint together, a
+/// then daily, then the levels upwards, each in ``RollupKey`` order, so two transactions never wait
+/// for each other in a cycle; a row locked in step 2 cannot change before step 3. Each write gives
+/// the row a new `version` from the `rollup_versions` sequence (what the query cache checks). Since the caller commits the rows, the raw events and its checkpoint together, a
 /// crash never leaves events counted twice or not at all.
 ///
 /// The merge statements are prepared once per connection: planning the `unnest` statements cost
@@ -24,27 +28,49 @@ public enum RollupWriter {
 
     /// Adds `deltas` to the rollup tables. Call inside a transaction.
     public static func merge(_ deltas: RollupDeltas, on connection: PostgresConnection) throws {
+        try merge(deltas, hourly: true, on: connection)
+    }
+
+    /// ``merge(_:on:)``, optionally without the hourly rows: for `bench metrics-scale`, which builds
+    /// months of daily rows and blocks through this same code but keeps hourly rows (and raw events)
+    /// only for the days its hour-grouped windows read. The service always writes every table.
+    public static func merge(_ deltas: RollupDeltas, hourly: Bool, on connection: PostgresConnection) throws {
         guard !deltas.isEmpty else { return }
-        for table in RollupTable.allCases {
-            let rows = deltas.rows(for: table)
-            var start = 0
-            while start < rows.count {
-                let end = min(start + chunkSize, rows.count)
-                try merge(rows[start..<end], into: table, on: connection)
-                start = end
-            }
+        for table in RollupTable.allCases where hourly || table != .hourly {
+            try merge(deltas.rows(for: table), into: Target(table), on: connection)
+        }
+        for level in RollupLevel.all {
+            try merge(deltas.rows(for: level), into: Target(level), on: connection)
+        }
+    }
+
+    private static func merge(_ rows: [RollupRow], into target: Target, on connection: PostgresConnection) throws {
+        var start = 0
+        while start < rows.count {
+            let end = min(start + chunkSize, rows.count)
+            try merge(rows[start..<end], into: target, on: connection)
+            start = end
         }
     }
 
     /// Inserts rows that do not exist yet (the rebuild deletes a range first). Call inside a
     /// transaction.
     public static func insert(_ rows: [RollupRow], into table: RollupTable, on connection: PostgresConnection) throws {
+        try insert(rows, into: Target(table), on: connection)
+    }
+
+    /// Inserts blocks of `level` that do not exist yet. Call inside a transaction.
+    public static func insert(_ rows: [RollupRow], into level: RollupLevel, on connection: PostgresConnection) throws {
+        try insert(rows, into: Target(level), on: connection)
+    }
+
+    private static func insert(_ rows: [RollupRow], into table: Target, on connection: PostgresConnection) throws {
         var start = 0
         while start < rows.count {
             let end = min(start + chunkSize, rows.count)
             let chunk = rows[start..<end].map { Stored(key: $0.key, total: $0.total, users: $0.users) }
             try connection.execute(
-                "INSERT INTO \(table.name) (event_name, \(table.bucketColumn), channel, total, uniques, users) \(unnestRows)",
+                "INSERT INTO \(table.name) (\(table.insertColumns)) \(unnestRows(table))",
                 parameters: rowParameters(chunk))
             start = end
         }
@@ -52,37 +78,63 @@ public enum RollupWriter {
 
     // MARK: - Statements
 
-    /// The six row parameters as a row source, in their order.
-    private static let unnestRows = """
-        SELECT e, b, c, t, u, bits FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[])
+    /// A table the merge writes: `rollup_hourly`, `rollup_daily`, or one level of `rollup_blocks`
+    /// (the level is a fixed literal in the statement, so each level has its own prepared statements).
+    private struct Target {
+        var name: String
+        var bucketColumn: String
+        var level: Int?
+
+        init(_ table: RollupTable) {
+            (name, bucketColumn, level) = (table.name, table.bucketColumn, nil)
+        }
+
+        init(_ level: RollupLevel) {
+            (name, bucketColumn, self.level) = ("rollup_blocks", "start", level.level)
+        }
+
+        var insertColumns: String {
+            "event_name, \(level == nil ? "" : "level, ")\(bucketColumn), channel, total, uniques, users"
+        }
+
+        /// ` AND r.level = k` for a level, else nothing.
+        var levelCondition: String { level.map { " AND r.level = \($0)" } ?? "" }
+    }
+
+    /// The six row parameters as a row source, in their order (with the level after the name).
+    private static func unnestRows(_ table: Target) -> String {
+        """
+        SELECT e, \(table.level.map { "\($0)::int2, " } ?? "")b, c, t, u, bits
+        FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[])
             WITH ORDINALITY AS d(e, b, c, t, u, bits, ord)
         ORDER BY ord
         """
+    }
 
-    private static func insertNew(_ table: RollupTable) -> String {
+    private static func insertNew(_ table: Target) -> String {
         """
-        INSERT INTO \(table.name) (event_name, \(table.bucketColumn), channel, total, uniques, users)
-        \(unnestRows)
+        INSERT INTO \(table.name) (\(table.insertColumns))
+        \(unnestRows(table))
         ON CONFLICT DO NOTHING
         RETURNING event_name, extract(epoch FROM \(table.bucketColumn))::int8, channel
         """
     }
 
-    private static func lockExisting(_ table: RollupTable) -> String {
+    private static func lockExisting(_ table: Target) -> String {
         """
         SELECT k.ord, r.total, r.users
         FROM unnest($1::text[], $2::timestamptz[], $3::text[]) WITH ORDINALITY AS k(e, b, c, ord)
-        JOIN \(table.name) r ON r.event_name = k.e AND r.\(table.bucketColumn) = k.b AND r.channel = k.c
+        JOIN \(table.name) r ON r.event_name = k.e\(table.levelCondition) AND r.\(table.bucketColumn) = k.b AND r.channel = k.c
         ORDER BY k.ord
         FOR UPDATE OF r
         """
     }
 
-    private static func update(_ table: RollupTable) -> String {
+    private static func update(_ table: Target) -> String {
         """
-        UPDATE \(table.name) r SET total = d.t, uniques = d.u, users = d.bits
+        UPDATE \(table.name) r SET total = d.t, uniques = d.u, users = d.bits, version = nextval('rollup_versions')
         FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[]) AS d(e, b, c, t, u, bits)
-        WHERE r.event_name = d.e AND r.\(table.bucketColumn) = d.b AND r.channel = d.c
+        WHERE r.event_name = d.e\(table.levelCondition) AND r.\(table.bucketColumn) = d.b AND r.channel = d.c
         """
     }
 
@@ -94,7 +146,7 @@ public enum RollupWriter {
         var users: RoaringBitmap
     }
 
-    private static func merge(_ rows: ArraySlice<RollupRow>, into table: RollupTable, on connection: PostgresConnection) throws {
+    private static func merge(_ rows: ArraySlice<RollupRow>, into table: Target, on connection: PostgresConnection) throws {
         // 1. Create missing rows with the deltas as their content.
         let fresh = rows.map { Stored(key: $0.key, total: $0.total, users: $0.users) }
         let created = try connection.executePrepared(insertNew(table), parameters: rowParameters(fresh), resultFormat: .binary)
