@@ -84,8 +84,9 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
             pool: pool, logger: logger, eventName: eventName, endDay: endDay,
             windows: Array(Set([1, 7, 30, days].filter { $0 <= days })).sorted(),
             iterations: iterations, baselineIterations: baselineIterations)
-        let cases = try await measure.cases()
+        // Memory first, so no earlier phase's allocations (the cases' warm cache) hide what queries add.
         let memory = try await measure.peakRSS(days: days, concurrency: concurrency)
+        let cases = try await measure.cases()
         await pool.shutdown()
         if json {
             print(MetricsScaleCase.json(cases, memory: memory, set: set))
@@ -322,34 +323,47 @@ struct MetricsScaleMeasurement: Sendable {
         }
     }
 
-    /// Resident memory of this process: before, after one cold longest-window query, and at peak
-    /// under `concurrency` concurrent ones (3 rounds per group_by) with the query cache at its
-    /// default budget, as `serve` runs. Linux only (/proc/self/status, peak reset via clear_refs).
+    /// Resident memory of this process: before, after one longest-window query without cache, and
+    /// at peak under `concurrency` concurrent longest-window queries (3 rounds per group_by), first
+    /// with the query cache off (every bitmap streamed from PostgreSQL: the worst case for the fold),
+    /// then with it at its default budget, as `serve` runs. Linux only (/proc/self/status; the peak
+    /// is reset through /proc/self/clear_refs).
     func peakRSS(days: Int, concurrency: Int) async throws -> MetricsScaleMemory {
-        let service = MetricsService(
-            pool: pool, logger: logger, freshness: { MetricsFreshness(replayLagSeconds: 0, asOfMicros: 0) },
-            admission: MetricsAdmission(running: pool.size, waiting: concurrency), cache: BitmapCache(budget: BitmapCache.defaultBytes))
-        var memory = MetricsScaleMemory(concurrency: concurrency)
+        var memory = MetricsScaleMemory(concurrency: concurrency, days: days)
         ProcessMemory.resetPeak()
         memory.before = ProcessMemory.current()
-        _ = try await service.metrics(for: request(days: days, groupBy: .channel))
-        memory.oneQueryPeak = ProcessMemory.peak()
-        let started = ContinuousClock.now
-        var queries = 0
-        for _ in 0..<3 {
-            for groupBy in [MetricsRequest.GroupBy.channel, .none, .day] {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for _ in 0..<concurrency {
-                        group.addTask { _ = try await service.metrics(for: request(days: days, groupBy: groupBy)) }
-                    }
-                    try await group.waitForAll()
-                }
-                queries += concurrency
+        for budget in [0, BitmapCache.defaultBytes] {
+            let service = MetricsService(
+                pool: pool, logger: logger, freshness: { MetricsFreshness(replayLagSeconds: 0, asOfMicros: 0) },
+                admission: MetricsAdmission(running: pool.size, waiting: concurrency), cache: BitmapCache(budget: budget))
+            if budget == 0 {
+                _ = try await service.metrics(for: request(days: days, groupBy: .channel))
+                memory.oneQueryPeak = ProcessMemory.peak()
             }
+            let started = ContinuousClock.now
+            var queries = 0
+            for _ in 0..<3 {
+                for groupBy in [MetricsRequest.GroupBy.channel, .none, .day] {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for _ in 0..<concurrency {
+                            group.addTask { _ = try await service.metrics(for: request(days: days, groupBy: groupBy)) }
+                        }
+                        try await group.waitForAll()
+                    }
+                    queries += concurrency
+                }
+            }
+            let seconds = BenchClock.seconds(since: started)
+            if budget == 0 {
+                memory.peakWithoutCache = ProcessMemory.peak()
+                memory.secondsWithoutCache = seconds
+            } else {
+                memory.peak = ProcessMemory.peak()
+                memory.seconds = seconds
+                memory.cacheBytes = service.cache.currentBytes
+            }
+            memory.queries = queries
         }
-        memory.seconds = BenchClock.seconds(since: started)
-        memory.queries = queries
-        memory.peak = ProcessMemory.peak()
         printToStandardError("  memory: \(memory.line)")
         return memory
     }
@@ -377,15 +391,22 @@ enum ProcessMemory {
 
 struct MetricsScaleMemory: Sendable {
     var concurrency: Int
+    var days: Int
     var before = 0
     var oneQueryPeak = 0
+    /// Peak RSS after the concurrent rounds without cache, then after those with it (VmHWM only
+    /// grows, so `peak` is the peak of the whole measurement).
+    var peakWithoutCache = 0
     var peak = 0
     var queries = 0
+    var secondsWithoutCache = 0.0
     var seconds = 0.0
+    var cacheBytes = 0
 
     var line: String {
-        "RSS before \(mib(before)), after one cold 180-day query (peak) \(mib(oneQueryPeak)) (+\(mib(oneQueryPeak - before))), "
-            + "peak under \(concurrency) concurrent \(mib(peak)); \(queries) queries in \(BenchFormat.decimal(seconds, places: 1)) s"
+        "RSS before \(mib(before)); one \(days)-day query without cache: peak \(mib(oneQueryPeak)) (+\(mib(oneQueryPeak - before))); "
+            + "\(concurrency) concurrent \(days)-day queries × \(queries / concurrency) rounds: peak \(mib(peakWithoutCache)) without cache "
+            + "(\(BenchFormat.decimal(secondsWithoutCache, places: 1)) s), \(mib(peak)) with the cache (\(BenchFormat.decimal(seconds, places: 1)) s, \(mib(cacheBytes)) cached)"
     }
 
     func mib(_ bytes: Int) -> String { BenchFormat.decimal(Double(bytes) / 1_048_576, places: 1) + " MiB" }
@@ -434,7 +455,8 @@ struct MetricsScaleCase: Sendable {
         return """
             {"users":\(set.users),"daily_active":\(set.dailyActive),"days":\(set.days),"channels":\(set.channels),\
             "cases":[\(items.joined(separator: ","))],"peak_rss_bytes":\(memory.peak),"rss_before_bytes":\(memory.before),\
-            "one_query_peak_rss_bytes":\(memory.oneQueryPeak),"concurrency":\(memory.concurrency)}
+            "one_query_peak_rss_bytes":\(memory.oneQueryPeak),"peak_rss_without_cache_bytes":\(memory.peakWithoutCache),\
+            "cache_bytes":\(memory.cacheBytes),"concurrency":\(memory.concurrency)}
             """
     }
 }
