@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "Query",
             dependencies: [
-                "Store", "Bitmaps", "Time", "APISupport",
+                "Store", "Bitmaps", "Rollups", "Time", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -164,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Query", "Store", "Rollups", "Time", "APISupport", "TestSupport",
+                "Query", "Store", "Rollups", "Bitmaps", "Time", "APISupport", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

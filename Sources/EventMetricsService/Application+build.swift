@@ -37,6 +37,7 @@ func buildApplication(
         url: settings.databaseURL,
         size: settings.queryPoolSize,
         statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds,
+        acquireTimeout: .milliseconds(settings.queryQueueTimeoutMilliseconds),
         logger: logger
     )
 
@@ -57,7 +58,10 @@ func buildApplication(
     addReadinessRoute(to: router, wal: wal, replayer: replayer, pool: pool)
     addMetricsRoutes(
         to: access.group(router, scope: "query", keys: access.queryKeys, limiter: limiter),
-        service: MetricsService(pool: pool, logger: logger, freshness: { MetricsFreshness(replayLagSeconds: replayer.status().lagSeconds) })
+        service: MetricsService(
+            pool: pool, logger: logger, freshness: { MetricsFreshness(replayLagSeconds: replayer.status().lagSeconds) },
+            admission: MetricsAdmission(running: pool.size, waiting: settings.queryMaxWaiting),
+            cache: BitmapCache(budget: settings.queryCacheBytes))
     )
     // Counts only, never the keys themselves.
     logger.info("access control", metadata: [

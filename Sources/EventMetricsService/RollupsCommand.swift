@@ -9,7 +9,7 @@ import Time
 struct RollupsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollups",
-        abstract: "Verify or rebuild the hourly and daily metrics rollups.",
+        abstract: "Verify or rebuild the metrics rollups (hourly, daily and the coarser day blocks).",
         subcommands: [RollupsVerifyCommand.self, RollupsRebuildCommand.self]
     )
 }
@@ -63,11 +63,14 @@ struct RollupsVerifyCommand: ParsableCommand {
             RollupProgress.line("verify", progress.day, progress.daysDone, progress.daysTotal, "\(progress.differences) differences")
         }
         for difference in report.differences {
-            print("DIFFERENT \(RollupProgress.describe(difference.table, difference.key)): \(difference.problem)")
+            print("DIFFERENT \(RollupProgress.describe(difference)): \(difference.problem)")
         }
         print("checked \(report.rowsChecked) rollup rows over \(RollupProgress.days(report.days)) in \(RollupProgress.seconds(since: started)): \(report.differences.isEmpty ? "all equal raw SQL" : "\(report.differences.count) differ")")
         if !report.complete {
             print("note: rollup_status.complete is false: /metrics uses raw SQL until a full `rollups rebuild`")
+        }
+        if !report.levelsComplete {
+            print("note: rollup_status.levels_complete is false: the day blocks were not checked, and /metrics reads daily rows only until `rollups rebuild` (or `rollups rebuild --levels-only`)")
         }
         if !report.differences.isEmpty { throw ExitCode(1) }
     }
@@ -78,20 +81,34 @@ struct RollupsRebuildCommand: ParsableCommand {
         commandName: "rebuild",
         abstract: "Recompute rollup rows in range from raw events.",
         discussion: """
-            One UTC day per transaction; replay may keep running (it waits for each day's lock). Without \
-            --from and --to every day is rebuilt and /metrics is switched to the rollups \
-            (rollup_status.complete); progress goes to stderr.
+            One UTC day per transaction, with the day blocks (rollup_blocks) that hold it; replay may \
+            keep running (it waits for each day's lock). Without --from and --to every day is rebuilt and \
+            /metrics is switched to the rollups (rollup_status.complete and levels_complete). With \
+            --levels-only only the day blocks are rebuilt, from the daily rows (no events are read): what a \
+            database that predates the blocks needs. Progress goes to stderr.
             """
     )
 
     @OptionGroup var range: RollupRangeOptions
     @OptionGroup var database: DatabaseOptions
 
+    @Flag(help: "Rebuild only the day blocks from the daily rows; without --from/--to, then let /metrics use them.")
+    var levelsOnly = false
+
     func run() throws {
         let (from, to) = try range.micros()
         let connection = try connect(database.databaseURL, "rollups rebuild")
         defer { connection.close() }
         let started = ContinuousClock.now
+        if levelsOnly {
+            let everything = from == nil && to == nil
+            let span = try RollupRange.days(fromMicros: from, toMicros: to, on: connection)
+            let rows = try RollupLevelRebuilder.rebuildLevels(days: span, markComplete: everything, on: connection) { level, blocks in
+                FileHandle.standardError.write(Data("rollups rebuild: \(level): \(blocks) blocks\n".utf8))
+            }
+            print("rebuilt the day blocks over \(RollupProgress.days(Int(span.count / 86_400))): \(rows) block rows in \(RollupProgress.seconds(since: started))\(everything ? "; levels marked complete" : "")")
+            return
+        }
         let summary = try RollupRebuilder.rebuild(fromMicros: from, toMicros: to, on: connection) { progress in
             RollupProgress.line("rebuild", progress.day, progress.daysDone, progress.daysTotal, "\(progress.events) events")
         }
@@ -123,6 +140,14 @@ enum RollupProgress {
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return String(format: "%.1f s", seconds)
+    }
+
+    static func describe(_ difference: RollupDifference) -> String {
+        let key = difference.key
+        if let level = difference.level {
+            return "rollup_blocks event_name=\(key.eventName) level=\(level.level) start=\(UTCTime.dayKey(seconds: key.bucket)) channel=\(key.isAllChannels ? "(all)" : key.channel)"
+        }
+        return describe(difference.table, key)
     }
 
     static func describe(_ table: RollupTable, _ key: RollupKey) -> String {

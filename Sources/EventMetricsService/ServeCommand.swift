@@ -49,6 +49,9 @@ struct ServeCommand: AsyncParsableCommand {
             queryPoolSize: query.poolSize,
             statementTimeoutMilliseconds: query.statementTimeoutMilliseconds
         )
+        settings.queryMaxWaiting = query.maxWaiting
+        settings.queryQueueTimeoutMilliseconds = query.queueTimeoutMilliseconds
+        settings.queryCacheBytes = query.cacheBytes
         settings.access = operations.access()
         settings.adminPort = operations.adminPort
         let limit = DescriptorBudget.connectionLimits(
@@ -95,6 +98,22 @@ struct QueryOptions: ParsableArguments {
 
     @Option(name: .customLong("statement-timeout-ms"), help: "Longest a metrics query may run before a 504 (env STATEMENT_TIMEOUT_MS).")
     var statementTimeoutMilliseconds: Int = Environment.int("STATEMENT_TIMEOUT_MS", default: 10_000)
+
+    @Option(name: .customLong("query-max-waiting"), help: "Metrics queries that may wait for a busy pool; beyond, 503 overloaded with Retry-After (env QUERY_MAX_WAITING).")
+    var maxWaiting: Int = Environment.int("QUERY_MAX_WAITING", default: MetricsService.defaultWaiting)
+
+    @Option(name: .customLong("query-queue-timeout-ms"), help: "Longest a metrics query waits for a connection before 503 overloaded (env QUERY_QUEUE_TIMEOUT_MS).")
+    var queueTimeoutMilliseconds: Int = Environment.int("QUERY_QUEUE_TIMEOUT_MS", default: 5_000)
+
+    @Option(name: .customLong("query-cache-bytes"), help: "Memory for whole-day and block bitmaps kept between metrics queries (exact: checked by row version); 0 turns it off (env QUERY_CACHE_BYTES).")
+    var cacheBytes: Int = Environment.int("QUERY_CACHE_BYTES", default: BitmapCache.defaultBytes)
+
+    func validate() throws {
+        guard cacheBytes >= 0 else { throw ValidationError("--query-cache-bytes must be 0 or more") }
+        guard poolSize > 0 else { throw ValidationError("--query-pool-size must be at least 1") }
+        guard maxWaiting >= 0 else { throw ValidationError("--query-max-waiting must be 0 or more") }
+        guard queueTimeoutMilliseconds > 0 else { throw ValidationError("--query-queue-timeout-ms must be more than 0") }
+    }
 }
 
 /// The admin listener, API keys and rate limit (README, "Operations").

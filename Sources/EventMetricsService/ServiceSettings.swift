@@ -1,5 +1,6 @@
 import Ingest
 import Operations
+import Query
 import Store
 import WAL
 
@@ -14,6 +15,11 @@ struct ServiceSettings: Sendable {
     var ingest = IngestConfiguration()
     var queryPoolSize = 4
     var statementTimeoutMilliseconds = 10_000
+    /// Metrics queries that may wait for a connection, and for how long (admission control).
+    var queryMaxWaiting = MetricsService.defaultWaiting
+    var queryQueueTimeoutMilliseconds = 5_000
+    /// Bytes of bitmaps the metrics query cache may hold; 0 turns it off.
+    var queryCacheBytes = BitmapCache.defaultBytes
     /// API keys, rate limit and the admin listener (off unless set; `serve` sets the admin port).
     var access = AccessSettings()
     var adminPort = 0

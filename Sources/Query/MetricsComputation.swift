@@ -1,9 +1,13 @@
+import Bitmaps
 import Store
 
 /// How a ``MetricsRequest`` is computed.
 public enum MetricsStrategy: String, Sendable, CaseIterable {
     /// Rollup bitmaps for whole days and hours, raw rows only for partial hours (what /metrics uses).
     case rollups
+    /// The rollups without the coarser day blocks: one daily bitmap per whole day, as before issue 17
+    /// (the benchmark's baseline for long windows).
+    case dailyRollups = "daily-rollups"
     /// One scan of `events` (``MetricsPlanner``): the reference the rollups must equal, and the
     /// benchmark baseline.
     case plainSQL = "plain-sql"
@@ -12,27 +16,73 @@ public enum MetricsStrategy: String, Sendable, CaseIterable {
 /// Runs a request on one connection (blocking; call it on a pool thread).
 public enum MetricsComputation {
     /// With ``MetricsStrategy/rollups``, one statement (``RollupMetricsQuery``) reads the rollup rows,
-    /// the raw partial hours and `rollup_status`, so the parts come from one snapshot. While
-    /// `rollup_status.complete` is false (events that predate the rollups, not yet rebuilt) the answer
-    /// comes from plain SQL instead: slow but never wrong.
-    public static func run(_ request: MetricsRequest, strategy: MetricsStrategy, on connection: PostgresConnection) throws -> MetricsResult {
-        if strategy == .rollups, let result = try fromRollups(request, on: connection) { return result }
+    /// the raw partial hours and `rollup_status`, so the parts come from one snapshot; its rows are
+    /// folded as they arrive (``RollupMetricsFold``). While `rollup_status.complete` is false (events
+    /// that predate the rollups, not yet rebuilt) the answer comes from plain SQL instead: slow but
+    /// never wrong.
+    public static func run(
+        _ request: MetricsRequest, strategy: MetricsStrategy, cache: BitmapCache? = nil, on connection: PostgresConnection
+    ) throws -> MetricsResult {
+        if strategy != .plainSQL, let result = try fromRollups(request, useLevels: strategy == .rollups, cache: cache, on: connection) {
+            return result
+        }
         return try MetricsExecutor.run(MetricsPlanner.plan(request), on: connection)
     }
 
     /// Nil when the rollups are incomplete.
-    static func fromRollups(_ request: MetricsRequest, on connection: PostgresConnection) throws -> MetricsResult? {
-        let query = RollupMetricsQuery(request: request, split: MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros))
-        let rows = try query.fetch(on: connection)
-        guard rows.complete else { return nil }
-        var fold = RollupMetricsFold(groupBy: request.groupBy)
-        do {
-            for row in rows.days { try fold.add(row, isDay: true) }
-            for row in rows.hours { try fold.add(row, isDay: false) }
-        } catch {
-            throw PostgresError(code: .queryFailed, message: "a rollup row holds an unreadable users bitmap (\(error)); run `rollups verify` and `rollups rebuild`")
+    static func fromRollups(_ request: MetricsRequest, useLevels: Bool, cache: BitmapCache?, on connection: PostgresConnection) throws -> MetricsResult? {
+        let split = MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros)
+        var plan = RollupMetricsQuery(request: request, split: split, useLevels: useLevels)
+        // The cover's days and blocks may come from the cache (every day for the daily-only plan).
+        let pieces: [(level: Int, start: Int64)] =
+            useLevels
+            ? plan.cover.map { (level: $0.level?.level ?? 0, start: $0.start) }
+            : stride(from: split.days.lowerBound, to: split.days.upperBound, by: 86_400).map { (level: 0, start: $0) }
+        if let cache, cache.isEnabled {
+            plan.held = cache.entries(eventName: request.eventName, pieces: pieces)
         }
-        for group in rows.raw { fold.add(group) }
-        return fold.result()
+        let query = plan
+        let held = Dictionary(query.held.map { ($0.key, $0.bitmap) }, uniquingKeysWith: { first, _ in first })
+        let name = Array(request.eventName.utf8)
+        /// The row's bitmap: from the cache when the statement left it out for that reason, else
+        /// deserialized (and, for whole days and blocks, offered to the cache). `level` -1: a block,
+        /// whose level the row does not carry; found from the cover by its start.
+        func users(of row: RollupMetricsQuery.RollupRow, level: Int?) throws -> RoaringBitmap? {
+            var key: BitmapCache.Key?
+            if let level, let cache, cache.isEnabled {
+                let resolved = level >= 0 ? level : (query.cover.first { $0.start == row.bucket && $0.level != nil }?.level?.level ?? 0)
+                key = BitmapCache.Key(eventName: name, level: resolved, start: row.bucket, channel: Array(row.channel.utf8))
+            }
+            if row.cached {
+                guard let key, let bitmap = held[key] else {
+                    throw PostgresError(code: .queryFailed, message: "the metrics query left out a bitmap the cache does not hold")
+                }
+                cache?.used(key)
+                return bitmap
+            }
+            guard let bytes = row.users else { return nil }
+            let bitmap: RoaringBitmap
+            do {
+                bitmap = try RoaringBitmap(portable: bytes)
+            } catch {
+                throw PostgresError(code: .queryFailed, message: "a rollup row holds an unreadable users bitmap (\(error)); run `rollups verify` and `rollups rebuild`")
+            }
+            if let key, let version = row.version { cache?.store(key, version: version, bitmap: bitmap, bytes: bytes.count) }
+            return bitmap
+        }
+
+        var fold = RollupMetricsFold(groupBy: request.groupBy)
+        var complete = false
+        try query.stream(on: connection) { row in
+            switch row {
+            case .status(let isComplete, _): complete = isComplete
+            case .day(let rollup): fold.add(rollup, users: try users(of: rollup, level: 0), kind: .day)
+            case .hour(let rollup): fold.add(rollup, users: try users(of: rollup, level: nil), kind: .hour)
+            case .block(let rollup): fold.add(rollup, users: try users(of: rollup, level: -1), kind: .block)
+            case .raw(let group): fold.add(group)
+            }
+        }
+
+        return complete ? fold.result() : nil
     }
 }

@@ -34,6 +34,10 @@ public struct MetricsService: Sendable {
     public let now: @Sendable () -> Int64
     /// Seconds a client is told to wait (`Retry-After`) when PostgreSQL is unavailable.
     public let retryAfterSeconds: Int
+    /// Bounds the queries running and waiting (503 `overloaded` beyond).
+    public let admission: MetricsAdmission
+    /// Whole-day and block bitmaps kept between queries (`--query-cache-bytes`).
+    public let cache: BitmapCache
 
     public init(
         pool: PostgresPool,
@@ -41,8 +45,12 @@ public struct MetricsService: Sendable {
         freshness: @escaping @Sendable () -> MetricsFreshness,
         maxWindowDays: Int = MetricsRequest.defaultMaxWindowDays,
         retryAfterSeconds: Int = 5,
+        admission: MetricsAdmission? = nil,
+        cache: BitmapCache = BitmapCache(budget: BitmapCache.defaultBytes),
         now: @escaping @Sendable () -> Int64 = { UTCTime.nowMicros() }
     ) {
+        self.admission = admission ?? MetricsAdmission(running: pool.size, waiting: Self.defaultWaiting)
+        self.cache = cache
         self.pool = pool
         self.logger = logger
         self.freshness = freshness
@@ -58,14 +66,19 @@ public struct MetricsService: Sendable {
     /// Computes `request` (from the rollups unless told otherwise); PostgreSQL failures come out as
     /// ``APISupport/APIError``s (503, 504, 500).
     public func metrics(for request: MetricsRequest, strategy: MetricsStrategy = .rollups) async throws -> MetricsResult {
-        do {
-            return try await pool.withConnection { connection in
-                try MetricsComputation.run(request, strategy: strategy, on: connection)
+        try await admission.admit {
+            do {
+                return try await pool.withConnection { [cache] connection in
+                    try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
+                }
+            } catch let error as PostgresError {
+                throw apiError(for: error)
             }
-        } catch let error as PostgresError {
-            throw apiError(for: error)
         }
     }
+
+    /// Queries that may wait for a connection when all are busy (`--query-max-waiting`).
+    public static let defaultWaiting = 32
 
     /// The JSON body of a 200 answer for `parameters`.
     public func responseBody(for parameters: some Sequence<(key: String, value: String)>) async throws -> String {
@@ -82,6 +95,10 @@ public struct MetricsService: Sendable {
             return APIError(
                 status: .gatewayTimeout, code: "query_timeout",
                 message: "the metrics query ran longer than the statement timeout\(limit) and was cancelled; try a shorter window or retry later")
+        }
+        if error.code == .poolTimeout {
+            logger.warning("metrics query: no connection became free in time", metadata: ["error": "\(error)"])
+            return .unavailable("overloaded", "the metrics queries ahead of this one kept every connection busy; retry later", retryAfterSeconds: admission.retryAfterSeconds)
         }
         if error.isUnavailable {
             logger.warning("metrics query: PostgreSQL unavailable", metadata: ["error": "\(error)"])

@@ -1,13 +1,14 @@
 import Bitmaps
 import Time
 
-/// Combines rollup rows and raw edge groups into a ``MetricsResult``, unioning users through
-/// CRoaring.
+/// Combines rollup rows and raw edge groups into a ``MetricsResult`` as they stream in, unioning
+/// users through CRoaring.
 ///
-/// A group made of a single rollup row takes that row's stored `uniques` and needs no bitmap (every
-/// hour of `group_by=hour`, every whole day of `group_by=day`); any other group, and the overall
-/// figure, is the cardinality of the union of its parts. Each stored bitmap is read once, however
-/// many unions it joins.
+/// Each bitmap is folded into running unions (the overall one and its group's) the moment its row
+/// arrives and then dropped, so a query holds at most one union per group and one input at a time,
+/// however long its window (the memory bound of issue 17). A group made of a single rollup row takes
+/// that row's stored `uniques` and needs no union (every hour of `group_by=hour`, every whole day of
+/// `group_by=day`); any other group, and the overall figure, is the cardinality of its union.
 struct RollupMetricsFold {
     private enum GroupKey: Hashable {
         /// UTF-8 bytes: PostgreSQL compares text by bytes; Swift's `String ==` would merge
@@ -16,60 +17,82 @@ struct RollupMetricsFold {
         case bucket(Int64)
     }
 
+    /// Which part of the window a rollup row covers.
+    enum Kind {
+        case day, hour, block
+    }
+
     private struct Group {
         var total: Int64 = 0
         var parts = 0
         /// The stored unique count when the group is one rollup row.
         var storedUniques: Int64?
-        var bitmaps: [RoaringBitmap] = []
+        var union: RoaringBitmap?
+        /// Whether `union` is this group's own copy; until then it is an input (perhaps a cached
+        /// bitmap shared with other queries), which is never written.
+        var ownsUnion = false
         var uids: [UInt32] = []
+
+        mutating func add(_ users: RoaringBitmap) {
+            guard let current = union else {
+                union = users
+                return
+            }
+            if !ownsUnion {
+                union = current.copy()
+                ownsUnion = true
+            }
+            union!.formUnion(users)
+        }
 
         var uniques: Int64 {
             if parts == 1, let storedUniques { return storedUniques }
-            let union = RoaringBitmap.union(bitmaps)
-            union.add(contentsOf: uids)
-            return Int64(union.cardinality)
+            guard !uids.isEmpty else { return Int64(union?.cardinality ?? 0) }
+            let all = union?.copy() ?? RoaringBitmap()
+            all.add(contentsOf: uids)
+            return Int64(all.cardinality)
         }
     }
 
     let groupBy: MetricsRequest.GroupBy
     private var groups: [GroupKey: Group] = [:]
     private var total: Int64 = 0
-    private var bitmaps: [RoaringBitmap] = []
-    private var uids: [UInt32] = []
+    private let overall = RoaringBitmap()
 
     init(groupBy: MetricsRequest.GroupBy) {
         self.groupBy = groupBy
     }
 
-    /// A whole-day or whole-hour row. Rows without users (hours inside whole days) only make their
-    /// own `group_by=hour` group: the days already count their events in the overall figures.
-    mutating func add(_ row: RollupMetricsQuery.RollupRow, isDay: Bool) throws(BitmapError) {
-        let users = try row.users.map { (bytes) throws(BitmapError) in try RoaringBitmap(portable: bytes) }
+    /// A whole-day, whole-hour or block row and its users (nil where the query left them out). Rows
+    /// without users (hours inside whole days, days inside blocks) only make their own
+    /// `group_by=hour`/`day` group: the row with the bitmap already counts their events in the
+    /// overall figures. `users` is only read, never modified.
+    mutating func add(_ row: RollupMetricsQuery.RollupRow, users: RoaringBitmap?, kind: Kind) {
         if let users {
             total += row.total
-            bitmaps.append(users)
+            overall.formUnion(users)
         }
         let key: GroupKey? =
-            switch groupBy {
-            case .none: nil
-            case .channel: .channel(Array(row.channel.utf8))
-            case .hour: isDay ? nil : .bucket(row.bucket)
-            case .day: .bucket(UTCTime.bucketStart(seconds: row.bucket, bucketSeconds: UTCTime.secondsPerDay))
+            switch (groupBy, kind) {
+            case (.none, _): nil
+            case (.channel, _): .channel(Array(row.channel.utf8))
+            case (.hour, .hour): .bucket(row.bucket)
+            case (.hour, _), (.day, .block): nil
+            case (.day, _): .bucket(UTCTime.bucketStart(seconds: row.bucket, bucketSeconds: UTCTime.secondsPerDay))
             }
         guard let key else { return }
         update(key) { group in
             group.total += row.total
             group.parts += 1
             group.storedUniques = row.uniques
-            if let users { group.bitmaps.append(users) }
+            if let users { group.add(users) }
         }
     }
 
     /// Raw events of a partial hour.
     mutating func add(_ raw: RollupMetricsQuery.RawGroup) {
         total += raw.count
-        uids += raw.uids
+        overall.add(contentsOf: raw.uids)
         let key: GroupKey? =
             switch groupBy {
             case .none: nil
@@ -92,8 +115,6 @@ struct RollupMetricsFold {
     }
 
     func result() -> MetricsResult {
-        let overall = RoaringBitmap.union(bitmaps)
-        overall.add(contentsOf: uids)
         var result = MetricsResult(totalCount: total, uniqueUserCount: Int64(overall.cardinality), groups: [])
         // Sorted before the keys become text: bytes for channels, time for buckets (the same order as
         // their UTF-8 keys, which are fixed-width and zero-padded).

@@ -1,23 +1,32 @@
+import Bitmaps
+import Rollups
 import Store
 
-/// The one statement that fetches everything a ``MetricsWindowSplit`` needs, and its rows.
+/// The one statement that fetches everything a ``MetricsWindowSplit`` needs, streamed row by row.
 ///
 /// One statement, so one round trip and one snapshot: rollups and raw rows are committed together by
-/// the replayer, so the parts always add up to one moment's data. It is a `UNION ALL` of up to five
+/// the replayer, so the parts always add up to one moment's data. It is a `UNION ALL` of up to six
 /// parts, told apart by the first column:
 ///
 /// | part | rows |
 /// |---|---|
-/// | 0 | `rollup_status.complete` (1 or 0) in the total column |
-/// | 1 | whole days from `rollup_daily`, with bitmaps |
+/// | 0 | `rollup_status`: `complete` (1 or 0) in the total column, whether the day blocks are read in the uniques column |
+/// | 1 | whole days from `rollup_daily`: with bitmaps for the days the block cover leaves over (all days when blocks are not used); for `group_by=day` every day, the others without bitmaps |
 /// | 2 | whole hours from `rollup_hourly`: for `group_by=hour` every hour (bitmaps only outside the whole days), otherwise only the hours outside them |
 /// | 3 | raw events of each partial hour (per channel for `group_by=channel`): count and `array_agg(uid)` (index-only on `events_name_ts`) |
+/// | 4 | the blocks of `rollup_blocks` that cover the whole days (``Rollups/RollupLevel/cover(days:)``), with bitmaps |
+///
+/// Blocks are read only when `rollup_status.levels_complete` is true and the strategy allows them
+/// (`$20`); otherwise part 1 gives every day's bitmap (the daily-only plan), decided inside the
+/// statement so it stays one snapshot.
 ///
 /// Like ``MetricsPlanner``, the text is assembled only from fixed fragments picked by the window's
 /// shape, the grouping and whether a channel filter is present; every value is a `$n` parameter:
 /// `$1` event name; `$2..$13` six time ranges (days, hours, two edge-hour ranges, two raw ranges);
-/// `$14` the channel; `$15..$16` the raw ranges' hours. Rows come back in binary, so bitmaps arrive
-/// as raw bytes and uids as `int4[]`.
+/// `$14` the channel; `$15..$16` the raw ranges' hours; `$17` the cover's single days; `$18..$19` the
+/// cover's block levels and starts; `$20` whether blocks may be used; `$21..$24` the query cache's entries (level, start, channel,
+/// version) for these pieces: rows it holds come without bitmap, marked in the last column. Rows come back in binary, so
+/// bitmaps arrive as raw bytes and uids as `int4[]`.
 ///
 /// Which rollup rows are read: with a channel filter, that channel's; for `group_by=channel`
 /// without one, every channel's (never the all-channels row); otherwise the all-channels rows
@@ -30,6 +39,10 @@ struct RollupMetricsQuery {
         var total: Int64
         var uniques: Int64
         var users: ArraySlice<UInt8>?
+        /// The row's `version` (whole days and blocks).
+        var version: Int64?
+        /// True when `users` was left out because the query cache holds this version.
+        var cached = false
     }
 
     /// Raw events inside one partial hour, of one channel (`group_by=channel`) or of all (channel `''`).
@@ -40,16 +53,25 @@ struct RollupMetricsQuery {
         var uids: [UInt32]
     }
 
-    struct Rows {
-        /// False while the rollups do not cover every event (`rollup_status.complete`).
-        var complete = false
-        var days: [RollupRow] = []
-        var hours: [RollupRow] = []
-        var raw: [RawGroup] = []
+    /// One row of the statement.
+    enum Row {
+        /// `rollup_status`: whether rollups cover every event, and whether the blocks were read.
+        case status(complete: Bool, levelsUsed: Bool)
+        case day(RollupRow)
+        case hour(RollupRow)
+        case block(RollupRow)
+        case raw(RawGroup)
     }
 
     let request: MetricsRequest
     let split: MetricsWindowSplit
+    /// Whether the day blocks may be used (when complete): false for the daily-only plan.
+    let useLevels: Bool
+    /// The query cache's entries for this window's pieces, which the statement need not send.
+    var held: [(key: BitmapCache.Key, version: Int64, bitmap: RoaringBitmap)] = []
+
+    /// The cover of the whole days: single days and blocks.
+    var cover: [RollupLevel.Piece] { split.days.isEmpty ? [] : RollupLevel.cover(days: split.days) }
 
     private var channelCondition: String {
         if request.channel != nil { return "channel = $14" }
@@ -59,24 +81,48 @@ struct RollupMetricsQuery {
     /// The statement for this request's shape.
     var sql: String {
         func rollupColumns(_ bucket: String) -> String { "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8" }
-        var parts = ["SELECT 0, NULL::text, NULL::int8, complete::int::int8, NULL::int8, NULL::bytea, NULL::int4[] FROM rollup_status"]
+        let levels = "(SELECT levels_complete FROM rollup_status) AND $20::bool"
+        // Whether the query cache holds this row at this version ($21..$24: its entries' levels,
+        // starts, channels and versions), so its bitmap need not be sent.
+        func held(_ level: String, _ bucket: String) -> String {
+            """
+            EXISTS (SELECT 1 FROM unnest($21::int8[], $22::timestamptz[], $23::text[], $24::int8[]) AS h(hl, hs, hc, hv)
+                    WHERE hl = \(level) AND hs = \(bucket) AND hc = channel AND hv = version)
+            """
+        }
+        let none = "NULL::int8, NULL::int8"
+        var parts = ["SELECT 0, NULL::text, NULL::int8, complete::int::int8, (levels_complete AND $20::bool)::int::int8, NULL::bytea, NULL::int4[], \(none) FROM rollup_status"]
         if !split.days.isEmpty {
+            // A day's bitmap is needed unless a block covers it; its row also for its own day group.
+            let bitmap = "(day = ANY($17::timestamptz[]) OR NOT (\(levels)))"
+            let row = request.groupBy == .day ? "" : " AND \(bitmap)"
+            let cached = "(\(bitmap) AND \(held("0", "day")))"
             parts.append("""
-                SELECT 1, \(rollupColumns("day")), users, NULL FROM rollup_daily
-                WHERE event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)
+                SELECT 1, \(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8
+                FROM rollup_daily
+                WHERE event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)
                 """)
+            if cover.contains(where: { $0.level != nil }) {
+                let cachedBlock = held("level", "start")
+                parts.append("""
+                    SELECT 4, \(rollupColumns("start")), CASE WHEN NOT \(cachedBlock) THEN users END, NULL, version, \(cachedBlock)::int::int8
+                    FROM unnest($18::int8[], $19::timestamptz[]) AS c(l, s)
+                    JOIN rollup_blocks ON event_name = $1 AND level = c.l AND start = c.s
+                    WHERE \(levels) AND \(channelCondition)
+                    """)
+            }
         }
         let hourColumns = rollupColumns("hour")
         if request.groupBy == .hour, !split.hours.isEmpty {
             parts.append("""
-                SELECT 2, \(hourColumns), CASE WHEN hour >= $2 AND hour < $3 THEN NULL ELSE users END, NULL FROM rollup_hourly
+                SELECT 2, \(hourColumns), CASE WHEN hour >= $2 AND hour < $3 THEN NULL ELSE users END, NULL, \(none) FROM rollup_hourly
                 WHERE event_name = $1 AND hour >= $4 AND hour < $5 AND \(channelCondition)
                 """)
         } else {
             for index in split.edgeHours.indices {
                 let (low, high) = index == 0 ? ("$6", "$7") : ("$8", "$9")
                 parts.append("""
-                    SELECT 2, \(hourColumns), users, NULL FROM rollup_hourly
+                    SELECT 2, \(hourColumns), users, NULL, \(none) FROM rollup_hourly
                     WHERE event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)
                     """)
             }
@@ -87,7 +133,7 @@ struct RollupMetricsQuery {
         for index in split.raw.indices {
             let (low, high, hour) = index == 0 ? ("$10", "$11", "$15") : ("$12", "$13", "$16")
             parts.append("""
-                SELECT 3, \(channel), \(hour), count(*), NULL, NULL, array_agg(uid) FROM events
+                SELECT 3, \(channel), \(hour), count(*), NULL, NULL, array_agg(uid), \(none) FROM events
                 WHERE event_name = $1 AND ts >= \(low) AND ts < \(high)\(filter)\(grouping)
                 """)
         }
@@ -111,35 +157,47 @@ struct RollupMetricsQuery {
         // Typed, so the statements that do not use them still prepare.
         parameters.append(.binary(Array((request.channel ?? "").utf8), oid: PostgresType.text))
         parameters += [0, 1].map { index in .int8(index < split.raw.count ? MetricsWindowSplit.hour(of: split.raw[index]) : 0) }
+        let pieces = cover
+        let singles = pieces.filter { $0.level == nil }
+        let blocks = pieces.filter { $0.level != nil }
+        parameters.append(PostgresBinaryArray.timestamptz(seconds: singles.map(\.start)))
+        parameters.append(PostgresBinaryArray.int8(blocks.map { Int64($0.level!.level) }))
+        parameters.append(PostgresBinaryArray.timestamptz(seconds: blocks.map(\.start)))
+        parameters.append(.binary([useLevels ? 1 : 0], oid: PostgresType.bool))
+        parameters.append(PostgresBinaryArray.int8(held.map { Int64($0.key.level) }))
+        parameters.append(PostgresBinaryArray.timestamptz(seconds: held.map(\.key.start)))
+        parameters.append(PostgresBinaryArray.text(held.map { String(decoding: $0.key.channel, as: UTF8.self) }))
+        parameters.append(PostgresBinaryArray.int8(held.map(\.version)))
         return parameters
     }
 
-    func fetch(on connection: PostgresConnection) throws -> Rows {
+    /// Runs the statement and hands each row to `body` as it arrives (single-row mode): the caller
+    /// folds bitmaps one at a time instead of holding every input.
+    func stream(on connection: PostgresConnection, _ body: (Row) throws -> Void) throws {
         // Prepared: planning this UNION costs about as much as running it on a busy day.
-        let result = try connection.executePrepared(sql, parameters: parameters, resultFormat: .binary)
-        var rows = Rows()
-        for row in 0..<result.rowCount {
-            guard let part = result.int64(row, 0) else { throw unexpected() }
+        try connection.executePrepared(sql, parameters: parameters, resultFormat: .binary) { result in
+            guard let part = result.int64(0, 0) else { throw unexpected() }
             switch part {
             case 0:
-                rows.complete = result.int64(row, 3) == 1
-            case 1, 2:
-                guard let channel = result.string(row, 1), let bucket = result.int64(row, 2), let total = result.int64(row, 3),
-                      let uniques = result.int64(row, 4)
+                try body(.status(complete: result.int64(0, 3) == 1, levelsUsed: result.int64(0, 4) == 1))
+            case 1, 2, 4:
+                guard let channel = result.string(0, 1), let bucket = result.int64(0, 2), let total = result.int64(0, 3),
+                      let uniques = result.int64(0, 4)
                 else { throw unexpected() }
-                let item = RollupRow(channel: channel, bucket: bucket, total: total, uniques: uniques, users: result.bytes(row, 5))
-                if part == 1 { rows.days.append(item) } else { rows.hours.append(item) }
+                let item = RollupRow(
+                    channel: channel, bucket: bucket, total: total, uniques: uniques, users: result.bytes(0, 5),
+                    version: result.int64(0, 7), cached: result.int64(0, 8) == 1)
+                try body(part == 1 ? .day(item) : part == 2 ? .hour(item) : .block(item))
             case 3:
                 // A range without rows still yields its (ungrouped) aggregate: count 0, no array.
-                guard let channel = result.string(row, 1), let hour = result.int64(row, 2), let count = result.int64(row, 3) else { throw unexpected() }
-                guard count > 0 else { continue }
-                guard let array = result.bytes(row, 6), let uids = PostgresBinaryArray.decodeInt4(array) else { throw unexpected() }
-                rows.raw.append(RawGroup(channel: channel, hour: hour, count: count, uids: uids))
+                guard let channel = result.string(0, 1), let hour = result.int64(0, 2), let count = result.int64(0, 3) else { throw unexpected() }
+                guard count > 0 else { return }
+                guard let array = result.bytes(0, 6), let uids = PostgresBinaryArray.decodeInt4(array) else { throw unexpected() }
+                try body(.raw(RawGroup(channel: channel, hour: hour, count: count, uids: uids)))
             default:
                 throw unexpected()
             }
         }
-        return rows
     }
 
     private func unexpected() -> PostgresError {

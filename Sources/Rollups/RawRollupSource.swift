@@ -73,6 +73,7 @@ public enum RawRollupSource {
         case events
         case rollupHourly = "rollup_hourly"
         case rollupDaily = "rollup_daily"
+        case rollupBlocks = "rollup_blocks"
     }
 
     /// Every event name in `events` or in either rollup table, sorted by UTF-8 bytes and without

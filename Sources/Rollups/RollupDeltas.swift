@@ -54,10 +54,19 @@ public struct RollupDeltas {
     /// The rows of `table` these events change, sorted by key (the lock order), each with the
     /// events' total and users for that row. Bitmaps are fresh: the caller may modify them.
     public func rows(for table: RollupTable) -> [RollupRow] {
-        // Group the per-channel hourly rows under every key they feed in `table`.
+        rows(bucketing: table.bucket(containing:))
+    }
+
+    /// The rows of a coarser level (`rollup_blocks`) these events change, as ``rows(for:)``.
+    public func rows(for level: RollupLevel) -> [RollupRow] {
+        rows(bucketing: level.bucket(containing:))
+    }
+
+    private func rows(bucketing bucketStart: (Int64) -> Int64) -> [RollupRow] {
+        // Group the per-channel hourly rows under every key they feed in the table.
         var groups: [RollupKey: (total: Int64, parts: [RoaringBitmap])] = [:]
         for row in hourly.values {
-            let bucket = table.bucket(containing: row.key.bucket)
+            let bucket = bucketStart(row.key.bucket)
             for channel in [row.key.channel, RollupKey.allChannels] {
                 let key = RollupKey(eventName: row.key.eventName, bucket: bucket, channel: channel)
                 groups[key, default: (0, [])].total += row.total

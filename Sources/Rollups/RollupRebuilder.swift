@@ -62,6 +62,9 @@ public enum RollupRebuilder {
     }
 
     private static func markComplete(on connection: PostgresConnection) throws -> Bool {
+        // Every day was rebuilt with the blocks that hold it, bottom-up and in day order, so the last
+        // day of each block left it the union of complete children.
+        try RollupStatus.setLevelsComplete(true, on: connection)
         try RollupStatus.setComplete(true, on: connection)
         return true
     }
@@ -70,7 +73,7 @@ public enum RollupRebuilder {
     static func rebuildDay(_ dayStart: Int64, on connection: PostgresConnection) throws -> (events: Int64, hourly: Int, daily: Int) {
         // Replayers wait here (or we wait for their open transactions), so the events read below and
         // the rows deleted are the same state.
-        try connection.executeScript("LOCK TABLE rollup_hourly, rollup_daily IN EXCLUSIVE MODE; SET LOCAL work_mem = '256MB'")
+        try connection.executeScript("LOCK TABLE rollup_hourly, rollup_daily, rollup_blocks IN EXCLUSIVE MODE; SET LOCAL work_mem = '256MB'")
         let names = try RawRollupSource.allEventNames(on: connection)
         guard !names.isEmpty else { return (0, 0, 0) }
         let from = dayStart * 1_000_000
@@ -86,12 +89,26 @@ public enum RollupRebuilder {
         let daily = deltas.rows(for: .daily)
         try RollupWriter.insert(hourly, into: .hourly, on: connection)
         try RollupWriter.insert(daily, into: .daily, on: connection)
+        // The blocks holding this day, from the rebuilt day up, in the same transaction: /metrics never
+        // sees a block that disagrees with its days.
+        _ = try RollupLevelRebuilder.refreshBlocks(containing: dayStart, names: names, on: connection)
         return (deltas.eventCount, hourly.count, daily.count)
     }
 }
 
 /// The time span that has events or rollup rows.
-enum RollupRange {
+public enum RollupRange {
+    /// The whole UTC days (Unix seconds) overlapping [`fromMicros`, `toMicros`), each bound defaulting
+    /// to the span with events or rollup rows; empty when there is nothing.
+    public static func days(fromMicros: Int64?, toMicros: Int64?, on connection: PostgresConnection) throws -> Range<Int64> {
+        let known = (fromMicros == nil || toMicros == nil) ? try span(on: connection) : nil
+        let span = (fromMicros ?? known?.lowerBound ?? 0)..<(toMicros ?? known?.upperBound ?? 0)
+        guard !span.isEmpty else { return 0..<0 }
+        let first = RollupTable.daily.bucket(containing: UTCTime.seconds(micros: span.lowerBound))
+        let last = RollupTable.daily.bucket(containing: UTCTime.seconds(micros: span.upperBound - 1))
+        return first..<(last + 86_400)
+    }
+
     /// [earliest, latest] as microseconds, half-open (latest + 1 µs), or nil when there is nothing.
     /// Per event name, each bound is one index probe (`events_name_ts`, the rollup primary keys).
     static func span(on connection: PostgresConnection) throws -> Range<Int64>? {

@@ -8,8 +8,10 @@ public struct RollupDifference: Sendable, CustomStringConvertible {
     public var key: RollupKey
     /// What differs, e.g. "total 120, raw 121; users: 1 missing (uid 17)".
     public var problem: String
+    /// Set for a block of `rollup_blocks` (then `key.bucket` is the block's start and `table` unused).
+    public var level: RollupLevel? = nil
 
-    public var description: String { "\(table.name) \(key): \(problem)" }
+    public var description: String { "\(level.map { "rollup_blocks \($0)" } ?? table.name) \(key): \(problem)" }
 }
 
 /// Compares every rollup row with independent SQL over `events`: the total with `count(*)`, the
@@ -27,6 +29,8 @@ public enum RollupVerifier {
         public var differences: [RollupDifference] = []
         /// `rollup_status.complete` at the end.
         public var complete = false
+        /// `rollup_status.levels_complete`: false means the blocks were not checked.
+        public var levelsComplete = false
     }
 
     public struct Progress: Sendable {
@@ -59,6 +63,13 @@ public enum RollupVerifier {
             report.rowsChecked += checked
             report.differences += differences
             progress(Progress(day: day, daysDone: index + 1, daysTotal: total, differences: report.differences.count))
+        }
+        // The coarser levels, once they are meant to be whole (until then /metrics does not read them).
+        report.levelsComplete = try RollupStatus.levelsComplete(on: connection)
+        if report.levelsComplete {
+            let blocks = try RollupLevelVerifier.verify(days: firstDay..<(lastDay + 86_400), on: connection)
+            report.rowsChecked += blocks.checked
+            report.differences += blocks.differences
         }
         return report
     }

@@ -10,9 +10,13 @@ import Store
 /// 2. `SELECT … FOR UPDATE` the other rows, in key order, and OR the new users into their bitmaps;
 /// 3. one `UPDATE … FROM unnest(…)` writes back total, uniques and users.
 ///
+/// Then the same for every coarser level of `rollup_blocks` (``RollupLevel``), level 1 first: a late
+/// event updates every block that contains its day in the same transaction as its hour and day.
+///
 /// Every writer (each node's replayer, the seed) takes rows in the same order, hourly table first,
-/// so two transactions never wait for each other in a cycle; a row locked in step 2 cannot change
-/// before step 3. Since the caller commits the rows, the raw events and its checkpoint together, a
+/// then daily, then the levels upwards, each in ``RollupKey`` order, so two transactions never wait
+/// for each other in a cycle; a row locked in step 2 cannot change before step 3. Each write gives
+/// the row a new `version` from the `rollup_versions` sequence (what the query cache checks). Since the caller commits the rows, the raw events and its checkpoint together, a
 /// crash never leaves events counted twice or not at all.
 ///
 /// The merge statements are prepared once per connection: planning the `unnest` statements cost
@@ -24,90 +28,176 @@ public enum RollupWriter {
 
     /// Adds `deltas` to the rollup tables. Call inside a transaction.
     public static func merge(_ deltas: RollupDeltas, on connection: PostgresConnection) throws {
+        try merge(deltas, hourly: true, on: connection)
+    }
+
+    /// ``merge(_:on:)``, optionally without the hourly rows: for `bench metrics-scale`, which builds
+    /// months of daily rows and blocks through this same code but keeps hourly rows (and raw events)
+    /// only for the days its hour-grouped windows read. The service always writes every table.
+    public static func merge(_ deltas: RollupDeltas, hourly: Bool, on connection: PostgresConnection) throws {
         guard !deltas.isEmpty else { return }
-        for table in RollupTable.allCases {
-            let rows = deltas.rows(for: table)
-            var start = 0
-            while start < rows.count {
-                let end = min(start + chunkSize, rows.count)
-                try merge(rows[start..<end], into: table, on: connection)
-                start = end
-            }
+        for table in RollupTable.allCases where hourly || table != .hourly {
+            try merge(deltas.rows(for: table).map { Stored($0, level: 0) }, into: Target(table), on: connection)
+        }
+        // Every level in the same three statements (the level travels per row), in (level, key) order.
+        let blocks = RollupLevel.all.flatMap { level in deltas.rows(for: level).map { Stored($0, level: level.level) } }
+        try merge(blocks, into: .allLevels, on: connection)
+    }
+
+    private static func merge(_ rows: [Stored], into target: Target, on connection: PostgresConnection) throws {
+        var start = 0
+        while start < rows.count {
+            let end = min(start + chunkSize, rows.count)
+            try merge(rows[start..<end], into: target, on: connection)
+            start = end
         }
     }
 
     /// Inserts rows that do not exist yet (the rebuild deletes a range first). Call inside a
     /// transaction.
     public static func insert(_ rows: [RollupRow], into table: RollupTable, on connection: PostgresConnection) throws {
+        try insert(rows, into: Target(table), on: connection)
+    }
+
+    /// Inserts blocks of `level` that do not exist yet. Call inside a transaction.
+    public static func insert(_ rows: [RollupRow], into level: RollupLevel, on connection: PostgresConnection) throws {
+        try insert(rows, into: Target(level), on: connection)
+    }
+
+    private static func insert(_ rows: [RollupRow], into table: Target, on connection: PostgresConnection) throws {
         var start = 0
         while start < rows.count {
             let end = min(start + chunkSize, rows.count)
-            let chunk = rows[start..<end].map { Stored(key: $0.key, total: $0.total, users: $0.users) }
+            let chunk = rows[start..<end].map { Stored($0, level: table.level ?? 0) }
             try connection.execute(
-                "INSERT INTO \(table.name) (event_name, \(table.bucketColumn), channel, total, uniques, users) \(unnestRows)",
-                parameters: rowParameters(chunk))
+                "INSERT INTO \(table.name) (\(table.insertColumns)) \(unnestRows(table))",
+                parameters: rowParameters(chunk, table))
             start = end
         }
     }
 
     // MARK: - Statements
 
-    /// The six row parameters as a row source, in their order.
-    private static let unnestRows = """
-        SELECT e, b, c, t, u, bits FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[])
-            WITH ORDINALITY AS d(e, b, c, t, u, bits, ord)
-        ORDER BY ord
-        """
+    /// A table the merge writes: `rollup_hourly`, `rollup_daily`, one level of `rollup_blocks` (a
+    /// fixed literal in the statement: the rebuild's inserts), or every level at once, the level
+    /// travelling per row as one more array parameter (the merge: three statements for all eight
+    /// levels instead of three per level, which matters per replay batch).
+    private struct Target {
+        var name: String
+        var bucketColumn: String
+        var level: Int?
+        var perRowLevel = false
 
-    private static func insertNew(_ table: RollupTable) -> String {
+        init(_ table: RollupTable) {
+            (name, bucketColumn, level) = (table.name, table.bucketColumn, nil)
+        }
+
+        init(_ level: RollupLevel) {
+            (name, bucketColumn, self.level) = ("rollup_blocks", "start", level.level)
+        }
+
+        private init(allLevels: Void) {
+            (name, bucketColumn, level, perRowLevel) = ("rollup_blocks", "start", nil, true)
+        }
+
+        static let allLevels = Target(allLevels: ())
+
+        var isBlocks: Bool { level != nil || perRowLevel }
+
+        var insertColumns: String {
+            "event_name, \(isBlocks ? "level, " : "")\(bucketColumn), channel, total, uniques, users"
+        }
+
+        /// How alias `alias`'s rows match `r.level`: a literal, the per-row level, or nothing.
+        func levelCondition(_ alias: String) -> String {
+            if let level { return " AND r.level = \(level)" }
+            return perRowLevel ? " AND r.level = \(alias).l" : ""
+        }
+
+        /// The per-row level's array parameter after `count` others, as `, $n::int8[]`.
+        func levelArray(after count: Int) -> String { perRowLevel ? ", $\(count + 1)::int8[]" : "" }
+        var levelAlias: String { perRowLevel ? ", l" : "" }
+    }
+
+    /// The six row parameters as a row source, in their order (with the level after the name).
+    private static func unnestRows(_ table: Target) -> String {
+        let level = table.level.map { "\($0)::int2, " } ?? (table.perRowLevel ? "l::int2, " : "")
+        return """
+            SELECT e, \(level)b, c, t, u, bits
+            FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[]\(table.levelArray(after: 6)))
+                WITH ORDINALITY AS d(e, b, c, t, u, bits\(table.levelAlias), ord)
+            ORDER BY ord
+            """
+    }
+
+    private static func insertNew(_ table: Target) -> String {
         """
-        INSERT INTO \(table.name) (event_name, \(table.bucketColumn), channel, total, uniques, users)
-        \(unnestRows)
+        INSERT INTO \(table.name) (\(table.insertColumns))
+        \(unnestRows(table))
         ON CONFLICT DO NOTHING
-        RETURNING event_name, extract(epoch FROM \(table.bucketColumn))::int8, channel
+        RETURNING event_name, extract(epoch FROM \(table.bucketColumn))::int8, channel, \(table.isBlocks ? "level::int8" : "0::int8")
         """
     }
 
-    private static func lockExisting(_ table: RollupTable) -> String {
+    private static func lockExisting(_ table: Target) -> String {
         """
         SELECT k.ord, r.total, r.users
-        FROM unnest($1::text[], $2::timestamptz[], $3::text[]) WITH ORDINALITY AS k(e, b, c, ord)
-        JOIN \(table.name) r ON r.event_name = k.e AND r.\(table.bucketColumn) = k.b AND r.channel = k.c
+        FROM unnest($1::text[], $2::timestamptz[], $3::text[]\(table.levelArray(after: 3))) WITH ORDINALITY AS k(e, b, c\(table.levelAlias), ord)
+        JOIN \(table.name) r ON r.event_name = k.e\(table.levelCondition("k")) AND r.\(table.bucketColumn) = k.b AND r.channel = k.c
         ORDER BY k.ord
         FOR UPDATE OF r
         """
     }
 
-    private static func update(_ table: RollupTable) -> String {
+    private static func update(_ table: Target) -> String {
         """
-        UPDATE \(table.name) r SET total = d.t, uniques = d.u, users = d.bits
-        FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[]) AS d(e, b, c, t, u, bits)
-        WHERE r.event_name = d.e AND r.\(table.bucketColumn) = d.b AND r.channel = d.c
+        UPDATE \(table.name) r SET total = d.t, uniques = d.u, users = d.bits, version = nextval('rollup_versions')
+        FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[]\(table.levelArray(after: 6)))
+            AS d(e, b, c, t, u, bits\(table.levelAlias))
+        WHERE r.event_name = d.e\(table.levelCondition("d")) AND r.\(table.bucketColumn) = d.b AND r.channel = d.c
         """
     }
 
     // MARK: - Merge
 
+    /// A row to write; `level` is 0 outside `rollup_blocks`.
     private struct Stored {
         var key: RollupKey
+        var level: Int
         var total: Int64
         var users: RoaringBitmap
+
+        init(key: RollupKey, level: Int, total: Int64, users: RoaringBitmap) {
+            (self.key, self.level, self.total, self.users) = (key, level, total, users)
+        }
+
+        init(_ row: RollupRow, level: Int) {
+            self.init(key: row.key, level: level, total: row.total, users: row.users)
+        }
+
+        var levelKey: LevelKey { LevelKey(level: level, key: key) }
     }
 
-    private static func merge(_ rows: ArraySlice<RollupRow>, into table: RollupTable, on connection: PostgresConnection) throws {
+    private struct LevelKey: Hashable {
+        var level: Int
+        var key: RollupKey
+    }
+
+    private static func merge(_ rows: ArraySlice<Stored>, into table: Target, on connection: PostgresConnection) throws {
         // 1. Create missing rows with the deltas as their content.
-        let fresh = rows.map { Stored(key: $0.key, total: $0.total, users: $0.users) }
-        let created = try connection.executePrepared(insertNew(table), parameters: rowParameters(fresh), resultFormat: .binary)
-        var createdKeys = Set<RollupKey>()
+        let created = try connection.executePrepared(insertNew(table), parameters: rowParameters(Array(rows), table), resultFormat: .binary)
+        var createdKeys = Set<LevelKey>()
         for row in 0..<created.rowCount {
-            guard let name = created.string(row, 0), let bucket = created.int64(row, 1), let channel = created.string(row, 2) else { continue }
-            createdKeys.insert(RollupKey(eventName: name, bucket: bucket, channel: channel))
+            guard let name = created.string(row, 0), let bucket = created.int64(row, 1), let channel = created.string(row, 2),
+                  let level = created.int64(row, 3)
+            else { continue }
+            createdKeys.insert(LevelKey(level: Int(level), key: RollupKey(eventName: name, bucket: bucket, channel: channel)))
         }
-        let existing = rows.filter { !createdKeys.contains($0.key) }
+        let existing = rows.filter { !createdKeys.contains($0.levelKey) }
         guard !existing.isEmpty else { return }
 
         // 2. Lock the rows that were there, in key order, and add the new users to them.
-        let locked = try connection.executePrepared(lockExisting(table), parameters: keyParameters(existing.map(\.key)), resultFormat: .binary)
+        let locked = try connection.executePrepared(lockExisting(table), parameters: keyParameters(existing, table), resultFormat: .binary)
         guard locked.rowCount == existing.count else {
             throw RollupError("\(table.name): expected to lock \(existing.count) rows, found \(locked.rowCount)")
         }
@@ -125,34 +215,38 @@ public enum RollupWriter {
                 throw RollupError("\(table.name) \(delta.key): the stored users bitmap is unreadable (\(error)); run `rollups rebuild`")
             }
             users.formUnion(delta.users)
-            merged.append(Stored(key: delta.key, total: total + delta.total, users: users))
+            merged.append(Stored(key: delta.key, level: delta.level, total: total + delta.total, users: users))
         }
 
         // 3. Write them back.
-        try connection.executePrepared(update(table), parameters: rowParameters(merged))
+        try connection.executePrepared(update(table), parameters: rowParameters(merged, table))
     }
 
     // MARK: - Parameters
 
-    private static func keyParameters(_ keys: [RollupKey]) -> [PostgresParameter] {
+    private static func keyParameters(_ rows: [Stored], _ table: Target) -> [PostgresParameter] {
         [
-            PostgresBinaryArray.text(keys.map(\.eventName)),
-            PostgresBinaryArray.timestamptz(seconds: keys.map(\.bucket)),
-            PostgresBinaryArray.text(keys.map(\.channel)),
-        ]
+            PostgresBinaryArray.text(rows.map(\.key.eventName)),
+            PostgresBinaryArray.timestamptz(seconds: rows.map(\.key.bucket)),
+            PostgresBinaryArray.text(rows.map(\.key.channel)),
+        ] + levelParameter(rows, table)
     }
 
     /// Key, total, uniques and serialized users of each row (run-optimized first: dense user ranges
-    /// become runs, which is most of a busy hour's bitmap).
-    private static func rowParameters(_ rows: [Stored]) -> [PostgresParameter] {
-        keyParameters(rows.map(\.key)) + [
+    /// become runs, which is most of a busy hour's bitmap), then the levels when they travel per row.
+    private static func rowParameters(_ rows: [Stored], _ table: Target) -> [PostgresParameter] {
+        Array(keyParameters(rows, table).prefix(3)) + [
             PostgresBinaryArray.int8(rows.map(\.total)),
             PostgresBinaryArray.int4(rows.map { Int32(clamping: $0.users.cardinality) }),
             PostgresBinaryArray.bytea(rows.map { row in
                 row.users.runOptimize()
                 return row.users.portableSerialized()
             }),
-        ]
+        ] + levelParameter(rows, table)
+    }
+
+    private static func levelParameter(_ rows: [Stored], _ table: Target) -> [PostgresParameter] {
+        table.perRowLevel ? [PostgresBinaryArray.int8(rows.map { Int64($0.level) })] : []
     }
 }
 

@@ -190,26 +190,69 @@ public final class PostgresConnection: @unchecked Sendable {
         _ sql: String, parameters: [PostgresParameter], resultFormat: PostgresResult.Format = .text
     ) throws -> PostgresResult {
         let conn = try liveHandle(for: sql)
-        let name: String
-        if let known = preparedStatements[sql] {
-            name = known
-        } else {
-            if preparedStatements.count >= Self.maxPreparedStatements {
-                try executeScript("DEALLOCATE ALL")
-                preparedStatements.removeAll()
-            }
-            preparedCounter += 1
-            name = "store_prepared_\(preparedCounter)"
-            let prepared = try withParameterArrays(parameters, sql: sql) { count, types, _, _, _ in
-                PQprepare(conn, name, sql, count, types)
-            }
-            _ = try consume(prepared, sql: sql, format: .text)
-            preparedStatements[sql] = name
-        }
+        let name = try preparedName(for: sql, parameters: parameters, on: conn)
         let result = try withParameterArrays(parameters, sql: sql) { count, _, values, lengths, formats in
             PQexecPrepared(conn, name, count, values, lengths, formats, resultFormat.rawValue)
         }
         return try consume(result, sql: sql, format: resultFormat)
+    }
+
+    /// Like ``executePrepared(_:parameters:resultFormat:)``, but hands the rows to `eachRow` one at a
+    /// time as they arrive (libpq single-row mode), each as a one-row ``PostgresResult``: the caller
+    /// folds a large answer (the metrics query's bitmaps) without ever holding all of it. If `eachRow`
+    /// throws, the remaining rows are read and dropped, so the connection stays usable, and the error
+    /// is rethrown; a server error mid-way throws after the rows already handed over.
+    public func executePrepared(
+        _ sql: String, parameters: [PostgresParameter], resultFormat: PostgresResult.Format = .text,
+        eachRow: (PostgresResult) throws -> Void
+    ) throws {
+        let conn = try liveHandle(for: sql)
+        let name = try preparedName(for: sql, parameters: parameters, on: conn)
+        let sent = try withParameterArrays(parameters, sql: sql) { count, _, values, lengths, formats in
+            PQsendQueryPrepared(conn, name, count, values, lengths, formats, resultFormat.rawValue)
+        }
+        guard sent == 1 else { throw connectionError(sql: sql, defaultCode: .queryFailed) }
+        guard PQsetSingleRowMode(conn) == 1 else {
+            drainResults(conn)
+            throw PostgresError(code: .queryFailed, message: "libpq refused single-row mode", query: PostgresError.truncated(sql))
+        }
+        var failure: (any Error)?
+        while let result = PQgetResult(conn) {
+            if failure != nil {
+                PQclear(result)
+                continue
+            }
+            switch PQresultStatus(result) {
+            case PGRES_SINGLE_TUPLE:
+                do {
+                    try eachRow(try consume(result, sql: sql, format: resultFormat))
+                } catch {
+                    failure = error
+                }
+            case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+                PQclear(result)  // the end of the rows
+            default:
+                do { _ = try consume(result, sql: sql, format: resultFormat) } catch { failure = error }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// The name of `sql` prepared on this connection, preparing it on first use.
+    private func preparedName(for sql: String, parameters: [PostgresParameter], on conn: OpaquePointer) throws -> String {
+        if let known = preparedStatements[sql] { return known }
+        if preparedStatements.count >= Self.maxPreparedStatements {
+            try executeScript("DEALLOCATE ALL")
+            preparedStatements.removeAll()
+        }
+        preparedCounter += 1
+        let name = "store_prepared_\(preparedCounter)"
+        let prepared = try withParameterArrays(parameters, sql: sql) { count, types, _, _, _ in
+            PQprepare(conn, name, sql, count, types)
+        }
+        _ = try consume(prepared, sql: sql, format: .text)
+        preparedStatements[sql] = name
+        return name
     }
 
     public static let maxPreparedStatements = 256
@@ -421,7 +464,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard let result else { throw connectionError(sql: sql, defaultCode: .queryFailed) }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
             return Self.copyOut(result, format: format)
         case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
             // A COPY started through execute(): end it so the connection stays usable.

@@ -12,6 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
             LoadCommand.self, CheckCommand.self, SeedCommand.self, BareServerCommand.self, ReplayBenchmarkCommand.self,
             WALBenchmarkCommand.self, EventParseBenchmarkCommand.self, KeyTypeBenchmarkCommand.self,
             MetricsBenchmarkCommand.self, RollupReplayBenchmarkCommand.self,  // issue 9 (rollups); registered by the rollups helper
+            MetricsScaleBenchmarkCommand.self,  // issue 17 (10M users)
         ],
         defaultSubcommand: LoadCommand.self
     )

@@ -1,0 +1,112 @@
+import Bitmaps
+import Foundation
+import Metrics
+
+/// A byte-budgeted cache of deserialized rollup bitmaps (whole days of `rollup_daily`, blocks of
+/// `rollup_blocks`), shared by every metrics query of the service (`--query-cache-bytes`).
+///
+/// Exact by construction: an entry is stored with the row's `version` (a fresh number from the
+/// `rollup_versions` sequence on every write of the row, by any node's replayer or a rebuild), the
+/// metrics statement reads every row's version in its own snapshot and sends the bitmap only when the
+/// cache does not hold that key at that version (``RollupMetricsQuery``). A late event that changed
+/// a cached day or block changed its version, so the stale entry is simply not used, and replaced.
+///
+/// Least recently used entries are evicted beyond the budget; a bitmap larger than the whole budget
+/// is not kept. Entries are never modified once stored: queries only read them (CRoaring reads are
+/// safe from several threads), and the fold copies before it would write (``RollupMetricsFold``).
+/// Exposed as `metrics_query_cache_hits_total`, `metrics_query_cache_misses_total` and
+/// `metrics_query_cache_bytes`.
+public final class BitmapCache: @unchecked Sendable {
+    /// 128 MiB: at 10M users a whole-day or block bitmap is at most ~1.25 MB, so this holds the
+    /// pieces of several long windows, per channel, and keeps the service well inside its memory bound.
+    public static let defaultBytes = 128 << 20
+
+    /// Which row: level 0 is `rollup_daily`, 1... `rollup_blocks`; `start` in Unix seconds.
+    public struct Key: Hashable, Sendable {
+        var eventName: [UInt8]
+        var level: Int
+        var start: Int64
+        var channel: [UInt8]
+    }
+
+    struct Entry {
+        var version: Int64
+        var bitmap: RoaringBitmap
+        var bytes: Int
+        var lastUse: UInt64
+    }
+
+    public let budget: Int
+    private let lock = NSLock()
+    private var entries: [Key: Entry] = [:]
+    private var bytes = 0
+    private var tick: UInt64 = 0
+    private var counts = (hits: 0, misses: 0)
+    private let hits = Counter(label: "metrics_query_cache_hits_total")
+    private let misses = Counter(label: "metrics_query_cache_misses_total")
+    private let size = Gauge(label: "metrics_query_cache_bytes")
+
+    /// `budget` 0 turns the cache off.
+    public init(budget: Int) {
+        self.budget = max(budget, 0)
+    }
+
+    public var isEnabled: Bool { budget > 0 }
+
+    /// Bytes held now.
+    public var currentBytes: Int { lock.withLock { bytes } }
+
+    /// Bitmaps served from the cache, and fetched from the database, so far (also in Prometheus).
+    public var statistics: (hits: Int, misses: Int) { lock.withLock { counts } }
+
+    /// The entries for `eventName` at the given pieces (level, start), any channel: what a query
+    /// offers the database as already held. The caller keeps the returned bitmaps for the length of
+    /// the query, so an eviction meanwhile cannot take one it was promised.
+    func entries(eventName: String, pieces: [(level: Int, start: Int64)]) -> [(key: Key, version: Int64, bitmap: RoaringBitmap)] {
+        guard isEnabled, !pieces.isEmpty else { return [] }
+        let name = Array(eventName.utf8)
+        let wanted = Set(pieces.map { "\($0.level)/\($0.start)" })
+        return lock.withLock {
+            var found: [(key: Key, version: Int64, bitmap: RoaringBitmap)] = []
+            for (key, entry) in entries where key.eventName == name && wanted.contains("\(key.level)/\(key.start)") {
+                found.append((key, entry.version, entry.bitmap))
+            }
+            return found
+        }
+    }
+
+    /// Marks a held entry as used (a hit).
+    func used(_ key: Key) {
+        hits.increment()
+        lock.withLock {
+            tick += 1
+            counts.hits += 1
+            entries[key]?.lastUse = tick
+        }
+    }
+
+    /// Stores a bitmap the database just sent (a miss), evicting the least recently used beyond the
+    /// budget. The bitmap must not be modified afterwards.
+    func store(_ key: Key, version: Int64, bitmap: RoaringBitmap, bytes count: Int) {
+        misses.increment()
+        guard isEnabled else { return }
+        let held = lock.withLock {
+            counts.misses += 1
+            guard count <= budget else { return bytes }
+            tick += 1
+            if let old = entries[key] {
+                // Another query may have stored a newer version meanwhile: keep the newest.
+                guard old.version < version else { return bytes }
+                bytes -= old.bytes
+            }
+            entries[key] = Entry(version: version, bitmap: bitmap, bytes: count, lastUse: tick)
+            bytes += count
+            while bytes > budget, let victim = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+                bytes -= victim.value.bytes
+                entries[victim.key] = nil
+            }
+            return bytes
+        }
+        size.record(held)
+    }
+}

@@ -1,0 +1,194 @@
+import Bitmaps
+import Store
+
+/// Recomputes and verifies the blocks of `rollup_blocks` (``RollupLevel``).
+///
+/// A block of level k is recomputed from its two children, the blocks of level k-1 (the daily rows
+/// for level 1), which is exact when the children are: rebuilding bottom-up makes each level right
+/// from the one below. The replayer never needs this; it adds events to every level itself
+/// (``RollupWriter``). It serves `rollups rebuild` (after a day was rebuilt from events, and to fill
+/// the levels of a database that predates them) and the verifier.
+public enum RollupLevelRebuilder {
+    /// Recomputes every block that contains `day` (Unix seconds of a day start), bottom-up, in the
+    /// caller's transaction, which must hold the rollup tables locked against writers (as
+    /// ``RollupRebuilder`` does); returns the block rows written.
+    static func refreshBlocks(containing day: Int64, names: [String], on connection: PostgresConnection) throws -> Int {
+        var written = 0
+        for level in RollupLevel.all {
+            written += try refresh(level, start: level.bucket(containing: day), names: names, on: connection)
+        }
+        return written
+    }
+
+    /// Rebuilds every block overlapping `days` (Unix seconds, whole days) from the daily rows, level
+    /// by level, one block per transaction; with `markComplete`, then records that the levels cover
+    /// all daily rows (`rollup_status.levels_complete`), which lets /metrics read them.
+    public static func rebuildLevels(days: Range<Int64>, markComplete: Bool, on connection: PostgresConnection, progress: (RollupLevel, Int) -> Void = { _, _ in }) throws -> Int {
+        var written = 0
+        if !days.isEmpty {
+            for level in RollupLevel.all {
+                var blocks = 0
+                for start in stride(from: level.bucket(containing: days.lowerBound), to: days.upperBound, by: Int(level.seconds)) {
+                    written += try connection.transaction { connection in
+                        try connection.executeScript("LOCK TABLE rollup_hourly, rollup_daily, rollup_blocks IN EXCLUSIVE MODE")
+                        return try refresh(level, start: start, names: try RawRollupSource.allEventNames(on: connection), on: connection)
+                    }
+                    blocks += 1
+                }
+                progress(level, blocks)
+            }
+        }
+        if markComplete { try RollupStatus.setLevelsComplete(true, on: connection) }
+        return written
+    }
+
+    /// Replaces the rows of one block by the union of its children's rows.
+    static func refresh(_ level: RollupLevel, start: Int64, names: [String], on connection: PostgresConnection) throws -> Int {
+        guard !names.isEmpty else { return 0 }
+        let rows = try children(of: level, start: start, names: names, on: connection)
+        try connection.execute(
+            "DELETE FROM rollup_blocks WHERE event_name = ANY($1::text[]) AND level = $2 AND start = $3",
+            parameters: [PostgresBinaryArray.text(names), .int8(Int64(level.level)), .timestamptz(unixMicros: start * 1_000_000)])
+        let merged = rows.map { key, parts in
+            RollupRow(key: key, total: parts.total, users: RoaringBitmap.union(parts.users))
+        }.sorted { $0.key < $1.key }
+        try RollupWriter.insert(merged, into: level, on: connection)
+        return merged.count
+    }
+
+    /// The stored rows of a block's two children, grouped under the block's keys.
+    static func children(of level: RollupLevel, start: Int64, names: [String], on connection: PostgresConnection) throws -> [RollupKey: (total: Int64, users: [RoaringBitmap])] {
+        let end = start + level.seconds
+        let range: [PostgresParameter] = [
+            PostgresBinaryArray.text(names), .timestamptz(unixMicros: start * 1_000_000), .timestamptz(unixMicros: end * 1_000_000),
+        ]
+        let result: PostgresResult
+        if level.level == 1 {
+            result = try connection.execute(
+                "SELECT event_name, channel, total, users FROM rollup_daily WHERE event_name = ANY($1::text[]) AND day >= $2 AND day < $3",
+                parameters: range, resultFormat: .binary)
+        } else {
+            result = try connection.execute(
+                "SELECT event_name, channel, total, users FROM rollup_blocks WHERE event_name = ANY($1::text[]) AND level = $4 AND start >= $2 AND start < $3",
+                parameters: range + [.int8(Int64(level.level - 1))], resultFormat: .binary)
+        }
+        var groups: [RollupKey: (total: Int64, users: [RoaringBitmap])] = [:]
+        for row in 0..<result.rowCount {
+            guard let name = result.string(row, 0), let channel = result.string(row, 1), let total = result.int64(row, 2),
+                  let bytes = result.bytes(row, 3)
+            else { throw RollupError("unexpected row from the children of a \(level) block") }
+            let users: RoaringBitmap
+            do { users = try RoaringBitmap(portable: bytes) } catch {
+                throw RollupError("a child row of \(level) block \(start) holds an unreadable bitmap (\(error)); run `rollups rebuild`")
+            }
+            let key = RollupKey(eventName: name, bucket: start, channel: channel)
+            groups[key, default: (0, [])].total += total
+            groups[key, default: (0, [])].users.append(users)
+        }
+        return groups
+    }
+}
+
+/// Compares every block with independent SQL over `events` (total with `count(*)`, `uniques` and
+/// the bitmap's cardinality with `count(DISTINCT uid)`) and its members with the union of its
+/// children (which the day verification compares with the uids themselves): together, each level is
+/// checked against raw rows. One `REPEATABLE READ` snapshot per block.
+public enum RollupLevelVerifier {
+    public static func verify(days: Range<Int64>, on connection: PostgresConnection, progress: (RollupLevel, Int, Int) -> Void = { _, _, _ in }) throws -> (checked: Int, differences: [RollupDifference]) {
+        var checked = 0
+        var differences: [RollupDifference] = []
+        guard !days.isEmpty else { return (0, []) }
+        for level in RollupLevel.all {
+            for start in stride(from: level.bucket(containing: days.lowerBound), to: days.upperBound, by: Int(level.seconds)) {
+                let (count, found) = try connection.transaction { connection in
+                    try connection.executeScript("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL work_mem = '256MB'")
+                    return try verifyBlock(level, start: start, on: connection)
+                }
+                checked += count
+                differences += found
+            }
+            progress(level, checked, differences.count)
+        }
+        return (checked, differences)
+    }
+
+    static func verifyBlock(_ level: RollupLevel, start: Int64, on connection: PostgresConnection) throws -> (Int, [RollupDifference]) {
+        let names = try RawRollupSource.allEventNames(on: connection)
+        guard !names.isEmpty else { return (0, []) }
+        let parameters: [PostgresParameter] = [
+            PostgresBinaryArray.text(names), .timestamptz(unixMicros: start * 1_000_000), .timestamptz(unixMicros: (start + level.seconds) * 1_000_000),
+        ]
+        var raw: [RollupKey: (total: Int64, distinct: Int64)] = [:]
+        let rawRows = try connection.execute(
+            """
+            SELECT event_name, GROUPING(channel), coalesce(channel, ''), count(*), count(DISTINCT uid)
+            FROM events WHERE event_name = ANY($1::text[]) AND ts >= $2 AND ts < $3
+            GROUP BY GROUPING SETS ((event_name, channel), (event_name))
+            """,
+            parameters: parameters, resultFormat: .binary)
+        for row in 0..<rawRows.rowCount {
+            guard let name = rawRows.string(row, 0), let allChannels = rawRows.int64(row, 1), let channel = rawRows.string(row, 2),
+                  let total = rawRows.int64(row, 3), let distinct = rawRows.int64(row, 4)
+            else { throw RollupError("unexpected row from the block verification aggregate") }
+            raw[RollupKey(eventName: name, bucket: start, channel: allChannels == 1 ? RollupKey.allChannels : channel)] = (total, distinct)
+        }
+        // A child with an unreadable bitmap is reported by its own check (the day's, or the level below).
+        let children = try? RollupLevelRebuilder.children(of: level, start: start, names: names, on: connection)
+        let storedRows = try connection.execute(
+            "SELECT event_name, channel, total, uniques, users FROM rollup_blocks WHERE event_name = ANY($1::text[]) AND level = $2 AND start = $3",
+            parameters: [parameters[0], .int8(Int64(level.level)), parameters[1]], resultFormat: .binary)
+        var stored: [RollupKey: (total: Int64, uniques: Int64, bytes: [UInt8])] = [:]
+        for row in 0..<storedRows.rowCount {
+            guard let name = storedRows.string(row, 0), let channel = storedRows.string(row, 1), let total = storedRows.int64(row, 2),
+                  let uniques = storedRows.int64(row, 3), let bytes = storedRows.bytes(row, 4)
+            else { throw RollupError("unexpected row from rollup_blocks") }
+            stored[RollupKey(eventName: name, bucket: start, channel: channel)] = (total, uniques, Array(bytes))
+        }
+        var differences: [RollupDifference] = []
+        let keys = Set(raw.keys).union(stored.keys).sorted()
+        for key in keys {
+            var problems: [String] = []
+            switch (raw[key], stored[key]) {
+            case (nil, nil): continue
+            case (let expected?, nil):
+                problems.append("row missing (events: \(expected.total) events, \(expected.distinct) users)")
+            case (nil, let row?):
+                problems.append("row without events (stored: total \(row.total), uniques \(row.uniques))")
+            case (let expected?, let row?):
+                if row.total != expected.total { problems.append("total \(row.total), events \(expected.total)") }
+                if row.uniques != expected.distinct { problems.append("uniques \(row.uniques), events \(expected.distinct) distinct uids") }
+                do {
+                    let users = try RoaringBitmap(portable: row.bytes)
+                    if users.cardinality != expected.distinct {
+                        problems.append("users bitmap holds \(users.cardinality) uids, events \(expected.distinct)")
+                    }
+                    if let children, users != RoaringBitmap.union(children[key]?.users ?? []) {
+                        problems.append("users bitmap differs from the union of its two children")
+                    }
+                } catch {
+                    problems.append("users bitmap unreadable: \(error)")
+                }
+            }
+            if !problems.isEmpty {
+                differences.append(RollupDifference(table: .daily, key: key, problem: problems.joined(separator: "; "), level: level))
+            }
+        }
+        return (keys.count, differences)
+    }
+}
+
+extension RollupStatus {
+    public static let selectLevelsComplete = "SELECT levels_complete FROM rollup_status"
+
+    /// Whether `rollup_blocks` covers every daily row (`0004_rollup_levels.sql`).
+    public static func levelsComplete(on connection: PostgresConnection) throws -> Bool {
+        let result = try connection.execute(selectLevelsComplete)
+        return result.rowCount == 1 && result.bool(0, 0) == true
+    }
+
+    public static func setLevelsComplete(_ complete: Bool, on connection: PostgresConnection) throws {
+        try connection.execute(
+            "UPDATE rollup_status SET levels_complete = $1::boolean, updated_at = now() WHERE levels_complete IS DISTINCT FROM $1::boolean",
+            [complete ? "true" : "false"])
+    }
+}
