@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Events
 
@@ -8,17 +9,7 @@ import Testing
 /// result or an error), never a trap.
 @Suite("Fuzz regressions")
 struct FuzzRegressionTests {
-    static let fuzzDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("fuzz")
-
-    static func inputs(_ folder: String) -> [(name: String, bytes: [UInt8])] {
-        let directory = fuzzDirectory.appendingPathComponent(folder)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { !$0.hasPrefix(".") }.sorted().map { name in
-            (name, [UInt8](FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) ?? Data()))
-        }
-    }
+    static func inputs(_ folder: String) -> [(name: String, bytes: [UInt8])] { FuzzInputs.load(folder) }
 
     let parser = EventParser()
 

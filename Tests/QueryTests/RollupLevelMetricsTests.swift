@@ -148,7 +148,7 @@ func seedMerging(_ events: [SeedEvent], url: String) async throws {
                 writer.text(event.name)
                 writer.text(event.channel)
                 writer.text(event.user)
-                writer.timestampMicrosSinceUnixEpoch(event.micros)
+                writer.timestamp(unixMicros: event.micros)
             }
             try tx.copyIn("COPY late FROM STDIN (FORMAT binary)", writer.finish())
             try tx.executeScript("""
