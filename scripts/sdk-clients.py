@@ -8,6 +8,7 @@ Prints `N passed, M failed` last; exits 1 on any failure. Everything is bounded 
 """
 import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -198,14 +199,11 @@ def main():
         bad_rudder = RudderClient(write_key="wrong", host=base, sync_mode=True, max_retries=0)
         check("rudderstack wrong write key -> 401",
               raises(lambda: bad_rudder.track(user_id="u", event=f"keyed_{run}"), RudderAPIError, 401))
-        errors = []
-        bad_ph = posthog.Posthog("wrong", host=base, sync_mode=True, max_retries=0,
-                                 on_error=lambda e, batch: errors.append(e))
-        try:
-            bad_ph.capture(f"keyed_{run}", distinct_id="u")
-        except PostHogAPIError as error:
-            errors.append(error)
-        check("posthog wrong api key -> 401", any(getattr(e, "status", None) == 401 for e in errors), repr(errors))
+        # posthog logs and swallows a failed capture unless debug=True, which re-raises it.
+        bad_ph = posthog.Posthog("wrong", host=base, sync_mode=True, max_retries=0, debug=True)
+        logging.getLogger("posthog").setLevel(logging.WARNING)  # debug=True also turns on its debug log
+        check("posthog wrong api key -> 401",
+              raises(lambda: bad_ph.capture(f"keyed_{run}", distinct_id="u"), PostHogAPIError, 401))
 
         message_id = f"keyed-msg-{run}"
         for key in (f"good_{run}", f"other_{run}", f"good_{run}"):
