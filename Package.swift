@@ -6,7 +6,7 @@ import PackageDescription
 // wires everything together (docs/architecture.md has the module map).
 let package = Package(
     name: "event-metrics-service",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // Synchronization.Mutex
     products: [
         .executable(name: "event-metrics-service", targets: ["EventMetricsService"]),
         .executable(name: "bench", targets: ["Bench"]),
@@ -55,7 +55,7 @@ let package = Package(
         // The hourly and daily rollup tables: merging new rows in (replayer, seed), rebuild and verify.
         .target(
             name: "Rollups",
-            dependencies: ["Store", "Bitmaps", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Store", "Bitmaps", "Time"]
         ),
         // The JSON error shape shared by the ingest and metrics routes.
         .target(
@@ -73,16 +73,18 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // UTC calendar arithmetic: the one RFC 3339 parser, floor division, hour/day buckets, the clock.
+        .target(name: "Time"),
         // The event model: parser, validation, WAL record codec, idempotency key. Pure: no HTTP, no libpq.
         .target(
             name: "Events",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Time", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The HTTP ingest routes: parse with Events, append to the WAL, answer.
         .target(
             name: "Ingest",
             dependencies: [
-                "Events", "WAL", "APISupport", "CZlib",
+                "Events", "Time", "WAL", "APISupport", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -92,7 +94,7 @@ let package = Package(
         .target(
             name: "Replay",
             dependencies: [
-                "Events", "WAL", "Store", "Rollups",
+                "Events", "Time", "WAL", "Store", "Rollups",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -101,7 +103,7 @@ let package = Package(
         .target(
             name: "Query",
             dependencies: [
-                "Store", "Bitmaps", "APISupport",
+                "Store", "Bitmaps", "Time", "APISupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -110,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "EventMetricsService",
             dependencies: [
-                "WAL", "Store", "Events", "Ingest", "Replay", "Query", "Rollups", "APISupport", "Operations",
+                "WAL", "Store", "Time", "Events", "Ingest", "Replay", "Query", "Rollups", "APISupport", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -146,11 +148,12 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "BitmapsTests", dependencies: ["Bitmaps"]),
         .testTarget(name: "RollupsTests", dependencies: ["Rollups", "Bitmaps", "Store", "TestSupport"]),
-        .testTarget(name: "EventsTests", dependencies: ["Events", "Store", "TestSupport"]),
+        .testTarget(name: "TimeTests", dependencies: ["Time"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "Time", "Store", "TestSupport"]),
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "Events", "WAL", "TestSupport", "CZlib",
+                "Ingest", "Events", "Time", "WAL", "TestSupport", "CZlib",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
@@ -158,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Query", "Store", "Rollups", "APISupport", "TestSupport",
+                "Query", "Store", "Rollups", "Time", "APISupport", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
@@ -175,10 +178,11 @@ let package = Package(
         .testTarget(
             name: "EventMetricsServiceTests",
             dependencies: [
-                "EventMetricsService", "Store", "Operations", "TestSupport",
+                "EventMetricsService", "Store", "WAL", "Operations", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ]

@@ -30,7 +30,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     public var headers: HTTPFields {
-        var fields: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        var fields: HTTPFields = [.contentType: Response.jsonContentType]
         if let retryAfterSeconds { fields[.retryAfter] = String(retryAfterSeconds) }
         return fields
     }

@@ -1,12 +1,13 @@
 import Hummingbird
 
 extension Response {
-    /// A JSON answer with the Content-Type every JSON route uses.
-    public static func json(status: HTTPResponse.Status, _ body: String) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: body))
-        )
+    /// The Content-Type of every JSON answer, errors included.
+    public static let jsonContentType = "application/json; charset=utf-8"
+
+    /// A JSON answer; `body` is already JSON (the routes write their bodies by hand, in a stable order).
+    public static func json(status: HTTPResponse.Status, _ body: String, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = jsonContentType
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }

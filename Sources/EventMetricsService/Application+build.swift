@@ -1,3 +1,4 @@
+import APISupport
 import Foundation
 import Hummingbird
 import Ingest
@@ -22,18 +23,10 @@ func buildApplication(
     registry: PrometheusCollectorRegistry? = nil
 ) async throws -> some ApplicationProtocol {
     let wal = try WriteAheadLog.open(settings.wal, logger: logger)
-    do {
-        let applied = try SchemaMigrations.apply(url: settings.databaseURL, logger: logger)
-        if !applied.isEmpty { logger.info("schema migrated", metadata: ["applied": "\(applied)"]) }
-    } catch {
-        logger.warning(
-            "PostgreSQL unreachable at start; ingestion goes on into the WAL and the replayer applies the schema when it answers",
-            metadata: ["error": "\(error)"]
-        )
-    }
+    DatabaseSchema.migrateAtStart(url: settings.databaseURL, logger: logger)
     let replayer = Replayer(
         wal: wal,
-        configuration: ReplayerConfiguration(
+        configuration: DatabaseSchema.replayerConfiguration(
             databaseURL: settings.databaseURL,
             nodeID: settings.nodeID,
             retainSegments: settings.retainSegments
@@ -49,7 +42,7 @@ func buildApplication(
 
     let router = Router(context: ServiceRequestContext.self)
     router.get("/health") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+        Response.json(status: .ok, #"{"status":"ok"}"#)
     }
     router.get("/openapi.yaml") { _, _ in
         let spec = try OpenAPIDocument.contents()
@@ -85,7 +78,12 @@ func buildApplication(
     var services: [any Service] = [WALService(wal: wal, logger: logger), PostgresPoolService(pool: pool), replayer]
     if let registry, settings.adminPort != 0 {
         let sampler = TelemetrySampler(wal: wal, replayer: replayer)
-        services.insert(buildAdminApplication(host: settings.host, port: settings.adminPort, registry: registry, sampler: sampler, logger: logger), at: 0)
+        let admin = buildAdminApplication(host: settings.host, port: settings.adminPort, registry: registry, sampler: sampler, logger: logger)
+        services.insert(
+            ListenerService(
+                name: "admin", host: settings.host, port: settings.adminPort,
+                portSetting: "--admin-port (env ADMIN_PORT; 0 turns the admin listener off)", listener: admin),
+            at: 0)
     }
     return Application(
         router: router,

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Logging
 import Operations
+import Store
 
 /// Settings shared by every subcommand that touches PostgreSQL.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("database-url"), help: "libpq URI or conninfo (env DATABASE_URL).")
-    var databaseURL: String = Environment.string("DATABASE_URL", default: Environment.localDatabaseURL)
+    var databaseURL: String = DatabaseURL.fromEnvironment
 }
 
 /// Logging settings; only the executable bootstraps logging (libraries take a Logger).

@@ -20,7 +20,4 @@ enum Environment {
     static var hostName: String {
         ProcessInfo.processInfo.hostName.isEmpty ? "node-1" : ProcessInfo.processInfo.hostName
     }
-
-    /// The local cluster that `scripts/postgres` manages.
-    static let localDatabaseURL = "postgresql://events@127.0.0.1:54329/events"
 }

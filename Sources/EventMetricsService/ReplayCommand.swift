@@ -26,7 +26,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let log = try WriteAheadLog.open(try wal.configuration(), logger: logger)
         let replayer = Replayer(
             wal: log,
-            configuration: ReplayerConfiguration(databaseURL: database.databaseURL, nodeID: nodeID, retainSegments: wal.retain),
+            configuration: DatabaseSchema.replayerConfiguration(databaseURL: database.databaseURL, nodeID: nodeID, retainSegments: wal.retain),
             logger: logger
         )
         try await replayer.drain(timeout: .seconds(timeout))

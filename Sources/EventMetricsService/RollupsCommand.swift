@@ -3,6 +3,7 @@ import Foundation
 import Query
 import Rollups
 import Store
+import Time
 
 /// `rollups verify` and `rollups rebuild`: prove the rollups equal raw SQL, and recompute them.
 struct RollupsCommand: ParsableCommand {

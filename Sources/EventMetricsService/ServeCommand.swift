@@ -52,7 +52,10 @@ struct ServeCommand: AsyncParsableCommand {
         settings.adminPort = operations.adminPort
         let app = try await buildApplication(settings, logger: logger, registry: registry)
         let group = ServiceGroup(configuration: .init(
-            services: [app, ShutdownNotice(logger: logger)],
+            services: [
+                ListenerService(name: "API", host: host, port: port, portSetting: "--port (env PORT)", listener: app),
+                ShutdownNotice(logger: logger),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -1,4 +1,5 @@
 import Ingest
+import Store
 import WAL
 
 /// Everything `buildApplication` needs; filled from flags by `serve` and directly by tests and tools.
@@ -6,7 +7,7 @@ struct ServiceSettings: Sendable {
     var host = "127.0.0.1"
     var port = 8080
     var nodeID = "node-1"
-    var databaseURL = Environment.localDatabaseURL
+    var databaseURL = DatabaseURL.local
     var wal: WALConfiguration
     var retainSegments = false
     var ingest = IngestConfiguration()

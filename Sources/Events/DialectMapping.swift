@@ -2,6 +2,7 @@
 // validating it with `EventParser`, so an SDK event obeys exactly the rules of `POST /events`.
 
 import Crypto
+import Time
 
 /// The wire formats of the analytics SDKs the service accepts besides its own.
 public enum SDKDialect: String, Sendable {
@@ -77,7 +78,7 @@ extension EventParser {
         put(message.channel)
         JSONOut.append(#","timestamp":"#, to: &json)
         if message.timestampMicros >= 0 {
-            JSONOut.appendQuoted(JSONOut.rfc3339(micros: message.timestampMicros), to: &json)
+            JSONOut.appendQuoted(UTCTime.rfc3339Micros(message.timestampMicros), to: &json)
         } else {
             json.append(contentsOf: Array("\(message.timestampMicros / 1_000_000)".utf8))
         }
@@ -153,11 +154,7 @@ enum DialectRules {
     static func timestamp(_ value: RawValue?, reader: RawJSONReader) -> Int64?? {
         guard let value, !reader.isNull(value) else { return .some(nil) }
         guard let text = reader.string(value) else { return nil }
-        let micros: Int64? = Array(text.utf8).withUnsafeBufferPointer {
-            guard let base = $0.baseAddress else { return nil }
-            return EventTimestamp.parseRFC3339(base, count: $0.count)
-        }
-        guard let micros else { return nil }
+        guard let micros = UTCTime.parseRFC3339(text) else { return nil }
         return .some(micros)
     }
 

@@ -1,3 +1,4 @@
+import Time
 // The event object itself: field dispatch, per-field validation, and assembly of an `Event`.
 
 /// The fields an event object may carry.
@@ -236,10 +237,10 @@ extension EventParser {
             }
             let parsed: Int64?
             if !token.hasEscapes {
-                parsed = EventTimestamp.parseRFC3339(scanner.base + token.start, count: token.end - token.start)
+                parsed = UTCTime.parseRFC3339(scanner.base + token.start, count: token.end - token.start)
             } else {
                 parsed = scanner.makeBytes(token).withUnsafeBufferPointer { buffer in
-                    buffer.baseAddress.flatMap { EventTimestamp.parseRFC3339($0, count: buffer.count) }
+                    buffer.baseAddress.flatMap { UTCTime.parseRFC3339($0, count: buffer.count) }
                 }
             }
             guard let parsed else {

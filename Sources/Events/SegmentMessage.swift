@@ -29,7 +29,7 @@ extension EventParser {
         var messages: [RawValue]
         var outerContext: [RawField] = []
         var batchSentAt: Int64?
-        if let call {
+        if call != nil {
             messages = [root]
         } else {
             guard let batch = top.value("batch"), reader.isArray(batch) else {

@@ -1,3 +1,4 @@
+import Time
 /// What to ask PostgreSQL for one ``MetricsRequest``: plain, parameterised SQL over `events`.
 ///
 /// Input never becomes SQL text: the statement is assembled only from fixed fragments chosen by the

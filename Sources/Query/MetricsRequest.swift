@@ -1,4 +1,5 @@
 import APISupport
+import Time
 
 /// A validated `GET /metrics` question.
 ///

@@ -12,9 +12,6 @@ public func addMetricsRoutes<Context: RequestContext>(to router: some RouterMeth
         let parameters = request.uri.queryParameters.map { (key: String($0.key), value: String($0.value)) }
         let groupBy = parameters.last { $0.key == "group_by" }?.value
         let body = try await telemetry.measure(groupBy: groupBy) { try await service.responseBody(for: parameters) }
-        return Response(
-            status: .ok,
-            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: body)))
+        return .json(status: .ok, body, headers: [.cacheControl: "no-store"])
     }
 }

@@ -2,6 +2,7 @@ import APISupport
 import Foundation
 import Logging
 import Store
+import Time
 
 /// How fresh the counted data is: the replayer's lag, and the instant up to which accepted events are
 /// in PostgreSQL (now − lag).
@@ -40,7 +41,7 @@ public struct MetricsService: Sendable {
         freshness: @escaping @Sendable () -> MetricsFreshness,
         maxWindowDays: Int = MetricsRequest.defaultMaxWindowDays,
         retryAfterSeconds: Int = 5,
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+        now: @escaping @Sendable () -> Int64 = { UTCTime.nowMicros() }
     ) {
         self.pool = pool
         self.logger = logger

@@ -1,3 +1,4 @@
+import Time
 /// How a window `[from, to)` is answered from rollups: whole UTC days from `rollup_daily`, whole
 /// hours from `rollup_hourly`, and only what is left (partial hours) from raw `events`.
 ///
@@ -27,8 +28,8 @@ public struct MetricsWindowSplit: Sendable, Hashable {
         precondition(fromMicros <= toMicros, "a window ends after it starts")
         let hour: Int64 = 3_600
         let day: Int64 = 86_400
-        let firstHour = Self.ceilDiv(fromMicros, hour * 1_000_000) * hour
-        let endHour = Self.floorDiv(toMicros, hour * 1_000_000) * hour
+        let firstHour = UTCTime.ceilDivide(fromMicros, hour * 1_000_000) * hour
+        let endHour = UTCTime.floorDivide(toMicros, hour * 1_000_000) * hour
         guard firstHour < endHour else {
             // Cut at the next hour boundary if the window crosses it (it crosses at most one).
             let boundary = firstHour * 1_000_000
@@ -39,23 +40,13 @@ public struct MetricsWindowSplit: Sendable, Hashable {
         }
         raw = [fromMicros..<(firstHour * 1_000_000), (endHour * 1_000_000)..<toMicros].filter { !$0.isEmpty }
         hours = firstHour..<endHour
-        let firstDay = Self.ceilDiv(firstHour, day) * day
-        let endDay = Self.floorDiv(endHour, day) * day
+        let firstDay = UTCTime.ceilDivide(firstHour, day) * day
+        let endDay = UTCTime.floorDivide(endHour, day) * day
         days = firstDay < endDay ? firstDay..<endDay : endHour..<endHour
     }
 
     /// The start (Unix seconds) of the hour holding a raw range.
     static func hour(of range: Range<Int64>) -> Int64 {
-        floorDiv(range.lowerBound, 3_600_000_000) * 3_600
-    }
-
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-        let (q, r) = a.quotientAndRemainder(dividingBy: b)
-        return r < 0 ? q - 1 : q
-    }
-
-    static func ceilDiv(_ a: Int64, _ b: Int64) -> Int64 {
-        let (q, r) = a.quotientAndRemainder(dividingBy: b)
-        return r > 0 ? q + 1 : q
+        UTCTime.hourStart(micros: range.lowerBound)
     }
 }

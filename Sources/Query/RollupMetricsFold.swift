@@ -1,4 +1,5 @@
 import Bitmaps
+import Time
 
 /// Combines rollup rows and raw edge groups into a ``MetricsResult``, unioning users through
 /// CRoaring.
@@ -54,7 +55,7 @@ struct RollupMetricsFold {
             case .none: nil
             case .channel: .channel(Array(row.channel.utf8))
             case .hour: isDay ? nil : .bucket(row.bucket)
-            case .day: .bucket(MetricsWindowSplit.floorDiv(row.bucket, 86_400) * 86_400)
+            case .day: .bucket(UTCTime.bucketStart(seconds: row.bucket, bucketSeconds: UTCTime.secondsPerDay))
             }
         guard let key else { return }
         update(key) { group in
@@ -74,7 +75,7 @@ struct RollupMetricsFold {
             case .none: nil
             case .channel: .channel(Array(raw.channel.utf8))
             case .hour: .bucket(raw.hour)
-            case .day: .bucket(MetricsWindowSplit.floorDiv(raw.hour, 86_400) * 86_400)
+            case .day: .bucket(UTCTime.bucketStart(seconds: raw.hour, bucketSeconds: UTCTime.secondsPerDay))
             }
         guard let key else { return }
         update(key) { group in

@@ -1,5 +1,6 @@
 import Events
 import Store
+import Time
 
 /// A batch's direct COPY (``DirectCopyInsert``), encoded before its transaction starts.
 ///
@@ -102,7 +103,7 @@ struct PreparedDirectCopy {
         private(set) var groups: [Group] = []
 
         mutating func add(_ event: Event, row: Int) {
-            let hourStart = Self.floorDiv(event.timestampMicros, 3_600_000_000) * 3_600
+            let hourStart = UTCTime.hourStart(micros: event.timestampMicros)
             let key = Key(eventName: event.eventName, channel: event.channel, hourStart: hourStart)
             if let position = index[key] {
                 groups[position].rows.append(Int32(row))
@@ -110,11 +111,6 @@ struct PreparedDirectCopy {
                 index[key] = groups.count
                 groups.append(Group(eventName: key.eventName, channel: key.channel, hourStart: hourStart, rows: [Int32(row)]))
             }
-        }
-
-        private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-            let (q, r) = a.quotientAndRemainder(dividingBy: b)
-            return r < 0 ? q - 1 : q
         }
     }
 }

@@ -73,7 +73,7 @@ final class ReplayBatchWriter {
         """
 
     static let insertEvents = """
-        INSERT INTO events (idempotency_key, event_name, channel, campaign_id, user_id, uid, ts, tags, metadata, received_at, node_id)
+        INSERT INTO events (\(EventsTable.columns))
         SELECT s.idempotency_key, s.event_name, s.channel, s.campaign_id, s.user_id, u.uid, s.ts, s.tags, s.metadata, s.received_at, $1
         FROM replay_staging s JOIN users u ON u.user_id = s.user_id
         ORDER BY s.idempotency_key

@@ -61,26 +61,29 @@ extension ReplayRead {
 /// The reader is used by that thread only until ``wait()`` returns, and the replayer's thread touches
 /// it only after: one user at a time, as `WALReader` requires.
 final class ReplayReadAhead: @unchecked Sendable {
-    private let condition = NSCondition()
+    // @unchecked: `result` is only touched inside `lock`.
+    private let lock = ConditionLock()
+    private let finished: ConditionLock.Condition
     private var result: Result<ReplayRead, any Error>?
 
     init(_ read: @escaping () throws -> ReplayRead) {
+        finished = ConditionLock.Condition(lock)
         let work = UncheckedSendable(read)
         DispatchQueue.global(qos: .userInitiated).async { [self] in
             let outcome = Result { try work.value() }
-            condition.lock()
-            result = outcome
-            condition.signal()
-            condition.unlock()
+            lock.withLock {
+                result = outcome
+                finished.signal()
+            }
         }
     }
 
     /// Blocks until the read is done and returns it (or its error).
     func wait() throws -> ReplayRead {
-        condition.lock()
-        defer { condition.unlock() }
-        while result == nil { condition.wait() }
-        return try result!.get()
+        try lock.withLock {
+            while result == nil { finished.wait() }
+            return try result!.get()
+        }
     }
 }
 

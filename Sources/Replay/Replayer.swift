@@ -5,6 +5,7 @@ import Metrics
 import ServiceLifecycle
 import Store
 import Synchronization
+import Time
 import WAL
 
 /// Drains the WAL into PostgreSQL exactly once, on a thread of its own (libpq blocks).
@@ -18,6 +19,7 @@ public final class Replayer: Service, Sendable {
     private let configuration: ReplayerConfiguration
     private let logger: Logger
     private let state = Mutex(State())
+    private let stop = StopSignal()
     private let insertedCounter = Counter(label: "replay_events_inserted_total")
     private let duplicateCounter = Counter(label: "replay_events_duplicate_total")
     private let deadLetterCounter = Counter(label: "replay_dead_letters_total")
@@ -26,7 +28,6 @@ public final class Replayer: Service, Sendable {
     private struct State {
         var status = ReplayStatus()
         var oldestPendingMicros: Int64?
-        var stopRequested = false
         /// The last error logged at error level; the same error again is logged at debug only, so a
         /// long outage writes one line, not one per retry.
         var lastLoggedError: String?
@@ -89,10 +90,8 @@ public final class Replayer: Service, Sendable {
     }
 
     private func requestStop() {
-        state.withLock { $0.stopRequested = true }
+        stop.request()
     }
-
-    private var stopRequested: Bool { state.withLock { $0.stopRequested } }
 
     private func runOnThread(drainOnly: Bool, deadline: ContinuousClock.Instant? = nil) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -108,14 +107,14 @@ public final class Replayer: Service, Sendable {
     private func loop(drainOnly: Bool, deadline: ContinuousClock.Instant?) {
         var backoff = Backoff(minimum: configuration.minBackoff, maximum: configuration.maxBackoff)
         var session: ReplaySession?
-        var schemaApplied = false
-        while !stopRequested {
+        var prepared = configuration.prepareDatabase == nil
+        while !stop.isRequested {
             if let deadline, ContinuousClock.now > deadline { break }
             do {
                 if session == nil {
-                    if !schemaApplied {
-                        _ = try SchemaMigrations.apply(url: configuration.databaseURL, logger: logger)
-                        schemaApplied = true
+                    if !prepared, let prepare = configuration.prepareDatabase {
+                        try prepare(configuration.databaseURL, logger)
+                        prepared = true
                     }
                     session = try ReplaySession(wal: wal, configuration: configuration, logger: logger)
                     markReachable(session!)
@@ -132,7 +131,7 @@ public final class Replayer: Service, Sendable {
                     if !drainOnly, !step.full {
                         // Caught up: let the next batch gather instead of committing a few rows at a time.
                         announceCaughtUp()
-                        sleep(configuration.minBatchInterval - (ContinuousClock.now - stepStarted))
+                        stop.sleep(for: configuration.minBatchInterval - (ContinuousClock.now - stepStarted))
                     }
                 } else {
                     caughtUp()
@@ -142,7 +141,7 @@ public final class Replayer: Service, Sendable {
             } catch {
                 session = nil
                 failed(error)
-                sleep(backoff.next())
+                stop.sleep(for: backoff.next())
             }
         }
     }
@@ -254,15 +253,7 @@ public final class Replayer: Service, Sendable {
         return (try? EventRecordCodec.decode(first))?.receivedAtMicros
     }
 
-    /// Sleeps in short slices so shutdown is not delayed by a long backoff.
-    private func sleep(_ duration: Duration) {
-        let end = ContinuousClock.now + duration
-        while !stopRequested, ContinuousClock.now < end {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-    }
-
-    static func nowMicros() -> Int64 { Clock.nowMicros() }
+    static func nowMicros() -> Int64 { UTCTime.nowMicros() }
 }
 
 public struct ReplayError: Error, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Logging
 import Store
 
 /// How the replayer batches, retries and keeps segments.
@@ -31,6 +32,11 @@ public struct ReplayerConfiguration: Sendable {
     /// COPY batches straight into `events` while their keys are all new (see ``ReplayBatchWriter``).
     /// Off only to test or measure the staged path alone.
     public var allowDirectCopy = true
+
+    /// Run once before the first session (and retried with it until it succeeds): the executable
+    /// applies the schema migrations here, so a service started while PostgreSQL was down migrates
+    /// when it answers. nil: the database is ready (tests, benchmarks).
+    public var prepareDatabase: (@Sendable (_ databaseURL: String, Logger) throws -> Void)?
 
     /// Called at the two points where a crash is most interesting; tests throw from it (or kill the
     /// connection) to prove that neither loses nor duplicates anything. nil in production.

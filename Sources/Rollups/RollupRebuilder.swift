@@ -1,4 +1,5 @@
 import Store
+import Time
 
 /// Recomputes rollup rows from `events`: for data that predates the rollups, or after a repair.
 ///
@@ -45,8 +46,8 @@ public enum RollupRebuilder {
             if fromMicros == nil && toMicros == nil { summary.markedComplete = try markComplete(on: connection) }
             return summary
         }
-        let firstDay = day.bucket(containing: floorDiv(span.lowerBound, 1_000_000))
-        let lastDay = day.bucket(containing: floorDiv(span.upperBound - 1, 1_000_000))
+        let firstDay = day.bucket(containing: UTCTime.seconds(micros: span.lowerBound))
+        let lastDay = day.bucket(containing: UTCTime.seconds(micros: span.upperBound - 1))
         let total = Int((lastDay - firstDay) / 86_400) + 1
         for (index, start) in stride(from: firstDay, through: lastDay, by: 86_400).enumerated() {
             let counts = try connection.transaction { try rebuildDay(start, on: $0) }
@@ -86,11 +87,6 @@ public enum RollupRebuilder {
         try RollupWriter.insert(hourly, into: .hourly, on: connection)
         try RollupWriter.insert(daily, into: .daily, on: connection)
         return (deltas.eventCount, hourly.count, daily.count)
-    }
-
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-        let (q, r) = a.quotientAndRemainder(dividingBy: b)
-        return r < 0 ? q - 1 : q
     }
 }
 

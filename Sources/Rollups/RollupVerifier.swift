@@ -1,5 +1,6 @@
 import Bitmaps
 import Store
+import Time
 
 /// One way a rollup row disagrees with `events`.
 public struct RollupDifference: Sendable, CustomStringConvertible {
@@ -46,8 +47,8 @@ public enum RollupVerifier {
         let span = (fromMicros ?? known?.lowerBound ?? 0)..<(toMicros ?? known?.upperBound ?? 0)
         report.complete = try RollupStatus.isComplete(on: connection)
         guard !span.isEmpty else { return report }
-        let firstDay = RollupTable.daily.bucket(containing: RollupRebuilder.floorDiv(span.lowerBound, 1_000_000))
-        let lastDay = RollupTable.daily.bucket(containing: RollupRebuilder.floorDiv(span.upperBound - 1, 1_000_000))
+        let firstDay = RollupTable.daily.bucket(containing: UTCTime.seconds(micros: span.lowerBound))
+        let lastDay = RollupTable.daily.bucket(containing: UTCTime.seconds(micros: span.upperBound - 1))
         let total = Int((lastDay - firstDay) / 86_400) + 1
         for (index, day) in stride(from: firstDay, through: lastDay, by: 86_400).enumerated() {
             let (checked, differences) = try connection.transaction { connection in

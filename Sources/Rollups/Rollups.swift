@@ -1,3 +1,4 @@
+import Time
 /// # Rollups
 ///
 /// The hourly and daily rollup tables of `0002_rollups.sql`: per (event name, time bucket, channel)
@@ -27,7 +28,6 @@ public enum RollupTable: String, Sendable, CaseIterable {
 
     /// The start of the bucket holding `seconds` (Unix seconds, UTC).
     public func bucket(containing seconds: Int64) -> Int64 {
-        let (quotient, remainder) = seconds.quotientAndRemainder(dividingBy: bucketSeconds)
-        return (remainder < 0 ? quotient - 1 : quotient) * bucketSeconds
+        UTCTime.bucketStart(seconds: seconds, bucketSeconds: bucketSeconds)
     }
 }

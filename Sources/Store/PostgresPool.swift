@@ -1,5 +1,6 @@
 import Logging
 import NIOPosix
+import Synchronization
 
 /// A small bounded pool of ``PostgresConnection``s for queries.
 ///
@@ -41,7 +42,7 @@ public final class PostgresPool: Sendable {
     private let acquireTimeout: Duration
     private let logger: Logger
     private let threads: NIOThreadPool
-    private let state: Locked<State>
+    private let state: Mutex<State>
 
     /// - Parameters:
     ///   - size: connections (and worker threads) at most; default 4.
@@ -66,7 +67,7 @@ public final class PostgresPool: Sendable {
         self.logger = logger
         self.threads = NIOThreadPool(numberOfThreads: size)
         self.threads.start()
-        self.state = Locked(State(machine: PoolStateMachine(capacity: size)))
+        self.state = Mutex(State(machine: PoolStateMachine(capacity: size)))
     }
 
     public var statistics: Statistics { state.withLock { $0.statistics } }

@@ -4,16 +4,17 @@ import Glibc
 import Musl
 #endif
 
-/// A pthread mutex with condition variables on the monotonic clock.
+/// A pthread mutex with condition variables on the monotonic clock: the project's one condition-variable
+/// type (plain locks are `Mutex` from Synchronization).
 ///
-/// The WAL needs threads (the writer, the replayer's reader) to sleep until something happens —
-/// work queued, a batch made durable — with a timeout, which `Mutex` from Synchronization does not
-/// offer. `@unchecked Sendable`: the pthread objects are made for use from many threads; the
-/// pointers are allocated once in `init` and freed in `deinit`.
-final class ConditionLock: @unchecked Sendable {
+/// Threads (the WAL writer, the replayer and its read-ahead, the seeder's workers) sleep until
+/// something happens — work queued, a batch made durable, a stop requested — with a timeout, which
+/// `Mutex` does not offer. `@unchecked Sendable`: the pthread objects are made for use from many
+/// threads; the pointers are allocated once in `init` and freed in `deinit`.
+public final class ConditionLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    init() {
+    public init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -25,18 +26,18 @@ final class ConditionLock: @unchecked Sendable {
     }
 
     @inline(__always)
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// A condition variable tied to this lock. Waits must happen inside `withLock`.
-    final class Condition: @unchecked Sendable {
+    public final class Condition: @unchecked Sendable {
         private let condition: UnsafeMutablePointer<pthread_cond_t>
         private let lock: ConditionLock
 
-        init(_ lock: ConditionLock) {
+        public init(_ lock: ConditionLock) {
             self.lock = lock
             condition = .allocate(capacity: 1)
             condition.initialize(to: pthread_cond_t())
@@ -53,31 +54,31 @@ final class ConditionLock: @unchecked Sendable {
         }
 
         /// Sleeps until signalled (or spuriously woken: callers re-check their predicate).
-        func wait() {
+        public func wait() {
             pthread_cond_wait(condition, lock.mutex)
         }
 
         /// Sleeps until signalled or until `deadline` (MonotonicClock nanoseconds); false on timeout.
         @discardableResult
-        func wait(until deadline: UInt64) -> Bool {
+        public func wait(until deadline: UInt64) -> Bool {
             var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
             return pthread_cond_timedwait(condition, lock.mutex, &time) != ETIMEDOUT
         }
 
-        func signal() { pthread_cond_signal(condition) }
-        func broadcast() { pthread_cond_broadcast(condition) }
+        public func signal() { pthread_cond_signal(condition) }
+        public func broadcast() { pthread_cond_broadcast(condition) }
     }
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock of every deadline and rate limit in the WAL.
-enum MonotonicClock {
-    static func now() -> UInt64 {
+public enum MonotonicClock {
+    public static func now() -> UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
-    static func nanoseconds(_ duration: Duration) -> UInt64 {
+    public static func nanoseconds(_ duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components
         guard seconds >= 0 else { return 0 }
         let (total, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)

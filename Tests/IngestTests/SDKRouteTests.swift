@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import TestSupport
+import Time
 import Testing
 import WAL
 
@@ -114,7 +115,7 @@ struct SDKRouteTests {
 
     @Test func timestampIsCorrectedForClockSkewWithSentAt() async throws {
         let harness = try Harness()
-        let before = Clock.nowMicros()
+        let before = UTCTime.nowMicros()
         try await harness.app.test(.router) { client in
             // The client's clock is years behind: it stamped the event 90 s before it sent it.
             let body = #"""
@@ -125,7 +126,7 @@ struct SDKRouteTests {
             let (status, _, _) = try await Self.post(client, "/v1/batch", body)
             #expect(status == .ok)
         }
-        let after = Clock.nowMicros()
+        let after = UTCTime.nowMicros()
         let stored = try harness.storedEvents()
         #expect(stored.count == 2)
         #expect(stored[0].timestampMicros >= before - 90_000_000 && stored[0].timestampMicros <= after - 90_000_000)
@@ -135,7 +136,7 @@ struct SDKRouteTests {
 
     @Test func originalTimestampThenReceiveTime() async throws {
         let harness = try Harness()
-        let before = Clock.nowMicros()
+        let before = UTCTime.nowMicros()
         try await harness.app.test(.router) { client in
             _ = try await Self.post(client, "/v1/track", #"{"event":"e","userId":"u","originalTimestamp":"2026-02-01T00:00:00Z"}"#)
             _ = try await Self.post(client, "/v1/track", #"{"event":"e","userId":"u"}"#)

@@ -2,6 +2,7 @@ import Foundation
 import Store
 import TestSupport
 import Testing
+import Time
 @testable import Query
 
 /// Metrics against a real PostgreSQL: a migrated scratch database per test, rows inserted with SQL.

@@ -1,5 +1,6 @@
 @testable import Query
 import Store
+import Time
 
 /// The expected answer of a metrics request, from `events` alone: count(*) and
 /// count(DISTINCT user_id), group keys from to_char. Shares no code with the planner or the rollups.

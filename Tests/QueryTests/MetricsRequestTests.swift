@@ -1,5 +1,6 @@
 import APISupport
 import Testing
+import Time
 @testable import Query
 
 @Suite struct MetricsRequestTests {

@@ -1,4 +1,5 @@
 import Testing
+import Time
 @testable import Query
 
 /// Where a window is cut into raw edges, whole hours and whole days.

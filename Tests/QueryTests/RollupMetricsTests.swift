@@ -3,6 +3,7 @@ import Rollups
 import Store
 import TestSupport
 import Testing
+import Time
 @testable import Query
 
 /// The rollup plan against independent SQL over raw rows: exact, for every kind of window.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Rollups
 import Store
+import Time
 @testable import Query
 
 struct SeedEvent: Sendable {

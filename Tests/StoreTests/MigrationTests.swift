@@ -64,11 +64,11 @@ import Testing
     @Test func concurrentAppliersDoNotFail() async throws {
         try await ScratchDatabase.with(prefix: "store_test") { database in
             let logger = self.logger
-            let results = Locked<[Result<[String], any Error>]>([])
+            let results = Shared<[Result<[String], ApplyFailure>]>([])
             let group = DispatchGroup()
             for _ in 0..<3 {
                 DispatchQueue.global().async(group: group) {
-                    let outcome = Result { try SchemaMigrations.apply(url: database.url, logger: logger) }
+                    let outcome = Result { try SchemaMigrations.apply(url: database.url, logger: logger) }.mapError { ApplyFailure(description: "\($0)") }
                     results.withLock { $0.append(outcome) }
                 }
             }
@@ -79,4 +79,9 @@ import Testing
             #expect(applied.filter(\.isEmpty).count == 2)
         }
     }
+}
+
+/// A failed `apply`, as text: the results cross threads, and `any Error` is not `Sendable`.
+struct ApplyFailure: Error, CustomStringConvertible {
+    var description: String
 }

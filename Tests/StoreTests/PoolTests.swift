@@ -17,8 +17,8 @@ import Testing
     @Test func boundsConcurrency() async throws {
         let name = Self.uniqueApplicationName()
         let pool = PostgresPool(url: ScratchDatabase.defaultURL, size: 2, applicationName: name, logger: logger)
-        let inFlight = Locked((now: 0, peak: 0))
-        let seenBackends = Locked(0)
+        let inFlight = Shared((now: 0, peak: 0))
+        let seenBackends = Shared(0)
         try await withThrowingTaskGroup(of: Int32.self) { group in
             for _ in 0..<20 {
                 group.addTask {
@@ -124,8 +124,8 @@ import Testing
 
     @Test func waitingIsBoundedAndShutdownFailsCallers() async throws {
         let pool = PostgresPool(url: ScratchDatabase.defaultURL, size: 1, acquireTimeout: .milliseconds(100), logger: logger)
-        let started = Locked(false)
-        let finish = Locked(false)
+        let started = Shared(false)
+        let finish = Shared(false)
         // Holds the only connection until the waiting caller has timed out.
         async let long: Void = pool.withConnection { connection in
             started.withLock { $0 = true }

@@ -9,9 +9,7 @@ import Store
 /// touching each other's tables.
 public struct ScratchDatabase: Sendable {
     /// `DATABASE_URL`, or the project's local PostgreSQL (`scripts/postgres url`).
-    public static var defaultURL: String {
-        ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "postgresql://events@127.0.0.1:54329/events"
-    }
+    public static var defaultURL: String { DatabaseURL.fromEnvironment }
 
     public let name: String
     /// Connects to the scratch database.

@@ -3,6 +3,7 @@ import Events
 import Foundation
 import Hummingbird
 import NIOCore
+import Time
 import WAL
 
 /// Registers `POST /events` and `POST /events/bulk`.
@@ -45,7 +46,7 @@ struct IngestHandler: Sendable {
         if format == .ndjson || body.firstNonWhitespaceByte == UInt8(ascii: "[") {
             return try await bulk(body, format: format)
         }
-        let received = Clock.nowMicros()
+        let received = UTCTime.nowMicros()
         let event: Event
         switch body.withUnsafeReadableBytes({ parser.parseEvent($0, receivedAtMicros: received) }) {
         case .success(let parsed): event = parsed
@@ -69,7 +70,7 @@ struct IngestHandler: Sendable {
     }
 
     private func bulk(_ body: ByteBuffer, format: BodyFormat) async throws -> Response {
-        let received = Clock.nowMicros()
+        let received = UTCTime.nowMicros()
         let parsed: BulkParseResult
         let bulkFormat: BulkFormat = format == .ndjson ? .ndjson : .json
         switch body.withUnsafeReadableBytes({ parser.parseBulk($0, format: bulkFormat, receivedAtMicros: received) }) {

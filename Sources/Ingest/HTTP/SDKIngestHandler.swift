@@ -3,6 +3,7 @@ import Events
 import Foundation
 import Hummingbird
 import NIOCore
+import Time
 import WAL
 
 /// Decides whether a write key (Segment) or project API key (PostHog) may send events; `nil` when
@@ -46,7 +47,7 @@ struct SDKIngestHandler: Sendable {
         parse: @Sendable (EventParser, UnsafeRawBufferPointer, Int64) -> Result<SDKBatch, EventError>
     ) async throws -> Response {
         let body = try await collectBody(request, configuration: configuration, gzip: gzipByQuery)
-        let received = Clock.nowMicros()
+        let received = UTCTime.nowMicros()
         let batch: SDKBatch
         switch body.withUnsafeReadableBytes({ parse(parser, $0, received) }) {
         case .success(let parsed): batch = parsed

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Store
 
 // Small pieces shared by `bench load`, `bench check` and `bench seed`.
 
@@ -16,23 +17,7 @@ struct BenchDatabaseOptions: ParsableArguments {
     @Option(
         name: .singleOrDoubleDash("database-url"),
         help: "libpq URL of the service's database (default: $DATABASE_URL, else the project's local PostgreSQL).")
-    var databaseURL: String = ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "postgresql://events@127.0.0.1:54329/events"
-}
-
-/// A value behind an `NSLock`. Used where tasks and threads share a few counters: the critical
-/// sections are a handful of additions, so a plain lock is cheaper and simpler than an actor hop.
-final class BenchLocked<Value>: @unchecked Sendable {
-    // @unchecked: every access to `value` goes through `lock`.
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
+    var databaseURL: String = DatabaseURL.fromEnvironment
 }
 
 /// Human-readable numbers for progress lines and summaries.

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Appends the idempotency key of every acknowledged event to a file, one per line; `bench check`
 /// later proves each is in PostgreSQL exactly once.
@@ -17,9 +18,9 @@ import Darwin
 final class LoadAckLog: Sendable {
     let path: String
     private let descriptor: Int32
-    private let buffer = BenchLocked<[UInt8]>([])
+    private let buffer = Mutex<[UInt8]>([])
     /// Held while writing, so two flushes (ticker and end of run) never interleave partial lines.
-    private let writing = BenchLocked(())
+    private let writing = Mutex(())
 
     init(path: String) throws {
         self.path = path

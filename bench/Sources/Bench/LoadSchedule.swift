@@ -1,3 +1,4 @@
+import Synchronization
 /// Hands out the run's requests to the workers: how many events each carries, the number of its
 /// first event (for idempotency keys) and when it is due.
 ///
@@ -25,7 +26,7 @@ final class LoadSchedule: Sendable {
     let eventsPerRequest: Int
     /// Events per second; nil means as fast as the workers go.
     let rate: Double?
-    private let state = BenchLocked(State())
+    private let state = Mutex(State())
 
     init(start: ContinuousClock.Instant, totalEvents: Int?, duration: Duration?, eventsPerRequest: Int, rate: Double?) {
         precondition(totalEvents != nil || duration != nil, "a run must be bounded")

@@ -1,4 +1,5 @@
 import Histogram
+import Synchronization
 
 /// What happened to one HTTP request.
 enum LoadOutcome: Sendable {
@@ -73,7 +74,7 @@ final class LoadRecorder: Sendable {
         var intervalLatency = LoadRecorder.makeHistogram()
     }
 
-    private let state = BenchLocked(State())
+    private let state = Mutex(State())
 
     static func makeHistogram() -> LatencyHistogram {
         var histogram = LatencyHistogram(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)

@@ -171,10 +171,7 @@ enum ReplayBenchmarkData {
             let bytes = copy.finish()
             let start = ContinuousClock.now
             try connection.transaction { connection in
-                try connection.copyIn(
-                    "COPY events (idempotency_key, event_name, channel, campaign_id, user_id, uid, ts, tags, metadata, received_at, node_id) FROM STDIN (FORMAT binary)",
-                    bytes
-                )
+                try connection.copyIn(EventsTable.copyStatement, bytes)
             }
             seconds += BenchClock.seconds(since: start)
             pending.removeAll(keepingCapacity: true)

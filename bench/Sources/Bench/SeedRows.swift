@@ -5,10 +5,7 @@ import Store
 /// Binary COPY spares the server from parsing text timestamps, arrays and numbers, which is most of
 /// what a text COPY costs it; the server still parses the small metadata JSON into jsonb.
 struct SeedRowEncoder {
-    static let copyStatement = """
-        COPY events (idempotency_key, event_name, channel, campaign_id, user_id, uid, ts, tags, metadata, received_at, node_id) \
-        FROM STDIN (FORMAT binary)
-        """
+    static let copyStatement = EventsTable.copyStatement
     static let nodeID = "seed"
     /// Bytes a row takes, roughly; only sizes the buffer.
     static let approximateRowBytes = 200

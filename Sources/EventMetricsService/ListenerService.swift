@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import ServiceLifecycle
+
+/// Runs one HTTP listener (the API, the admin scrape) and, when it cannot listen, says which one, on
+/// which address, and what to do: NIO's own error reads only `bind(descriptor:ptr:bytes:): Address
+/// already in use (errno: 98)`, with no port, after the other listener has already started.
+struct ListenerService<Listener: Service>: Service {
+    /// "API" or "admin".
+    let name: String
+    let host: String
+    let port: Int
+    /// The option and variable that set the port, for the advice.
+    let portSetting: String
+    let listener: Listener
+
+    func run() async throws {
+        do {
+            try await listener.run()
+        } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
+            throw ListenerStartError(name: name, host: host, port: port, portSetting: portSetting, errno: error.errnoCode)
+        }
+    }
+}
+
+/// Why a listener could not start, in words an operator can act on.
+struct ListenerStartError: Error, CustomStringConvertible {
+    var name: String
+    var host: String
+    var port: Int
+    var portSetting: String
+    var errno: CInt
+
+    var description: String {
+        let address = "\(host):\(port)"
+        switch errno {
+        case EADDRINUSE:
+            return "the \(name) listener cannot listen on \(address): another process is using port \(port)"
+                + " (see `ss -ltnp 'sport = :\(port)'`). Stop it, or choose another port with \(portSetting)."
+        case EACCES:
+            return "the \(name) listener may not listen on \(address): ports below 1024 need privileges."
+                + " Choose another port with \(portSetting)."
+        default:
+            return "the \(name) listener cannot listen on \(address): \(host) is not an address of this machine."
+                + " Choose another address with --host (env HOST)."
+        }
+    }
+}
