@@ -25,7 +25,9 @@ struct GzipBody {
         defer { inflateEnd(&stream) }
         var output = ByteBuffer()
         output.reserveCapacity(min(bound, max(4096, compressed.readableBytes * 4)))
-        let status: Int32 = compressed.withUnsafeReadableBytes { input -> Int32 in
+        /// How inflating ended.
+        enum Outcome { case done, overBound, trailingBytes, invalid }
+        let outcome: Outcome = compressed.withUnsafeReadableBytes { input -> Outcome in
             stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
             stream.avail_in = uInt(input.count)
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
@@ -36,29 +38,29 @@ struct GzipBody {
                     let result = CZlib.inflate(&stream, Z_NO_FLUSH)
                     return (result, out.count - Int(stream.avail_out))
                 }
-                if output.readableBytes + produced > bound { return -100 }
+                if output.readableBytes + produced > bound { return .overBound }
                 output.writeBytes(chunk[0..<produced])
                 switch result {
-                case Z_STREAM_END: return stream.avail_in == 0 ? Z_STREAM_END : -101
+                case Z_STREAM_END: return stream.avail_in == 0 ? .done : .trailingBytes
                 case Z_OK: continue
-                case Z_BUF_ERROR where stream.avail_in == 0: return Z_BUF_ERROR  // input ended before the stream did
+                case Z_BUF_ERROR where stream.avail_in == 0: return .invalid  // input ended before the stream did
                 case Z_BUF_ERROR: continue
-                default: return result
+                default: return .invalid
                 }
             }
         }
-        switch status {
-        case Z_STREAM_END:
+        switch outcome {
+        case .done:
             return output
-        case -100:
+        case .overBound:
             throw APIError(
                 status: .contentTooLarge, code: "body_too_large",
                 message: "The decompressed body is larger than \(bound) bytes (at most \(maxBytes) bytes, and at most \(maxRatio) times the compressed size above \(ratioFloorBytes) bytes); split it into smaller requests.",
                 field: "body"
             )
-        case -101:
+        case .trailingBytes:
             throw APIError.badRequest("malformed_gzip", "The body has bytes after the end of its gzip stream.", field: "body")
-        default:
+        case .invalid:
             throw APIError.badRequest("malformed_gzip", "The body is not valid gzip (Content-Encoding: gzip).", field: "body")
         }
     }
