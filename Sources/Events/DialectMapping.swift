@@ -45,7 +45,7 @@ struct MappedMessage {
     /// `messageId` (Segment) or `uuid` (PostHog).
     var messageID: String?
     /// Where each of our fields came from, to name the client's field in an error.
-    var fieldNames: [String: String]
+    var fieldNames: ClientFieldNames
 }
 
 extension EventParser {
@@ -184,7 +184,7 @@ enum DialectRules {
     }
 
     /// `properties` without the fields that became our channel, tags or campaign.
-    static func remainingObject(_ fields: [RawField], without consumed: Set<String>, reader: RawJSONReader, into out: inout [UInt8]) {
+    static func remainingObject(_ fields: [RawField], without consumed: ConsumedFields, reader: RawJSONReader, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         var first = true
         for field in fields where !consumed.contains(field.name) {
@@ -231,5 +231,64 @@ enum DialectRules {
     /// Tags from `properties.tags` when it is an array of strings (else it stays in metadata).
     static func isStringArray(_ value: RawValue, reader: RawJSONReader) -> Bool {
         reader.isArray(value) && reader.elements(value).allSatisfy { reader.isString($0) }
+    }
+}
+
+/// Which client field each of our fields came from (`user_id` → `userId`), to name it in an error.
+/// Fixed slots rather than a dictionary: it is built for every message and read only on errors.
+struct ClientFieldNames: ExpressibleByDictionaryLiteral {
+    private var eventName: String?, userID: String?, channel: String?, campaignID: String?
+    private var tags: String?, timestamp: String?, metadata: String?, idempotencyKey: String?
+
+    init(dictionaryLiteral elements: (String, String)...) {
+        for (ours, theirs) in elements { self[ours] = theirs }
+    }
+
+    subscript(ours: String) -> String? {
+        get {
+            switch ours {
+            case "event_name": eventName
+            case "user_id": userID
+            case "channel": channel
+            case "campaign_id": campaignID
+            case "tags": tags
+            case "timestamp": timestamp
+            case "metadata": metadata
+            case "idempotency_key": idempotencyKey
+            default: nil
+            }
+        }
+        set {
+            switch ours {
+            case "event_name": eventName = newValue
+            case "user_id": userID = newValue
+            case "channel": channel = newValue
+            case "campaign_id": campaignID = newValue
+            case "tags": tags = newValue
+            case "timestamp": timestamp = newValue
+            case "metadata": metadata = newValue
+            case "idempotency_key": idempotencyKey = newValue
+            default: break
+            }
+        }
+    }
+}
+
+/// The few `properties` fields that became our own fields and are left out of metadata (at most
+/// four), without a set's allocation and hashing per message.
+struct ConsumedFields: ExpressibleByArrayLiteral {
+    private var names: (String?, String?, String?, String?) = (nil, nil, nil, nil)
+
+    init(arrayLiteral elements: String...) {
+        for name in elements { insert(name) }
+    }
+
+    mutating func insert(_ name: String) {
+        if names.0 == nil { names.0 = name } else if names.1 == nil { names.1 = name }
+        else if names.2 == nil { names.2 = name } else { names.3 = name }
+    }
+
+    func contains(_ name: String) -> Bool {
+        names.0 == name || names.1 == name || names.2 == name || names.3 == name
     }
 }

@@ -72,7 +72,7 @@ extension EventParser {
             return .failure(EventError(code: EventError.Code.wrongType, field: "event", message: "Each event must be a JSON object."))
         }
         let fields = reader.fields(event)
-        var names: [String: String] = [
+        var names: ClientFieldNames = [
             "event_name": "event", "user_id": "distinct_id", "metadata": "properties", "idempotency_key": "uuid",
         ]
         guard let eventName = fields.value("event") else {
@@ -88,7 +88,7 @@ extension EventParser {
         } else {
             return .failure(EventError(code: EventError.Code.missingField, field: "distinct_id", message: "Send distinct_id, the user's id."))
         }
-        var consumed: Set<String> = ["distinct_id", "token"]
+        var consumed: ConsumedFields = ["distinct_id", "token"]
 
         let channel: MappedValue
         if let value = properties.value("channel"), reader.isString(value) {

@@ -106,7 +106,7 @@ extension EventParser {
             }
             call = known
         }
-        var names: [String: String] = [
+        var names: ClientFieldNames = [
             "event_name": call == .track ? "event" : "type", "timestamp": "timestamp",
             "metadata": "properties", "idempotency_key": "messageId",
         ]
@@ -142,7 +142,7 @@ extension EventParser {
         }
         let propertiesValue = call == .identify || call == .group ? fields.value("traits") : fields.value("properties")
         let properties = propertiesValue.map(reader.fields) ?? []
-        var consumed: Set<String> = []
+        var consumed: ConsumedFields = []
 
         // Channel.
         let channel: MappedValue
@@ -167,7 +167,7 @@ extension EventParser {
             for name in ["name", "id"] {
                 if let value = campaignFields.value(name), reader.isString(value), reader.string(value) != "" {
                     campaign = value
-                    names["campaign_id"] = "context.campaign.\(name)"
+                    names["campaign_id"] = name == "name" ? "context.campaign.name" : "context.campaign.id"
                     break
                 }
             }
