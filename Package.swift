@@ -144,7 +144,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
 
-        .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "WALTests", dependencies: ["WAL", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "BitmapsTests", dependencies: ["Bitmaps"]),
         .testTarget(name: "RollupsTests", dependencies: ["Rollups", "Bitmaps", "Store", "TestSupport"]),

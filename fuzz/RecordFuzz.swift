@@ -1,9 +1,11 @@
-// libFuzzer entry for the WAL record codec of events (`scripts/fuzz --target record`), compiled with
-// the same event files as `EventFuzz.swift`.
+// libFuzzer entry for the WAL record codec of events (`scripts/fuzz --target record`), linked with the
+// real `Events` target like `EventFuzz.swift`.
 //
 // `EventRecordCodec` promises that decoding is total: any bytes either decode to the event that
 // encodes to exactly those bytes, or throw `EventRecordError`. This checks the promise both ways.
-// `Tests/IngestTests/FuzzRegressionTests.swift` replays `fuzz/regressions/record/` through the same calls.
+// `Tests/EventsTests/FuzzRegressionTests.swift` replays `fuzz/regressions/record/` through the same calls.
+
+@testable import Events
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func recordFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

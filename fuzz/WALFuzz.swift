@@ -1,7 +1,7 @@
-// libFuzzer entry for the WAL's byte parsing (`scripts/fuzz --target wal`). Compiled by
-// `scripts/fuzz` into one module with the pure files of `Sources/WAL` (segment header, batch frame,
-// batch codec, recovery scanner and planner; no Logging, Metrics or file I/O), so it reaches their
-// internal entry points.
+// libFuzzer entry for the WAL's byte parsing (`scripts/fuzz --target wal`), linked by `scripts/fuzz`
+// with the real `WAL` target built with the fuzzer's instrumentation and testing enabled, so it
+// reaches the internal entry points (segment header, batch frame, batch codec, recovery scanner and
+// planner) through `@testable import`.
 //
 // Each input is used three ways:
 // 1. as the bytes of segment 1 on disk: `RecoveryScanner.scan`, then `RecoveryPlanner.plan` in both
@@ -14,6 +14,8 @@
 //    having to forge checksums; records that decode are framed again by `BatchEncoder` and must come
 //    back identical through `BatchFrame.check`.
 // `Tests/WALTests/FuzzRegressionTests.swift` replays `fuzz/regressions/wal/` through the same calls.
+
+@testable import WAL
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func walFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

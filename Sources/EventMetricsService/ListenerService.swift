@@ -24,20 +24,12 @@ struct ListenerService<Listener: Service>: Service {
         do {
             try await listener.run()
         } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
-            throw ListenerStartError(name: name, host: host, port: port, portSetting: portSetting, errno: error.errnoCode)
+            throw ListenerStartError(description: advice(errno: error.errnoCode))
         }
     }
-}
 
-/// Why a listener could not start, in words an operator can act on.
-struct ListenerStartError: Error, CustomStringConvertible {
-    var name: String
-    var host: String
-    var port: Int
-    var portSetting: String
-    var errno: CInt
-
-    var description: String {
+    /// What went wrong and what to do, in words an operator can act on.
+    func advice(errno: CInt) -> String {
         let address = "\(host):\(port)"
         switch errno {
         case EADDRINUSE:
@@ -51,4 +43,9 @@ struct ListenerStartError: Error, CustomStringConvertible {
                 + " Choose another address with --host (env HOST)."
         }
     }
+}
+
+/// Why a listener could not start (``ListenerService/advice(errno:)``).
+struct ListenerStartError: Error, CustomStringConvertible {
+    var description: String
 }

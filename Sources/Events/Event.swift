@@ -80,11 +80,11 @@ public struct EventLimits: Sendable, Equatable {
 /// whole is at fault); `code` is stable and meant for programs; `message` is for people and says what
 /// to change.
 public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var code: String
+    public var code: Code
     public var field: String
     public var message: String
 
-    public init(code: String, field: String, message: String) {
+    public init(code: Code, field: String, message: String) {
         self.code = code
         self.field = field
         self.message = message
@@ -94,33 +94,37 @@ public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension EventError {
-    /// The codes `EventParser` produces.
-    public enum Code {
+    /// The codes `EventParser` produces: an open set (a struct, like `WALError.Code`), whose
+    /// `description` is the stable snake_case code clients see in the JSON error.
+    public struct Code: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+        public let description: String
+        public init(stringLiteral code: String) { description = code }
+
         /// The body is not JSON (syntax error, truncated, trailing garbage, empty).
-        public static let malformedJSON = "malformed_json"
+        public static let malformedJSON: Code = "malformed_json"
         /// JSON nested deeper than the parser accepts anywhere in the body.
-        public static let nestingTooDeep = "nesting_too_deep"
+        public static let nestingTooDeep: Code = "nesting_too_deep"
         /// A string is not valid UTF-8, or contains an unpaired surrogate escape.
-        public static let invalidUTF8 = "invalid_utf8"
+        public static let invalidUTF8: Code = "invalid_utf8"
         /// A string contains U+0000, which PostgreSQL cannot store in text or jsonb.
-        public static let invalidCharacter = "invalid_character"
+        public static let invalidCharacter: Code = "invalid_character"
         /// A metadata number PostgreSQL's `numeric` cannot hold (`1e-20000`).
-        public static let outOfRange = "number_out_of_range"
-        public static let missingField = "missing_field"
-        public static let duplicateField = "duplicate_field"
-        public static let wrongType = "wrong_type"
-        public static let empty = "empty"
-        public static let tooLong = "too_long"
-        public static let tooMany = "too_many"
-        public static let tooLarge = "too_large"
-        public static let tooDeep = "too_deep"
-        public static let invalidTimestamp = "invalid_timestamp"
-        public static let timestampInFuture = "timestamp_in_future"
-        public static let timestampTooOld = "timestamp_too_old"
+        public static let outOfRange: Code = "number_out_of_range"
+        public static let missingField: Code = "missing_field"
+        public static let duplicateField: Code = "duplicate_field"
+        public static let wrongType: Code = "wrong_type"
+        public static let empty: Code = "empty"
+        public static let tooLong: Code = "too_long"
+        public static let tooMany: Code = "too_many"
+        public static let tooLarge: Code = "too_large"
+        public static let tooDeep: Code = "too_deep"
+        public static let invalidTimestamp: Code = "invalid_timestamp"
+        public static let timestampInFuture: Code = "timestamp_in_future"
+        public static let timestampTooOld: Code = "timestamp_too_old"
         /// A bulk body with more events than `EventLimits.maxEventsPerBulk`.
-        public static let tooManyEvents = "too_many_events"
+        public static let tooManyEvents: Code = "too_many_events"
         /// A bulk body with no events at all.
-        public static let noEvents = "no_events"
+        public static let noEvents: Code = "no_events"
     }
 }
 
@@ -138,10 +142,10 @@ public struct BulkEventError: Sendable, Equatable {
     /// counting from 0.
     public var index: Int
     public var field: String
-    public var code: String
+    public var code: EventError.Code
     public var message: String
 
-    public init(index: Int, field: String, code: String, message: String) {
+    public init(index: Int, field: String, code: EventError.Code, message: String) {
         self.index = index
         self.field = field
         self.code = code

@@ -2,31 +2,41 @@
 // parsing. The byte layout is documented in docs/event-record-format.md; keep the two in step.
 
 /// Why bytes are not an event record. `offset` is where in the record the problem was found.
+/// A struct with an open set of codes, like `WALError` and `PostgresError`.
 public struct EventRecordError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
-        /// The first byte is not a version this code can read.
-        case unsupportedVersion(UInt8)
-        /// Flag bits this version does not define are set.
-        case unknownFlags(UInt8)
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// The first byte is not a version this code can read (`byte` holds it).
+        public static let unsupportedVersion = Code("unsupportedVersion")
+        /// Flag bits this version does not define are set (`byte` holds the flags).
+        public static let unknownFlags = Code("unknownFlags")
         /// The record ends before its last field.
-        case truncated
+        public static let truncated = Code("truncated")
         /// A length is not a canonical varint, or larger than the bytes that remain.
-        case invalidLength
+        public static let invalidLength = Code("invalidLength")
         /// A string field is not valid UTF-8.
-        case invalidUTF8
+        public static let invalidUTF8 = Code("invalidUTF8")
         /// Bytes follow the last field.
-        case trailingBytes
+        public static let trailingBytes = Code("trailingBytes")
     }
 
-    public var kind: Kind
+    public var code: Code
     public var offset: Int
+    /// The offending byte, for `unsupportedVersion` and `unknownFlags`.
+    public var byte: UInt8?
 
-    public init(kind: Kind, offset: Int) {
-        self.kind = kind
+    public init(_ code: Code, offset: Int, byte: UInt8? = nil) {
+        self.code = code
         self.offset = offset
+        self.byte = byte
     }
 
-    public var description: String { "invalid event record at byte \(offset): \(kind)" }
+    public var description: String {
+        "invalid event record at byte \(offset): \(code)" + (byte.map { " (\($0))" } ?? "")
+    }
 }
 
 /// Encodes `Event`s as WAL records and decodes them back.
@@ -171,7 +181,7 @@ public enum EventRecordCodec {
 
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(EventRecordError) -> Event {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
-            throw EventRecordError(kind: .truncated, offset: 0)
+            throw EventRecordError(.truncated, offset: 0)
         }
         var reader = Reader(base: base.assumingMemoryBound(to: UInt8.self), end: bytes.count)
         return try reader.readEvent()
@@ -209,14 +219,14 @@ public enum EventRecordCodec {
         mutating func readEvent() throws(EventRecordError) -> Event {
             let version = base[0]
             guard version == EventRecordCodec.currentVersion else {
-                throw EventRecordError(kind: .unsupportedVersion(version), offset: 0)
+                throw EventRecordError(.unsupportedVersion, offset: 0, byte: version)
             }
             guard end >= EventRecordCodec.fixedSize else {
-                throw EventRecordError(kind: .truncated, offset: end)
+                throw EventRecordError(.truncated, offset: end)
             }
             let flags = base[1]
             guard flags & ~(EventRecordCodec.flagCampaign | EventRecordCodec.flagMetadata) == 0 else {
-                throw EventRecordError(kind: .unknownFlags(flags), offset: 1)
+                throw EventRecordError(.unknownFlags, offset: 1, byte: flags)
             }
             let raw = UnsafeRawPointer(base)
             let high = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt64.self))
@@ -241,7 +251,7 @@ public enum EventRecordCodec {
                 metadata = [UInt8](UnsafeBufferPointer(start: base + pos, count: n))
                 pos += n
             }
-            guard pos == end else { throw EventRecordError(kind: .trailingBytes, offset: pos) }
+            guard pos == end else { throw EventRecordError(.trailingBytes, offset: pos) }
             return Event(
                 eventName: eventName,
                 channel: channel,
@@ -262,20 +272,20 @@ public enum EventRecordCodec {
             var value: UInt64 = 0
             var shift: UInt64 = 0
             while true {
-                guard pos < end else { throw EventRecordError(kind: .truncated, offset: pos) }
+                guard pos < end else { throw EventRecordError(.truncated, offset: pos) }
                 let byte = base[pos]
                 pos += 1
                 value |= UInt64(byte & 0x7F) << shift
                 if byte & 0x80 == 0 {
                     // A final zero byte after the first makes a non-canonical (padded) encoding.
-                    if byte == 0 && pos - start > 1 { throw EventRecordError(kind: .invalidLength, offset: start) }
+                    if byte == 0 && pos - start > 1 { throw EventRecordError(.invalidLength, offset: start) }
                     break
                 }
                 shift += 7
-                guard shift < 35 else { throw EventRecordError(kind: .invalidLength, offset: start) }
+                guard shift < 35 else { throw EventRecordError(.invalidLength, offset: start) }
             }
             guard value <= UInt64(end - pos) else {
-                throw EventRecordError(kind: value <= UInt64(Int32.max) ? .truncated : .invalidLength, offset: start)
+                throw EventRecordError(value <= UInt64(Int32.max) ? .truncated : .invalidLength, offset: start)
             }
             return Int(value)
         }
@@ -284,7 +294,7 @@ public enum EventRecordCodec {
             let n = try readLength()
             let p = base + pos
             guard EventJSONBytes.isValidUTF8(p, count: n) else {
-                throw EventRecordError(kind: .invalidUTF8, offset: pos)
+                throw EventRecordError(.invalidUTF8, offset: pos)
             }
             pos += n
             return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)

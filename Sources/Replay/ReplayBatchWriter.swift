@@ -279,17 +279,6 @@ final class ReplayBatchWriter {
     }
 }
 
-extension PostgresError {
-    /// Errors caused by the rows themselves (bad encoding, value out of range, constraint), as opposed to
-    /// the connection or the server's state: only these make a record poison.
-    var isUniqueViolation: Bool { sqlState == "23505" }
-
-    var isDataError: Bool {
-        guard let state = sqlState else { return false }
-        return state.hasPrefix("22") || state.hasPrefix("23") || state == "54000"
-    }
-}
-
 extension [UInt8] {
     var hexString: String {
         let digits = Array("0123456789abcdef".utf8)

@@ -22,8 +22,6 @@ public struct ReplayStatus: Sendable {
     /// (a slice is a whole batch unless a poison record split it).
     public var directSlices: UInt64 = 0
     public var stagedSlices: UInt64 = 0
-    /// When the last transaction committed (Unix µs), or nil before the first one.
-    public var lastCommitMicros: Int64?
     /// The last error, for `/ready` and operators (never sent to ingest clients).
     public var lastError: String?
 

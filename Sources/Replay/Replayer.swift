@@ -172,7 +172,6 @@ public final class Replayer: Service, Sendable {
             $0.status.deadLetters += UInt64(step.outcome.deadLetters)
             $0.status.directSlices += UInt64(step.outcome.directSlices)
             $0.status.stagedSlices += UInt64(step.outcome.stagedSlices)
-            $0.status.lastCommitMicros = Self.nowMicros()
             if $0.lastLoggedError != nil {
                 $0.lastLoggedError = nil
                 $0.status.lastError = nil

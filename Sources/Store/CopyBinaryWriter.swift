@@ -79,13 +79,8 @@ public struct CopyBinaryWriter: Sendable {
     }
 
     /// A `timestamptz` (or `timestamp`) from microseconds since the Unix epoch.
-    public mutating func timestampMicrosSinceUnixEpoch(_ micros: Int64) {
-        int8(micros - Self.postgresEpochOffsetMicros)
-    }
-
-    /// Same as ``timestampMicrosSinceUnixEpoch(_:)``.
     public mutating func timestamp(unixMicros micros: Int64) {
-        timestampMicrosSinceUnixEpoch(micros)
+        int8(micros - Self.postgresEpochOffsetMicros)
     }
 
     /// A one-dimensional `text[]` (element OID 25, lower bound 1); an empty array has no dimensions,

@@ -5,32 +5,28 @@
 public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure this is; an open set, so switch with a `default`.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: String, Sendable {
-            case connectionFailed, connectionLost, queryFailed, copyFailed, queryTimeout
-            case uniqueViolation, closed, poolTimeout, migrationFailed
-        }
-        private let base: Base
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        public var description: String { name }
 
         /// The connection could not be established (server down, refused, bad URL, auth).
-        public static let connectionFailed = Code(base: .connectionFailed)
+        public static let connectionFailed = Code("connectionFailed")
         /// An established connection broke (server restart, `pg_terminate_backend`, network).
-        public static let connectionLost = Code(base: .connectionLost)
+        public static let connectionLost = Code("connectionLost")
         /// The server rejected a statement; `sqlState` says why.
-        public static let queryFailed = Code(base: .queryFailed)
+        public static let queryFailed = Code("queryFailed")
         /// A `COPY … FROM STDIN` failed while streaming or at its end.
-        public static let copyFailed = Code(base: .copyFailed)
+        public static let copyFailed = Code("copyFailed")
         /// The statement was cancelled by `statement_timeout` (SQLSTATE 57014).
-        public static let queryTimeout = Code(base: .queryTimeout)
+        public static let queryTimeout = Code("queryTimeout")
         /// A unique constraint was violated (SQLSTATE 23505).
-        public static let uniqueViolation = Code(base: .uniqueViolation)
+        public static let uniqueViolation = Code("uniqueViolation")
         /// The connection or pool was closed by its owner.
-        public static let closed = Code(base: .closed)
+        public static let closed = Code("closed")
         /// No pooled connection became free within the pool's acquire timeout.
-        public static let poolTimeout = Code(base: .poolTimeout)
+        public static let poolTimeout = Code("poolTimeout")
         /// A schema migration file was missing, misnamed or failed to apply.
-        public static let migrationFailed = Code(base: .migrationFailed)
-
-        public var description: String { base.rawValue }
+        public static let migrationFailed = Code("migrationFailed")
     }
 
     public var code: Code
@@ -60,6 +56,17 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         out += "): \(message)"
         if let query { out += " [in: \(query)]" }
         return out
+    }
+
+    /// A unique constraint rejected a row (SQLSTATE 23505): for the replayer's direct COPY, a key
+    /// already stored.
+    public var isUniqueViolation: Bool { code == .uniqueViolation || sqlState == "23505" }
+
+    /// Errors caused by the rows themselves (bad encoding, value out of range, constraint, program
+    /// limit), as opposed to the connection or the server's state: only these make a record poison.
+    public var isDataError: Bool {
+        guard let state = sqlState else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23") || state == "54000"
     }
 
     /// Keeps log lines bounded when a long statement fails.

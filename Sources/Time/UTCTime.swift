@@ -6,6 +6,11 @@ import Musl
 import Darwin
 #endif
 
+// # Time
+//
+// The lowest target: imports nothing but the C library. Events, Ingest, Replay, Rollups and Query
+// all take their times from here, so one RFC 3339 rule and one floor division hold everywhere.
+
 /// Calendar arithmetic in UTC on microseconds since the Unix epoch, without Foundation's formatters:
 /// the one RFC 3339 parser (events and query parameters), floor division, hour and day buckets, the
 /// exact output forms of the metrics contract, and the wall clock.

@@ -21,8 +21,8 @@ struct ServeProcessTests {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
 
-        let port = try ServiceProcess.freePort()
-        let adminPort = try ServiceProcess.freePort()
+        let port = try ChildProcess.freePort()
+        let adminPort = try ChildProcess.freePort()
         var environment = ProcessInfo.processInfo.environment
         environment["INGEST_API_KEYS"] = "ingest-secret-1,ingest-secret-2"
         environment["QUERY_API_KEYS"] = "query-secret"

@@ -79,7 +79,7 @@ struct EventFuzzTests {
                 checkAccepted(event)
             case .failure(let error):
                 // `field` may be empty: it names the offending field, and "" is a valid JSON name.
-                #expect(!error.code.isEmpty && !error.message.isEmpty)
+                #expect(!error.code.description.isEmpty && !error.message.isEmpty)
             }
         }
         // Some mutations (inside metadata or whitespace) leave a valid event: the checks above ran.

@@ -96,27 +96,27 @@ struct EventRecordCodecTests {
                 #expect(throws: EventRecordError.self) { try EventRecordCodec.decode(record[0..<length]) }
             }
         }
-        #expect(throws: EventRecordError(kind: .truncated, offset: 0)) { try EventRecordCodec.decode([UInt8]()) }
+        #expect(throws: EventRecordError(.truncated, offset: 0)) { try EventRecordCodec.decode([UInt8]()) }
     }
 
     @Test func rejectsBadRecords() {
-        func expectKind(_ bytes: [UInt8], _ kind: EventRecordError.Kind, sourceLocation: SourceLocation = #_sourceLocation) {
+        func expectKind(_ bytes: [UInt8], _ code: EventRecordError.Code, byte: UInt8? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
             do {
                 let event = try EventRecordCodec.decode(bytes)
                 Issue.record("decoded \(event)", sourceLocation: sourceLocation)
             } catch {
-                #expect(error.kind == kind, sourceLocation: sourceLocation)
+                #expect(error.code == code && error.byte == byte, sourceLocation: sourceLocation)
             }
         }
         for version: UInt8 in [0, 2, 0x7F, 0xFF] {
             var bytes = goldenBytes
             bytes[0] = version
-            expectKind(bytes, .unsupportedVersion(version))
+            expectKind(bytes, .unsupportedVersion, byte: version)
         }
-        expectKind([2], .unsupportedVersion(2))
+        expectKind([2], .unsupportedVersion, byte: 2)
         var flags = goldenBytes
         flags[1] = 0x07
-        expectKind(flags, .unknownFlags(0x07))
+        expectKind(flags, .unknownFlags, byte: 0x07)
         expectKind(goldenBytes + [0], .trailingBytes)
         // Campaign flag cleared: "c1" is then read as the tag count, and the rest no longer fits.
         var noCampaign = goldenBytes

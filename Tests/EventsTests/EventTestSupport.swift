@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import Events
 
@@ -73,20 +74,8 @@ extension Result {
     }
 }
 
-/// A small deterministic PRNG (SplitMix64), so that randomized tests repeat exactly.
-struct EventTestRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A small deterministic PRNG, so that randomized tests repeat exactly.
+typealias EventTestRandom = SplitMix64
 
 /// A random event that stays inside no particular limit: the codec must carry anything.
 func randomTestEvent(_ rng: inout EventTestRandom) -> Event {

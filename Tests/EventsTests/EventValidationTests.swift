@@ -195,7 +195,7 @@ struct EventValidationTests {
             return
         }
         #expect(error.field == c.field, "\(error)")
-        #expect(error.code == c.code, "\(error)")
+        #expect(error.code.description == c.code, "\(error)")
         #expect(!error.message.isEmpty)
     }
 

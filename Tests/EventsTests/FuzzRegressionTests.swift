@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Events
 
@@ -8,17 +9,7 @@ import Testing
 /// result or an error), never a trap.
 @Suite("Fuzz regressions")
 struct FuzzRegressionTests {
-    static let fuzzDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("fuzz")
-
-    static func inputs(_ folder: String) -> [(name: String, bytes: [UInt8])] {
-        let directory = fuzzDirectory.appendingPathComponent(folder)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { !$0.hasPrefix(".") }.sorted().map { name in
-            (name, [UInt8](FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) ?? Data()))
-        }
-    }
+    static func inputs(_ folder: String) -> [(name: String, bytes: [UInt8])] { FuzzInputs.load(folder) }
 
     let parser = EventParser()
 
@@ -64,7 +55,7 @@ struct FuzzRegressionTests {
             #expect(result.events.count == result.eventIndexes.count, "\(name) \(format)")
             let indexes = (result.eventIndexes + result.errors.map(\.index)).sorted()
             #expect(indexes == Array(0..<result.totalCount), "\(name) \(format)")
-            #expect(result.errors.allSatisfy { !$0.code.isEmpty && !$0.message.isEmpty }, "\(name) \(format)")
+            #expect(result.errors.allSatisfy { !$0.code.description.isEmpty && !$0.message.isEmpty }, "\(name) \(format)")
             accepted += result.events
         }
         let limits = parser.limits

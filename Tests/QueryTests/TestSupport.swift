@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Rollups
 import Store
+import TestSupport
 import Time
 @testable import Query
 
@@ -29,14 +30,6 @@ struct SeedEvent: Sendable {
 
 let quietLogger = Logger(label: "query-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
-/// Runs blocking libpq work on a Dispatch thread, so parallel tests do not starve the (two-thread)
-/// cooperative pool that the pool's completions and the route tests need.
-func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result(catching: body)) }
-    }
-}
-
 /// Writes events straight into a migrated database: binary COPY into a staging table, then the users
 /// dictionary and `events`, and their rollups (rebuilt for the days they touch), as the replayer would.
 func seed(_ events: [SeedEvent], url: String) async throws {
@@ -54,7 +47,7 @@ private func seedBlocking(_ events: [SeedEvent], url: String) throws {
             writer.text(event.name)
             writer.text(event.channel)
             writer.text(event.user)
-            writer.timestampMicrosSinceUnixEpoch(event.micros)
+            writer.timestamp(unixMicros: event.micros)
         }
         try tx.copyIn("COPY seed FROM STDIN (FORMAT binary)", writer.finish())
         try tx.executeScript("""

@@ -2,13 +2,6 @@ import Foundation
 import Store
 import TestSupport
 
-/// Runs blocking libpq work on a Dispatch thread, keeping the cooperative pool free for other tests.
-func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result(catching: body)) }
-    }
-}
-
 /// A raw event for tests: name, channel, uid and time in Unix microseconds.
 struct RawEvent: Sendable {
     var name: String

@@ -20,7 +20,7 @@ import Testing
     @Test func timestampsUsePostgresEpoch() {
         var writer = CopyBinaryWriter()
         _ = writer.takeBuffered()
-        writer.timestampMicrosSinceUnixEpoch(946_684_800_000_001)
+        writer.timestamp(unixMicros: 946_684_800_000_001)
         #expect(writer.takeBuffered() == [0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1])
     }
 
@@ -60,7 +60,7 @@ import Testing
                 writer.text(row.campaign)
                 writer.int4(row.count)
                 writer.int8(row.big)
-                writer.timestampMicrosSinceUnixEpoch(row.micros)
+                writer.timestamp(unixMicros: row.micros)
                 writer.textArray(row.tags)
                 if let metadata = row.metadata { writer.jsonb(Array(metadata.utf8)) } else { writer.null() }
                 writer.bytea(row.payload)

@@ -11,7 +11,7 @@ public final class PrivatePostgres {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         script = root.appendingPathComponent("scripts/postgres").path
-        port = Int.random(in: 40_000...59_000)
+        port = try ChildProcess.freePort()
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ems-private-pg-\(UUID().uuidString)").path
         try run("start")
     }
@@ -26,33 +26,12 @@ public final class PrivatePostgres {
         try? FileManager.default.removeItem(atPath: dataDirectory)
     }
 
-    /// posix_spawn + waitpid rather than Foundation's Process, whose waitUntilExit can hang when
-    /// called from a Swift concurrency thread on Linux.
     private func run(_ command: String) throws {
         var environment = ProcessInfo.processInfo.environment
         environment["PGPORT"] = String(port)
         environment["PGDATA_DIR"] = dataDirectory
-        let arguments = ["/bin/bash", script, command]
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, argv, envp)
-        guard spawned == 0 else { throw ProcessFailure(message: "cannot run scripts/postgres: errno \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exitCode = (status >> 8) & 0xff
-        guard status & 0x7f == 0, exitCode == 0 else {
-            throw ProcessFailure(message: "scripts/postgres \(command) exited with status \(status)")
-        }
+        let pid = try ChildProcess.spawn("/bin/bash", arguments: [script, command], environment: environment)
+        let status = ChildProcess.waitForExit(pid)
+        guard status == 0 else { throw ChildProcess.Failure("scripts/postgres \(command) exited with status \(status)") }
     }
-
-    struct ProcessFailure: Error { var message: String }
 }

@@ -59,12 +59,6 @@ public struct ScratchDatabase: Sendable {
         }
     }
 
-    private static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result(catching: body)) }
-        }
-    }
-
     /// The same server and credentials as `url`, with another database name; works for libpq URIs
     /// and for `key=value` strings (where a later `dbname` wins).
     public static func databaseURL(_ url: String, name: String) -> String {

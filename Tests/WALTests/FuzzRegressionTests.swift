@@ -1,21 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import WAL
 
 /// Replays the inputs `scripts/fuzz --target wal` keeps (`fuzz/regressions/wal/`) and its seed corpus
 /// through the calls `fuzz/WALFuzz.swift` makes: every input must give a correct answer, never a trap.
 @Suite struct FuzzRegressionTests {
-    static let fuzzDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("fuzz")
-
-    static func inputs(_ folder: String) -> [(name: String, bytes: [UInt8])] {
-        let directory = fuzzDirectory.appendingPathComponent(folder)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { !$0.hasPrefix(".") }.sorted().map { name in
-            (name, [UInt8](FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) ?? Data()))
-        }
-    }
+    static func inputs(_ folder: String) -> [(name: String, bytes: [UInt8])] { FuzzInputs.load(folder) }
 
     @Test func regressionInputsGiveAnswersNotTraps() {
         for (name, bytes) in Self.inputs("regressions/wal") {

@@ -11,7 +11,7 @@ struct BulkSummary {
         for (i, error) in errors.enumerated() {
             if i > 0 { out += "," }
             out += #"{"index":\#(error.index),"field":"# + JSONString.quote(error.field)
-            out += #","code":"# + JSONString.quote(error.code)
+            out += #","code":"# + JSONString.quote(error.code.description)
             out += #","message":"# + JSONString.quote(error.message) + "}"
         }
         return out + "]}"

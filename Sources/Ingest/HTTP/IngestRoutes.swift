@@ -52,7 +52,7 @@ struct IngestHandler: Sendable {
         case .success(let parsed): event = parsed
         case .failure(let error):
             telemetry.events(.rejected, 1)
-            throw APIError.badRequest(error.code, error.message, field: error.field)
+            throw APIError.badRequest(error.code.description, error.message, field: error.field)
         }
         do {
             _ = try await wal.append(EventRecordCodec.encode(event))
@@ -76,8 +76,8 @@ struct IngestHandler: Sendable {
         switch body.withUnsafeReadableBytes({ parser.parseBulk($0, format: bulkFormat, receivedAtMicros: received) }) {
         case .success(let result): parsed = result
         case .failure(let error):
-            var apiError = APIError.badRequest(error.code, error.message, field: error.field)
-            if error.code == "too_many_events" { apiError.status = .contentTooLarge }
+            var apiError = APIError.badRequest(error.code.description, error.message, field: error.field)
+            if error.code == .tooManyEvents { apiError.status = .contentTooLarge }
             throw apiError
         }
         let summary = BulkSummary(accepted: parsed.events.count, errors: parsed.errors)

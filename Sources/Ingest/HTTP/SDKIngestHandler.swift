@@ -52,7 +52,7 @@ struct SDKIngestHandler: Sendable {
         switch body.withUnsafeReadableBytes({ parse(parser, $0, received) }) {
         case .success(let parsed): batch = parsed
         case .failure(let error):
-            var apiError = APIError.badRequest(error.code, error.message, field: error.field)
+            var apiError = APIError.badRequest(error.code.description, error.message, field: error.field)
             if error.code == EventError.Code.tooManyEvents { apiError.status = .contentTooLarge }
             if error.code == EventError.Code.tooLarge, error.field == "message" { apiError.status = .contentTooLarge }
             throw apiError
@@ -76,7 +76,7 @@ struct SDKIngestHandler: Sendable {
             // A lone message that failed is answered as an error the SDK can read; a batch whose
             // messages all failed also lists each one.
             let first = parsed.errors.first
-            var error = APIError.badRequest(first?.code ?? "invalid", first?.message ?? "No message could be stored.", field: first?.field)
+            var error = APIError.badRequest(first?.code.description ?? "invalid", first?.message ?? "No message could be stored.", field: first?.field)
             if parsed.errors.count > 1 {
                 error.message = "None of the \(parsed.errors.count) messages could be stored; the first: \(error.message)"
             }

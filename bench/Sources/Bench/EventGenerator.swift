@@ -1,3 +1,5 @@
+import TestSupport
+
 /// Synthetic analytics events that look like the old service's real traffic, shared by `bench load`
 /// (JSON bodies), `bench seed` (COPY rows) and the checked-in `data/sample-events.ndjson`, so every
 /// benchmark sees the same mix.
@@ -91,19 +93,9 @@ struct EventGenerator {
 /// A small, fast, seedable PRNG (SplitMix64, Steele et al.). `SystemRandomNumberGenerator` reads
 /// the kernel's entropy per call, which would cost more than the rest of event generation; a seed
 /// also makes the checked-in sample reproducible.
-struct EventRandom: RandomNumberGenerator {
-    private var state: UInt64
+typealias EventRandom = SplitMix64
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// Uniform in 0 ..< bound (multiply-shift; the bias is far below anything a benchmark could see).
     @inline(__always)
     mutating func below(_ bound: Int) -> Int {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Events
 import Foundation
+import TestSupport
 
 /// `bench parse`: where the time of bulk ingest goes before the WAL. Measures, in one run and on the
 /// same generated events, µs per event for parsing and validating (single bodies, `{"events":[...]}`
@@ -282,17 +283,7 @@ private struct BenchmarkCorpus {
     }
 }
 
-private struct BenchmarkRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+private typealias BenchmarkRandom = SplitMix64
 
 /// The baseline: what a straightforward Codable model of the same JSON looks like.
 private struct BenchmarkCodableEvent: Decodable {

@@ -36,13 +36,13 @@ struct SeedRowEncoder {
             writer.text(event.campaign.map { EventCatalog.campaigns[$0] })
             writer.text(EventCatalog.userIDs[event.user])
             writer.int4(uids[event.user])
-            writer.timestampMicrosSinceUnixEpoch(ts)
+            writer.timestamp(unixMicros: ts)
             writer.textArray(EventCatalog.tagSets[event.tagMask])
             metadata.removeAll(keepingCapacity: true)
             event.appendMetadataJSON(to: &metadata)
             writer.jsonb(metadata)
             // Received a little after it happened, as through the real pipeline.
-            writer.timestampMicrosSinceUnixEpoch(ts + Int64(generator.random.below(500_000)))
+            writer.timestamp(unixMicros: ts + Int64(generator.random.below(500_000)))
             writer.text(Self.nodeID)
         }
         return writer.finish()
