@@ -1,6 +1,6 @@
 # Builds and runs event-metrics-service on the official Swift image (Debian 12 "bookworm").
 FROM swift:6.2-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends liblz4-dev libroaring-dev libpq-dev pkg-config \
+RUN apt-get update && apt-get install -y --no-install-recommends liblz4-dev libroaring-dev libpq-dev zlib1g-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -12,7 +12,7 @@ RUN swift build -c release --product event-metrics-service \
     && cp -r "$(swift build -c release --show-bin-path)"/*.resources /out/
 
 FROM swift:6.2-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends liblz4-1 libroaring0 libpq5 curl \
+RUN apt-get update && apt-get install -y --no-install-recommends liblz4-1 libroaring0 libpq5 zlib1g curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /out/ /app/

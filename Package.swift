@@ -30,6 +30,8 @@ let package = Package(
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CRoaring", providers: [.apt(["libroaring-dev"])]),
+        // zlib inflates `Content-Encoding: gzip` request bodies.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // CRC32C with SSE4.2 when the CPU has it and a table-driven fallback otherwise.
         .target(name: "CCRC32C"),
 
@@ -86,7 +88,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "Events", "Time", "WAL", "APISupport",
+                "Events", "Time", "WAL", "APISupport", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -156,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "Events", "WAL", "TestSupport",
+                "Ingest", "Events", "Time", "WAL", "TestSupport", "CZlib",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -55,6 +55,16 @@ func buildApplication(
     addIngestRoutes(
         to: access.group(router, scope: "ingest", keys: access.ingestKeys, limiter: limiter),
         wal: wal, configuration: settings.ingest)
+    // The SDK routes check write keys themselves (Basic auth or the body), so their group has the
+    // rate limit but not the bearer check.
+    let sdkRoutes = access.group(router, scope: "ingest", keys: APIKeys([String]()), limiter: limiter)
+    let ingestKeys = access.ingestKeys
+    var writeKeys: WriteKeyCheck?
+    if !ingestKeys.isEmpty {
+        writeKeys = { key in ingestKeys.contains(Array(key.utf8)) }
+    }
+    addSegmentRoutes(to: sdkRoutes, wal: wal, configuration: settings.ingest, writeKeys: writeKeys)
+    addPostHogRoutes(to: sdkRoutes, wal: wal, configuration: settings.ingest, writeKeys: writeKeys)
     addReadinessRoute(to: router, wal: wal, replayer: replayer, pool: pool)
     addMetricsRoutes(
         to: access.group(router, scope: "query", keys: access.queryKeys, limiter: limiter),

@@ -6,7 +6,9 @@
 /// - ``EventParser`` reads request bodies (one JSON object, a JSON array, NDJSON) straight from bytes,
 ///   validating as it goes;
 /// - ``EventRecordCodec`` is the compact binary WAL record of an event (docs/event-record-format.md);
-/// - ``IdempotencyKey`` derives the 16-byte key that makes replay exactly-once.
+/// - ``IdempotencyKey`` derives the 16-byte key that makes replay exactly-once;
+/// - `parseSegment` and `parsePostHog` map the SDK dialects onto ``Event`` (``SDKBatch``) by
+///   rewriting each message as our event JSON and validating it with ``EventParser``'s own rules.
 ///
 /// May import `Time` and swift-crypto only: no HTTP, no libpq, no WAL, so `scripts/fuzz` links this
 /// target alone and benchmarks parse without a server.

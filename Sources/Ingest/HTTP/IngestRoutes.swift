@@ -95,16 +95,10 @@ struct IngestHandler: Sendable {
         return .json(status: .accepted, summary.json())
     }
 
-    /// Collects the body, answering 413 in the project's JSON error shape when it is too large.
+    /// Collects the body (inflating `Content-Encoding: gzip`), answering 413 in the project's JSON
+    /// error shape when it, or what it inflates to, is too large.
     private func collect(_ request: Request) async throws -> ByteBuffer {
-        if let length = request.headers.firstValue(.contentLength).flatMap(Int.init), length > configuration.maxBodyBytes {
-            throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
-        }
-        do {
-            return try await request.body.collect(upTo: configuration.maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
-        }
+        try await collectBody(request, configuration: configuration)
     }
 }
 

@@ -45,6 +45,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .singleOrDoubleDash("batch"), help: "Send N events per request through /events/bulk as {\"events\":[…]}.")
     var batch: Int?
 
+    @Option(name: .singleOrDoubleDash("format"), help: "ours (our event JSON) or segment (Segment track messages; give -endpoint v1/batch with --batch, v1/track without).")
+    var format = "ours"
+
     @Option(name: .singleOrDoubleDash("duration"), help: "Stop after this many seconds.")
     var duration: Double?
 
@@ -78,6 +81,7 @@ struct LoadCommand: AsyncParsableCommand {
         guard (0...100).contains(duplicationPercent) else { throw ValidationError("-duplication-percent must be 0…100") }
         if let batch, !(1...100_000).contains(batch) { throw ValidationError("--batch must be 1…100000") }
         guard timeout > 0 else { throw ValidationError("--timeout must be > 0") }
+        guard format == "ours" || format == "segment" else { throw ValidationError("--format must be ours or segment") }
         // Keys go into JSON bodies and the ack log unescaped: keep them to plain characters.
         if let runID, runID.isEmpty || runID.count > 100 || !runID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) {
             throw ValidationError("--run-id must be 1–100 characters of A–Z, a–z, 0–9, '-', '_', '.', ':'")
@@ -86,7 +90,7 @@ struct LoadCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let plan = LoadPlan(
+        var plan = LoadPlan(
             target: try LoadTarget(endpoint: endpoint, bulk: batch != nil),
             bulk: batch != nil,
             concurrency: concurrency,
@@ -95,6 +99,7 @@ struct LoadCommand: AsyncParsableCommand {
             seed: seed ?? UInt64.random(in: .min ... .max),
             retry503: retry503,
             requestTimeout: .seconds(timeout))
+        plan.segment = format == "segment"
         let log = try ackLog.map { try LoadAckLog(path: $0) }
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: Self.clientConfiguration(plan))
         let start = ContinuousClock.now

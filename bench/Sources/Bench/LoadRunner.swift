@@ -14,6 +14,9 @@ struct LoadPlan: Sendable {
     var seed: UInt64
     var retry503: Bool
     var requestTimeout: Duration
+    /// Segment's wire format (`--format segment`): `{"batch":[…]}` of track messages, or one message
+    /// per POST, answered 200 rather than 202.
+    var segment = false
 }
 
 /// Runs the workers: each takes a ticket from the schedule, builds the body, POSTs it on the shared
@@ -45,6 +48,7 @@ struct LoadRunner: Sendable {
         var recent = LoadRecentEvents(capacity: plan.duplicationPercent > 0 ? Self.recentEventCapacity : 0)
         var body: [UInt8] = []
         var keys: [String] = []
+        var timestamps = SegmentTimestampCache()
         while let ticket = schedule.next() {
             if ticket.due > .now {
                 try? await Task.sleep(until: ticket.due, clock: .continuous)
@@ -53,7 +57,7 @@ struct LoadRunner: Sendable {
             keys.removeAll(keepingCapacity: true)
             var duplicates = 0
             let now = Int64(Date().timeIntervalSince1970)
-            if plan.bulk { body.append(contentsOf: #"{"events":["#.utf8) }
+            if plan.bulk { body.append(contentsOf: plan.segment ? #"{"batch":["#.utf8 : #"{"events":["#.utf8) }
             for offset in 0..<ticket.eventCount {
                 if plan.bulk, offset > 0 { body.append(UInt8(ascii: ",")) }
                 if plan.duplicationPercent > 0, generator.random.unit() * 100 < plan.duplicationPercent,
@@ -67,7 +71,11 @@ struct LoadRunner: Sendable {
                     let key = "\(plan.runID)-\(ticket.firstEvent + offset)"
                     let event = generator.next(timestamp: now - Int64(generator.random.below(60)))
                     let start = body.count
-                    event.appendJSON(to: &body, idempotencyKey: key)
+                    if plan.segment {
+                        event.appendSegmentJSON(to: &body, messageID: key, timestamp: timestamps.text(for: event.timestamp))
+                    } else {
+                        event.appendJSON(to: &body, idempotencyKey: key)
+                    }
                     recent.add(key: key, json: body[start...])
                     keys.append(key)
                 }
@@ -93,7 +101,7 @@ struct LoadRunner: Sendable {
                 let response = try await client.execute(request, timeout: timeout)
                 let answer = try await response.body.collect(upTo: 16 << 20)
                 let status = Int(response.status.code)
-                if status == 202 {
+                if status == (plan.segment ? 200 : 202) {
                     outcome = acknowledge(answer: answer, keys: keys)
                 } else {
                     outcome = .status(status)
