@@ -16,7 +16,8 @@ public final class WriteAheadLog: Sendable {
     /// The most payload one append may carry (records plus 4 bytes each).
     public static let maxAppendBytes = BatchHeader.maxRawLength
 
-    private let core: WALCore
+    /// Internal (not private) so the power-cut driver can queue a round of appends as one group.
+    let core: WALCore
 
     /// This directory's random id (`wal.id`); the replayer keeps it with its checkpoint so a checkpoint
     /// is never applied to a different (wiped or replaced) WAL directory.
