@@ -37,7 +37,8 @@ public final class WriteAheadLog: Sendable {
     /// torn tails are cut off, corruption throws `.corruption` naming file and offset (or is
     /// quarantined in `.skipCorrupt` mode). See `docs/wal-format.md`, "Recovery".
     ///
-    /// Recovery reads every retained segment, so opening takes time proportional to the WAL's size.
+    /// Opening reads the newest segment whole and only a few bytes of each sealed one, so it takes time
+    /// bounded by the segment size, not the backlog; sealed batches are verified as readers reach them.
     public static func open(_ configuration: WALConfiguration, logger: Logger) throws -> WriteAheadLog {
         guard configuration.segmentSize > SegmentHeader.size + BatchHeader.size,
               configuration.maxGroupBytes > 0, configuration.maxGroupRecords > 0
