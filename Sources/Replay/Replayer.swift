@@ -141,6 +141,7 @@ public final class Replayer: Service, Sendable {
             } catch let error as WALError where error.code == .corruption {
                 // Only reached in strict mode: in skip mode the reader quarantines and goes on.
                 stopped(on: error)
+                if drainOnly { break }  // drain() reports it as not finished
                 while !stop.isRequested { stop.sleep(for: .seconds(3600)) }
             } catch {
                 session = nil
