@@ -16,7 +16,8 @@ import Glibc
 ///
 /// The backlog is written straight through the WAL library (the same `WriteAheadLog.append` the
 /// ingest routes call, with realistic encoded events, LZ4 batches of 5,000), which is the same bytes
-/// on disk as posting them over HTTP, minutes faster. The service is then started on it, killed with
+/// on disk as posting them over HTTP, minutes faster; beyond two segments, sealed segments are
+/// relabelled copies of the first (`WALSegmentRelabel`). The service is then started on it, killed with
 /// SIGKILL once it accepts a POST, and restarted `--restarts` times; each restart is timed from spawn to
 /// the first 200 from `/health` and to the first 202 from `POST /events`. An empty WAL is the baseline
 /// in the same run.
@@ -37,6 +38,9 @@ struct RestartBenchmarkCommand: AsyncParsableCommand {
     @Option(name: .customLong("work-dir"), help: "Where the WAL directories are made (removed afterwards).")
     var workDirectory = NSTemporaryDirectory()
 
+    @Flag(name: .customLong("keep"), help: "Keep the WAL directories (e.g. to run `event-metrics-service wal verify` on them).")
+    var keep = false
+
     func run() async throws {
         let sizes = try [0] + unreplayedBytes.split(separator: ",").map { try parseSize(String($0)) }
         let binary = service ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -48,7 +52,7 @@ struct RestartBenchmarkCommand: AsyncParsableCommand {
             for size in sizes {
                 let directory = workDirectory + "/ems-restart-\(getpid())-\(size)"
                 try? FileManager.default.removeItem(atPath: directory)
-                defer { try? FileManager.default.removeItem(atPath: directory) }
+                defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
                 let wal = directory + "/wal"
                 let (onDisk, fillSeconds) = try await RestartBenchmarkData.fill(directory: wal, bytes: size)
                 printToStandardError("wrote \(onDisk >> 20) MiB of WAL in \(String(format: "%.1f", fillSeconds)) s; restarting \(restarts) times")
@@ -84,8 +88,11 @@ struct RestartBenchmarkCommand: AsyncParsableCommand {
 }
 
 enum RestartBenchmarkData {
-    /// Appends realistic encoded events (20,000 distinct, cycled) until the WAL's segments hold
-    /// `bytes`; returns the bytes on disk and the seconds taken. Synced on close.
+    /// Makes a WAL of `bytes` in `directory`: up to two segments (one sealed, then a newest one of
+    /// nearly 64 MiB, the worst case for start-up, which scans the newest whole) through
+    /// `WriteAheadLog.append` with realistic encoded events (20,000 distinct, cycled, 5,000 per
+    /// batch); the rest as relabelled copies of the sealed one (`WALSegmentRelabel`), placed between
+    /// them. Returns the bytes on disk and the seconds taken.
     static func fill(directory: String, bytes: Int64) async throws -> (Int64, Double) {
         let start = ContinuousClock.now
         var configuration = WALConfiguration(directory: directory)
@@ -94,13 +101,36 @@ enum RestartBenchmarkData {
         let wal = try WriteAheadLog.open(configuration, logger: Logger(label: "restart-bench", factory: { _ in SwiftLogNoOpLogHandler() }))
         let pool = try records(count: 20_000)
         var next = 0
-        while wal.stats.totalBytes < bytes {
+        let throughLibrary = min(bytes, 2 * Int64(configuration.segmentSize) - (1 << 20))
+        while wal.stats.totalBytes < throughLibrary {
             let chunk = Array(pool[next..<(next + 5_000)])
             next = (next + 5_000) % pool.count
             _ = try await wal.append(contentsOf: chunk)
         }
-        let total = wal.stats.totalBytes
+        var total = wal.stats.totalBytes
         try await wal.close()
+        if total < bytes {
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".wal") }.sorted()
+            guard names.count >= 2 else { throw ValidationError("expected a sealed and a newest segment, found \(names)") }
+            let template = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/" + names[0])))
+            let newestPath = directory + "/" + names[names.count - 1]
+            var newest = try [UInt8](Data(contentsOf: URL(fileURLWithPath: newestPath)))
+            try FileManager.default.removeItem(atPath: newestPath)
+            total -= Int64(newest.count)
+            var id = UInt64(names.count)
+            var sequence = newest.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) }
+            while total + Int64(template.count + newest.count) <= bytes {
+                var copy = template
+                sequence = try WALSegmentRelabel.relabel(&copy, id: id, firstSequence: sequence)
+                try Data(copy).write(to: URL(fileURLWithPath: directory + "/" + WALSegmentRelabel.name(id)))
+                total += Int64(copy.count)
+                id += 1
+            }
+            _ = try WALSegmentRelabel.relabel(&newest, id: id, firstSequence: sequence)
+            try Data(newest).write(to: URL(fileURLWithPath: directory + "/" + WALSegmentRelabel.name(id)))
+            total += Int64(newest.count)
+        }
+        sync()  // the timed starts should not compete with writeback of the backlog
         let elapsed = ContinuousClock.now - start
         return (total, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
