@@ -151,7 +151,8 @@ enum Recovery {
         return bytes.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: id) }
     }
 
-    /// Reads and scans every segment file in the directory, oldest first, one file in memory at a time.
+    /// Reads and scans every segment file in the directory, oldest first, one file in memory at a time
+    /// (`wal inspect` and `wal verify`; opening uses `checkSegments`).
     static func scanSegments(directory: String, names: [String], fileSystem: any WALFileSystem) throws -> [(path: String, scan: SegmentScan)] {
         var scans: [(path: String, scan: SegmentScan)] = []
         for id in names.compactMap(SegmentFile.id(fromName:)).sorted() {
