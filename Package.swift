@@ -131,6 +131,7 @@ let package = Package(
             name: "Bench",
             dependencies: [
                 "WAL", "Store", "Events", "Replay", "Query", "Rollups", "TestSupport",
+                "CCRC32C",  // bench restart relabels copies of WAL segments (RestartBenchmarkSegments.swift)
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

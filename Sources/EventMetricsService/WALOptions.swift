@@ -21,7 +21,7 @@ struct WALOptions: ParsableArguments {
     @Option(name: .customLong("wal-fsync"), help: "always (default: ack after fdatasync) or an interval in ms, which accepts losing that window on a power cut (env WAL_FSYNC).")
     var fsync: String = Environment.string("WAL_FSYNC", default: "always")
 
-    @Option(name: .customLong("wal-recovery"), help: "strict (refuse to start on corruption) or skip (quarantine corrupt bytes and go on) (env WAL_RECOVERY).")
+    @Option(name: .customLong("wal-recovery"), help: "strict (refuse to start on corruption found at start; stop replay, not ingestion, on corruption found while replaying) or skip (quarantine corrupt bytes and go on) (env WAL_RECOVERY).")
     var recovery: String = Environment.string("WAL_RECOVERY", default: "strict")
 
     @Flag(name: .customLong("wal-retain"), help: "Keep replayed segments instead of deleting them (env WAL_RETAIN=1).")

@@ -32,7 +32,7 @@ enum WALReport {
         case .tornTail(let file, let offset):
             "torn tail: \(file) ends in a partial batch at byte \(offset); opening the WAL truncates it (nothing acknowledged is lost)"
         case .corruption(let file, let offset, let message):
-            "corruption: \(file) at byte \(offset): \(message). The service refuses to start on this WAL; start with --wal-recovery skip to quarantine the damaged bytes"
+            "corruption: \(file) at byte \(offset): \(message). In strict mode the service refuses to start if its start-up checks reach these bytes, or stops replaying when it reads them; --wal-recovery skip quarantines the damaged bytes"
         case .unreadable(let message):
             "unreadable: \(message)"
         }

@@ -24,6 +24,23 @@ public struct ReplayStatus: Sendable {
     public var stagedSlices: UInt64 = 0
     /// The last error, for `/ready` and operators (never sent to ingest clients).
     public var lastError: String?
+    /// Set when replay stopped on corrupt WAL bytes in strict recovery mode (`--wal-recovery strict`):
+    /// ingestion goes on, replay of this WAL does not until an operator acts (restart with
+    /// `--wal-recovery skip` to quarantine the bytes).
+    public var walCorruption: WALCorruption?
 
     public init() {}
+}
+
+/// Where replay found corrupt WAL bytes: the file, the byte offset, what was wrong.
+public struct WALCorruption: Sendable, Equatable {
+    public var file: String
+    public var offset: UInt64
+    public var reason: String
+
+    public init(file: String, offset: UInt64, reason: String) {
+        self.file = file
+        self.offset = offset
+        self.reason = reason
+    }
 }

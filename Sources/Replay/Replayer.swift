@@ -138,12 +138,33 @@ public final class Replayer: Service, Sendable {
                     if drainOnly { break }
                     _ = current.reader.waitForData(timeout: configuration.idleWait)
                 }
+            } catch let error as WALError where error.code == .corruption {
+                // Only reached in strict mode: in skip mode the reader quarantines and goes on.
+                stopped(on: error)
+                if drainOnly { break }  // drain() reports it as not finished
+                while !stop.isRequested { stop.sleep(for: .seconds(3600)) }
             } catch {
                 session = nil
                 failed(error)
                 stop.sleep(for: backoff.next())
             }
         }
+    }
+
+    /// Strict mode found corrupt bytes in the WAL (a sealed segment's batch failing its CRC32C, say):
+    /// replay of this WAL stops where it is, saying where in the log, in `/ready` (`replay.stopped`)
+    /// and in the `wal_replay_corruption` gauge (1, labelled with file and offset). Retrying would only
+    /// find the same bytes; ingestion is untouched and goes on until the unreplayed cap.
+    private func stopped(on error: WALError) {
+        let corruption = WALCorruption(file: error.file ?? "-", offset: error.offset ?? 0, reason: error.message)
+        state.withLock {
+            $0.status.walCorruption = corruption
+            $0.status.lastError = "\(error)"
+        }
+        Gauge(label: "wal_replay_corruption", dimensions: [("file", corruption.file), ("offset", "\(corruption.offset)")]).record(1)
+        logger.critical("replay stopped: corrupt WAL bytes (strict recovery mode); ingestion goes on. Restart with --wal-recovery skip to quarantine them", metadata: [
+            "file": "\(corruption.file)", "offset": "\(corruption.offset)", "reason": "\(corruption.reason)",
+        ])
     }
 
     private func committed(_ step: ReplaySession.Step, session: ReplaySession) {

@@ -234,6 +234,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         let configuration = core.configuration
         let id = activeId + 1
+        // Trimmed and synced before the next segment exists: recovery checks sealed segments without
+        // scanning them (`Recovery.checkSegments`), so a sealed segment must end at its last batch.
+        trimPreallocated(sync: true)
         let file: WALFile
         do {
             let prepared = spare?.id == id ? spare?.file : nil
@@ -253,7 +256,6 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         let recovered = mustRotate
         mustRotate = false
-        trimPreallocated()
         do { try active.close() } catch {
             core.logger.warning("closing a sealed segment failed", metadata: ["file": "\(active.path)", "error": "\(error)"])
         }
@@ -267,12 +269,14 @@ final class GroupCommitWriter: @unchecked Sendable {
         if recovered { core.logger.info("WAL segment created after earlier failures; accepting batches again", metadata: ["segment": "\(id)"]) }
     }
 
-    /// Cuts the unused zeros off the active segment before it is sealed or closed. Best effort and not
-    /// synced: if the cut is lost in a crash, recovery trims the zeros.
-    private func trimPreallocated() {
+    /// Cuts the unused zeros off the active segment before it is sealed (`sync`: and makes the new size
+    /// durable) or closed. Best effort: if the cut is lost, the segment's last bytes are zeros, and
+    /// recovery scans it whole and trims them; no acknowledged byte depends on it.
+    private func trimPreallocated(sync: Bool = false) {
         guard allocatedEnd > activeSize else { return }
         do {
             try active.truncate(to: activeSize)
+            if sync { try active.dataSync() }
             allocatedEnd = activeSize
         } catch {
             core.logger.warning("could not trim preallocated WAL space; recovery will", metadata: [

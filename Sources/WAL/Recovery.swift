@@ -24,7 +24,7 @@ enum Recovery {
         }
         if !leftovers.isEmpty { try fs.syncDirectory(directory) }
 
-        let scans = try scanSegments(directory: directory, names: names, fileSystem: fs)
+        let scans = try checkSegments(directory: directory, names: names, fileSystem: fs)
         let plan = try RecoveryPlanner.plan(scans, mode: configuration.recoveryMode)
         var quarantined: Int64 = 0
         for action in plan.actions {
@@ -71,7 +71,88 @@ enum Recovery {
         return Result(segments: segments, nextSequence: plan.nextSequence, quarantinedBytes: quarantined)
     }
 
-    /// Reads and scans every segment file in the directory, oldest first, one file in memory at a time.
+    /// What recovery reads at open: work bounded by what a crash can have damaged, not by the backlog.
+    ///
+    /// Only the newest segment can hold bytes written after the last fdatasync (a rotation syncs and
+    /// trims the segment it seals, and creates the next one with a directory fsync, before writing to
+    /// it), so only it is scanned whole, batch by batch; so is the one before it when the newest holds
+    /// nothing (a torn creation, removed). Each older, sealed segment gets `checkSealed`: header, first
+    /// batch header, last bytes and sequence continuity with the next segment, a few reads whatever its
+    /// size. One that fails the check is scanned whole, so the planner sees exactly what is wrong.
+    /// Readers verify the batches of sealed segments (CRC32C) as they read them; `wal verify` scans all.
+    static func checkSegments(directory: String, names: [String], fileSystem: any WALFileSystem) throws -> [(path: String, scan: SegmentScan)] {
+        let ids = names.compactMap(SegmentFile.id(fromName:)).sorted()
+        var scans: [(path: String, scan: SegmentScan)?] = Array(repeating: nil, count: ids.count)
+        func fullScan(_ index: Int) throws {
+            let path = SegmentFile.path(directory: directory, id: ids[index])
+            scans[index] = (path, try scanSegment(path: path, id: ids[index], fileSystem: fileSystem))
+        }
+        guard !ids.isEmpty else { return [] }
+        var index = ids.count - 1
+        try fullScan(index)
+        if let newest = scans[index]?.scan, newest.header == nil, newest.batches.isEmpty, index > 0 {
+            index -= 1
+            try fullScan(index)
+        }
+        while index > 0 {
+            index -= 1
+            let next = scans[index + 1]!.scan
+            let path = SegmentFile.path(directory: directory, id: ids[index])
+            if next.segmentId == ids[index] + 1,
+               let nextFirst = next.header?.firstSequence ?? next.batches.first?.header.firstSequence,
+               let checked = try checkSealed(path: path, id: ids[index], nextFirstSequence: nextFirst, fileSystem: fileSystem) {
+                scans[index] = (path, checked)
+            } else {
+                try fullScan(index)
+            }
+        }
+        return scans.map { $0! }
+    }
+
+    /// The start-up check of a sealed segment: a valid header naming this id; a first batch header
+    /// that parses and starts at the header's first sequence (or, in a segment with no records, only
+    /// zeros or nothing after the header); a last byte range that is not zeros (a zero-filled tail is
+    /// trimmed by a full scan); and a first sequence no later than the next segment's. Nil when any of
+    /// these fails: the caller scans the segment whole.
+    static func checkSealed(path: String, id: UInt64, nextFirstSequence: UInt64, fileSystem: any WALFileSystem) throws -> SegmentScan? {
+        let file = try WALFile(path: path, mode: .readOnly, fileSystem: fileSystem)
+        defer { try? file.close() }
+        let size = try file.size()
+        var head = [UInt8](repeating: 0, count: SegmentHeader.size + BatchHeader.size)
+        let got = try head.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+        head.removeLast(head.count - got)
+        guard case .success(let header) = head.withUnsafeBytes({ SegmentHeader.decode($0, expectedSegmentId: id) }),
+              header.firstSequence <= nextFirstSequence
+        else { return nil }
+        let afterHeader = head[SegmentHeader.size...]
+        if header.firstSequence == nextFirstSequence {
+            // No records: nothing but the header (and nothing after it that is not zero).
+            guard afterHeader.allSatisfy({ $0 == 0 }), size <= UInt64(got) else { return nil }
+        } else {
+            guard afterHeader.count == BatchHeader.size,
+                  case .success(let first) = head.withUnsafeBytes({
+                      BatchHeader.parse(UnsafeRawBufferPointer(rebasing: $0[SegmentHeader.size...]), expectedSegmentId: id)
+                  }),
+                  first.firstSequence == header.firstSequence
+            else { return nil }
+            var last = [UInt8](repeating: 0, count: 8)
+            let lastGot = try last.withUnsafeMutableBytes { try file.read(into: $0, at: size - 8) }
+            guard lastGot == 8, last.contains(where: { $0 != 0 }) else { return nil }
+        }
+        var scan = SegmentScan(segmentId: id, fileSize: size, header: header)
+        scan.unscanned = header.firstSequence..<nextFirstSequence
+        return scan
+    }
+
+    static func scanSegment(path: String, id: UInt64, fileSystem: any WALFileSystem) throws -> SegmentScan {
+        let file = try WALFile(path: path, mode: .readOnly, fileSystem: fileSystem)
+        let bytes = try file.readAll()
+        try file.close()
+        return bytes.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: id) }
+    }
+
+    /// Reads and scans every segment file in the directory, oldest first, one file in memory at a time
+    /// (`wal inspect` and `wal verify`; opening uses `checkSegments`).
     static func scanSegments(directory: String, names: [String], fileSystem: any WALFileSystem) throws -> [(path: String, scan: SegmentScan)] {
         var scans: [(path: String, scan: SegmentScan)] = []
         for id in names.compactMap(SegmentFile.id(fromName:)).sorted() {
@@ -94,7 +175,7 @@ enum Recovery {
         try file.close()
     }
 
-    private static func quarantine(path: String, range: Range<UInt64>, directory: String, fileSystem: any WALFileSystem) throws {
+    static func quarantine(path: String, range: Range<UInt64>, directory: String, fileSystem: any WALFileSystem) throws {
         let source = try WALFile(path: path, mode: .readOnly, fileSystem: fileSystem)
         var bytes = [UInt8](repeating: 0, count: Int(range.count))
         _ = try bytes.withUnsafeMutableBytes { try source.read(into: $0, at: range.lowerBound) }

@@ -30,12 +30,20 @@ struct SegmentScan: Equatable, Sendable {
     /// writer zero-filled ahead (``WALConfiguration/preallocationBytes``), or a batch whose write
     /// the crash lost whole (never acknowledged). Either way nothing: trimmed, not a torn tail.
     var zeroTail: Range<UInt64>?
+    /// Set when recovery only checked this sealed segment (`Recovery.checkSealed`) instead of
+    /// scanning it: the sequence numbers of its records, from its header's first sequence to the next
+    /// segment's. `batches` is then empty; readers verify each batch as they read it.
+    var unscanned: Range<UInt64>?
 
     /// Where the valid data ends: after the last valid batch (or the header).
     var validEnd: UInt64 { batches.last?.end ?? UInt64(min(Int(fileSize), SegmentHeader.size)) }
-    var recordCount: Int { batches.reduce(0) { $0 + Int($1.header.recordCount) } }
+    var recordCount: Int {
+        if let unscanned { return unscanned.count }
+        return batches.reduce(0) { $0 + Int($1.header.recordCount) }
+    }
     /// The sequence number after the last valid batch.
     var nextSequence: UInt64? {
+        if let unscanned { return unscanned.upperBound }
         if let last = batches.last { return last.header.firstSequence + UInt64(last.header.recordCount) }
         return header?.firstSequence
     }

@@ -47,13 +47,14 @@ final class WALFile {
         return done
     }
 
-    /// Reads the whole file into memory (recovery and the inspector scan segments this way).
+    /// Reads the whole file into memory (recovery and the inspector scan segments this way). The
+    /// buffer is not zero-filled first: `pread` writes every byte it counts, and start-up reads the
+    /// newest segment (up to 64 MiB) this way, so zeroing it would be a second pass over it.
     func readAll() throws -> [UInt8] {
         let size = Int(try size())
-        var bytes = [UInt8](repeating: 0, count: size)
-        let count = try bytes.withUnsafeMutableBytes { try read(into: $0, at: 0) }
-        if count < size { bytes.removeLast(size - count) }
-        return bytes
+        return try [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = try read(into: UnsafeMutableRawBufferPointer(buffer), at: 0)
+        }
     }
 
     /// Writes all of `buffer` at `offset`. A short write is continued; if a later part fails, the

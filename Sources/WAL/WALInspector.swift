@@ -32,7 +32,8 @@ public struct WALInspection: Sendable, Equatable {
     public var compressionRatio: Double { storedBytes > 0 ? Double(rawBytes) / Double(storedBytes) : 0 }
 }
 
-/// The verdict of `wal verify`: what opening in strict mode would do, without doing it.
+/// The verdict of `wal verify`: what opening in strict mode and then reading every batch would find
+/// (open checks sealed segments only cheaply; `verify` scans them all), without changing anything.
 public enum WALVerification: Sendable, Equatable {
     case clean
     /// The newest segment ends in a torn write at `offset`; opening cuts it off. Nothing

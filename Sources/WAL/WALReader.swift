@@ -1,3 +1,5 @@
+import Metrics
+
 /// A forward cursor over durable batches: the replayer's view of the WAL.
 ///
 /// Used from one thread (the replayer's own), so it is not `Sendable`. It never returns bytes
@@ -16,7 +18,16 @@ public final class WALReader {
         self.position = position
     }
 
+    /// The sequence number the next batch must start at (after a batch read, unless bytes were
+    /// stepped over since): recovery checks sealed segments without reading their batches, so this is
+    /// where a sealed segment's batches are found to join up (or not) with the next segment's.
+    private var expectedSequence: UInt64?
+
     /// The next durable batch, or nil when the reader has caught up with the durable end.
+    ///
+    /// Bad bytes (a failed CRC32C, a bad header, a batch that does not continue the sequence) throw
+    /// `.corruption` with file and offset in `.strict` mode. In `.skipCorrupt` mode the bytes up to
+    /// the next valid batch are quarantined and counted, as recovery does, and reading goes on.
     public func next() throws -> WALBatch? {
         while true {
             let step = core.withState { $0.readStep(at: position) }
@@ -24,13 +35,51 @@ public final class WALReader {
             case .caughtUp:
                 return nil
             case .move(let next):
+                if next.segment == position.segment { expectedSequence = nil }  // stepped over quarantined bytes
                 position = next
             case .read(let path, let offset, let limit):
-                let batch = try read(path: path, offset: offset, limit: limit)
+                let batch: WALBatch
+                do {
+                    batch = try read(path: path, offset: offset, limit: limit)
+                } catch let error as WALError where error.code == .corruption && core.configuration.recoveryMode == .skipCorrupt {
+                    try quarantine(path: path, offset: offset, limit: limit, cause: error)
+                    expectedSequence = nil
+                    continue
+                }
+                if let expected = expectedSequence, batch.firstSequence != expected {
+                    let error = WALError(
+                        .corruption, "batch has first sequence \(batch.firstSequence), expected \(expected)",
+                        file: path, offset: offset, operation: "read")
+                    guard core.configuration.recoveryMode == .skipCorrupt else { throw error }
+                    core.logger.error("WAL inconsistency accepted in skip mode", metadata: ["file": "\(path)", "detail": "\(error)"])
+                }
+                expectedSequence = batch.firstSequence + UInt64(batch.records.count)
                 position = batch.next
                 return batch
             }
         }
+    }
+
+    /// `.skipCorrupt`: copies the bad bytes from `offset` up to the next valid batch of the segment (or
+    /// its durable end) to a quarantine file, has readers step over them, and counts them.
+    private func quarantine(path: String, offset: UInt64, limit: UInt64, cause: WALError) throws {
+        let source = try WALFile(path: path, mode: .readOnly, fileSystem: core.configuration.fileSystem)
+        var bytes = [UInt8](repeating: 0, count: Int(limit))
+        let got = try bytes.withUnsafeMutableBytes { try source.read(into: $0, at: 0) }
+        try source.close()
+        bytes.removeLast(bytes.count - got)
+        let scan = bytes.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: position.segment) }
+        let resume = scan.batches.first(where: { $0.offset > offset })?.offset ?? limit
+        let range = offset..<resume
+        try Recovery.quarantine(path: path, range: range, directory: core.configuration.directory, fileSystem: core.configuration.fileSystem)
+        core.withState { state in
+            if let index = state.segments.firstIndex(where: { $0.path == path }) { state.segments[index].skipRanges.append(range) }
+            state.quarantinedBytes += Int64(range.count)
+        }
+        Counter(label: "wal_quarantined_bytes_total").increment(by: Int64(range.count))
+        core.logger.error("quarantined corrupt WAL bytes found while reading", metadata: [
+            "file": "\(path)", "offset": "\(offset)", "bytes": "\(range.count)", "reason": "\(cause)",
+        ])
     }
 
     /// Blocks the calling thread until durable data exists beyond `position` or `timeout` passes.

@@ -32,7 +32,9 @@ public struct WALStats: Sendable, Equatable {
     public var oldestPosition: WALPosition
     /// The end of the durable data: where the next batch will start.
     public var newestPosition: WALPosition
-    /// Batches and records in the retained segments.
+    /// Batches and records in the retained segments. Records come from the sequence numbers; batches
+    /// are counted only in segments scanned at open (the newest) or written since: sealed segments are
+    /// not scanned at open (`docs/wal-format.md`, Recovery).
     public var batchCount: Int
     public var recordCount: Int
     /// The sequence number of the last acknowledged record (nil while none ever was).

@@ -13,6 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
             WALBenchmarkCommand.self, EventParseBenchmarkCommand.self, KeyTypeBenchmarkCommand.self,
             MetricsBenchmarkCommand.self, RollupReplayBenchmarkCommand.self,  // issue 9 (rollups); registered by the rollups helper
             MetricsScaleBenchmarkCommand.self,  // issue 17 (10M users)
+            RestartBenchmarkCommand.self,  // issue 20 (restart with a backlog)
         ],
         defaultSubcommand: LoadCommand.self
     )
