@@ -9,7 +9,9 @@ import Store
 /// data set of `--users` distinct users over `--days` whole days with about `--daily-active` users
 /// a day, then measures the metrics computation over windows of 1, 7, 30 and `--days` days, warm
 /// (query cache on), cold (no cache) and with the daily-only plan (the baseline, same data, same
-/// run), and the process's peak RSS under `--concurrency` concurrent longest-window queries.
+/// run), and the peak RSS under `--concurrency` concurrent longest-window queries: of the `serve`
+/// binary answering them over HTTP (``MetricsScaleService``), and of this process around an
+/// in-process `MetricsService`.
 ///
 /// The data set: 1B raw rows would not fit this disk, so the rollups are generated directly and
 /// merged through ``Rollups/RollupWriter`` (the replayer's merge: daily rows and every block level;
@@ -28,7 +30,9 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
             bench_metrics_scale), merging generated rollups through the replayer's RollupWriter. \
             Example: bench metrics-scale --users 10000000 --daily-active 2000000 --days 180 --database-url URL. \
             Targets (issue 17): 180 days p50 ≤ 50 ms warm, ≤ 150 ms cold, ≥ 20× the daily-only plan; \
-            30 days ≤ 20 ms warm; 8 concurrent 180-day queries under 512 MiB.
+            30 days ≤ 20 ms warm; one 180-day query adds ≤ 64 MiB to the service and 8 concurrent ones keep \
+            it under 512 MiB. The service figures start the real event-metrics-service binary (next to \
+            bench, or --service-binary) on the data set's database and read its /proc/<pid>/status.
             """
     )
 
@@ -55,6 +59,12 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
 
     @Option(name: .singleOrDoubleDash("concurrency"), help: "Concurrent longest-window queries for the peak RSS.")
     var concurrency = 8
+
+    @Option(name: .singleOrDoubleDash("service-binary"), help: "The event-metrics-service binary whose memory is measured over HTTP (default: next to bench; skipped if absent).")
+    var serviceBinary: String?
+
+    @Flag(name: .singleOrDoubleDash("memory-only"), help: "Measure memory only (in-process and serve), no latency cases.")
+    var memoryOnly = false
 
     @Flag(name: .singleOrDoubleDash("rebuild"), help: "Build the data set again even if it is there.")
     var rebuild = false
@@ -86,12 +96,20 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
             iterations: iterations, baselineIterations: baselineIterations)
         // Memory first, so no earlier phase's allocations (the cases' warm cache) hide what queries add.
         let memory = try await measure.peakRSS(days: days, concurrency: concurrency)
-        let cases = try await measure.cases()
+        var service: MetricsScaleServiceMemory?
+        if let binary = serviceBinary ?? MetricsScaleService.defaultBinary() {
+            service = try await MetricsScaleService(
+                binary: binary, databaseURL: database.databaseURL, eventName: eventName, endDay: endDay, days: days, concurrency: concurrency
+            ).measure()
+        } else {
+            printToStandardError("  serve: skipped (no event-metrics-service next to bench; build it: swift build -c release --product event-metrics-service)")
+        }
+        let cases = memoryOnly ? [] : try await measure.cases()
         await pool.shutdown()
         if json {
-            print(MetricsScaleCase.json(cases, memory: memory, set: set))
+            print(MetricsScaleCase.json(cases, memory: memory, service: service, set: set))
         } else {
-            print(MetricsScaleCase.table(cases, memory: memory, set: set))
+            print(MetricsScaleCase.table(cases, memory: memory, service: service, set: set))
         }
         if cases.contains(where: { !$0.equal }) { throw ExitCode(1) }
     }
@@ -371,8 +389,8 @@ struct MetricsScaleMeasurement: Sendable {
 
 enum ProcessMemory {
     /// VmRSS and VmHWM of this process, in bytes.
-    static func field(_ name: String) -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    static func field(_ name: String, path: String = "/proc/self/status") -> Int {
+        guard let status = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
             let digits = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
             return digits * 1024
@@ -437,13 +455,16 @@ struct MetricsScaleCase: Sendable {
             + "  \(equal ? "equal" : "DIFFERENT")  \(uniqueUsers) users"
     }
 
-    static func table(_ cases: [MetricsScaleCase], memory: MetricsScaleMemory, set: MetricsScaleDataSet) -> String {
+    static func table(_ cases: [MetricsScaleCase], memory: MetricsScaleMemory, service: MetricsScaleServiceMemory?, set: MetricsScaleDataSet) -> String {
         (["metrics-scale: \(set.users) users, ~\(set.dailyActive) daily active, \(set.days) days, \(set.channels) channels; ms (cold ratio = daily-only p50 / cold p50)",
           "window   group     warm p50  warm p95  cold p50  cold p95 daily-only"]
-            + cases.map(\.line) + ["memory: " + memory.line]).joined(separator: "\n")
+            + cases.map(\.line) + ["memory (in-process MetricsService): " + memory.line, "memory (serve over HTTP): " + (service?.line ?? "not measured")])
+            .joined(separator: "\n")
     }
 
-    static func json(_ cases: [MetricsScaleCase], memory: MetricsScaleMemory, set: MetricsScaleDataSet) -> String {
+    /// `peak_rss_bytes` is the `serve` process's peak under the concurrent queries when it was
+    /// measured (`service` holds the rest), else the in-process figure.
+    static func json(_ cases: [MetricsScaleCase], memory: MetricsScaleMemory, service: MetricsScaleServiceMemory?, set: MetricsScaleDataSet) -> String {
         func number(_ value: Double) -> String { value.isFinite ? BenchFormat.decimal(value, places: 3) : "null" }
         let items = cases.map { c in
             """
@@ -454,9 +475,10 @@ struct MetricsScaleCase: Sendable {
         }
         return """
             {"users":\(set.users),"daily_active":\(set.dailyActive),"days":\(set.days),"channels":\(set.channels),\
-            "cases":[\(items.joined(separator: ","))],"peak_rss_bytes":\(memory.peak),"rss_before_bytes":\(memory.before),\
+            "cases":[\(items.joined(separator: ","))],"peak_rss_bytes":\(service?.peak ?? memory.peak),"service":\(service?.json ?? "null"),\
+            "in_process":{"peak_rss_bytes":\(memory.peak),"rss_before_bytes":\(memory.before),\
             "one_query_peak_rss_bytes":\(memory.oneQueryPeak),"peak_rss_without_cache_bytes":\(memory.peakWithoutCache),\
-            "cache_bytes":\(memory.cacheBytes),"concurrency":\(memory.concurrency)}
+            "cache_bytes":\(memory.cacheBytes)},"concurrency":\(memory.concurrency)}
             """
     }
 }
