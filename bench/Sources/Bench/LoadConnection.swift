@@ -269,6 +269,10 @@ final class LoadConnection: @unchecked Sendable {
         channel.close(promise: nil)
         parser.reset()
         carry = nil
+        // A closed channel may never see its `channelReadComplete`: writes from here on go to a new
+        // channel and must not wait for that flush.
+        reading = false
+        needsFlush = false
         let lost = Array(inFlight)
         inFlight.removeAll(keepingCapacity: true)
         for slot in lost { failTransport(slot) }
