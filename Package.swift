@@ -133,9 +133,10 @@ let package = Package(
                 "WAL", "Store", "Events", "Replay", "Query", "Rollups", "TestSupport",
                 "CCRC32C",  // bench restart relabels copies of WAL segments (RestartBenchmarkSegments.swift)
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // `bench load`'s HTTP/1.1 client: raw channels, no HTTP library in the request path.
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

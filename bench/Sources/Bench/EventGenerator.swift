@@ -116,6 +116,28 @@ extension SyntheticEvent {
     /// or the caller's key, so nothing needs escaping; building bytes by hand keeps the generator far
     /// cheaper than the server it measures.
     func appendJSON(to out: inout [UInt8], idempotencyKey: String?) {
+        appendFieldsJSON(to: &out)
+        if let idempotencyKey {
+            out.append(contentsOf: #","idempotency_key":""#.utf8)
+            out.append(contentsOf: idempotencyKey.utf8)
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// The same bytes as `appendJSON(to:idempotencyKey:)` with the key `<keyPrefix><keyNumber>`,
+    /// written without building a String: `bench load` renders one per request.
+    func appendJSON(to out: inout [UInt8], keyPrefix: [UInt8], keyNumber: Int) {
+        appendFieldsJSON(to: &out)
+        out.append(contentsOf: #","idempotency_key":""#.utf8)
+        out.append(contentsOf: keyPrefix)
+        out.appendDecimal(keyNumber)
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// `{"event_name":…,"metadata":{…}`: everything but the key and the closing brace.
+    private func appendFieldsJSON(to out: inout [UInt8]) {
         out.append(contentsOf: #"{"event_name":""#.utf8)
         out.append(contentsOf: EventCatalog.names[name].utf8)
         out.append(contentsOf: #"","channel":""#.utf8)
@@ -129,9 +151,9 @@ extension SyntheticEvent {
             out.append(contentsOf: "null".utf8)
         }
         out.append(contentsOf: #","user_id":"user_"#.utf8)
-        out.append(contentsOf: String(user).utf8)
+        out.appendDecimal(user)
         out.append(contentsOf: #"","timestamp":"#.utf8)
-        out.append(contentsOf: String(timestamp).utf8)
+        out.appendDecimal(Int(timestamp))
         out.append(contentsOf: #","tags":["#.utf8)
         for (index, tag) in EventCatalog.tagSets[tagMask].enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -141,22 +163,37 @@ extension SyntheticEvent {
         }
         out.append(contentsOf: #"],"metadata":"#.utf8)
         appendMetadataJSON(to: &out)
-        if let idempotencyKey {
-            out.append(contentsOf: #","idempotency_key":""#.utf8)
-            out.append(contentsOf: idempotencyKey.utf8)
-            out.append(UInt8(ascii: "\""))
-        }
-        out.append(UInt8(ascii: "}"))
     }
 
     /// `{"price":129.99,"currency":"TRY"}`: also the seed's jsonb column.
     func appendMetadataJSON(to out: inout [UInt8]) {
         out.append(contentsOf: #"{"price":"#.utf8)
-        out.append(contentsOf: String(priceCents / 100).utf8)
+        out.appendDecimal(priceCents / 100)
         out.append(UInt8(ascii: "."))
-        out.append(contentsOf: EventCatalog.zeroPadded(priceCents % 100, width: 2).utf8)
+        out.append(UInt8(ascii: "0") + UInt8(priceCents % 100 / 10))
+        out.append(UInt8(ascii: "0") + UInt8(priceCents % 10))
         out.append(contentsOf: #","currency":""#.utf8)
         out.append(contentsOf: EventCatalog.currencies[currency].utf8)
         out.append(contentsOf: #""}"#.utf8)
+    }
+}
+
+extension [UInt8] {
+    /// Appends `value` in decimal (a leading "-" if negative), without the String that
+    /// `String(value).utf8` would allocate.
+    @inline(__always)
+    mutating func appendDecimal(_ value: Int) {
+        if value < 0 { append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
+        Swift.withUnsafeMutableBytes(of: &digits) { scratch in
+            var end = scratch.count
+            repeat {
+                end -= 1
+                scratch[end] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            append(contentsOf: scratch[end...])
+        }
     }
 }

@@ -40,6 +40,18 @@ final class LoadAckLog: Sendable {
         }
     }
 
+    /// Appends the keys `<prefix><number>` (the load client's `<run-id>-<n>`) without building Strings.
+    func append(prefix: [UInt8], numbers: some Collection<Int>) {
+        guard !numbers.isEmpty else { return }
+        buffer.withLock { buffer in
+            for number in numbers {
+                buffer.append(contentsOf: prefix)
+                buffer.appendDecimal(number)
+                buffer.append(UInt8(ascii: "\n"))
+            }
+        }
+    }
+
     /// Writes what is buffered. Whole lines only, retrying short writes and EINTR.
     func flush() throws {
         try writing.withLock { _ in

@@ -1,6 +1,6 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
+import NIOCore
 
 /// `bench load`: the load generator, and `bench`'s default subcommand, so the old Go tool's
 /// invocations (`bench -endpoint events -total 100000 -concurrency 64`) keep working unchanged.
@@ -36,8 +36,14 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .singleOrDoubleDash("rate"), help: "Events per second across all connections (0 = as fast as possible).")
     var rate: Double = 0
 
-    @Option(name: .singleOrDoubleDash("concurrency"), help: "Requests in flight, each on its own keep-alive connection.")
+    @Option(name: .singleOrDoubleDash("concurrency"), help: "Keep-alive connections, each with one request in flight (or --pipeline of them).")
     var concurrency = 64
+
+    @Option(name: .singleOrDoubleDash("pipeline"), help: "Requests in flight per connection (HTTP/1.1 pipelining; 1 = none, as wrk and browsers do).")
+    var pipeline = 1
+
+    @Option(name: .singleOrDoubleDash("threads"), help: "Event-loop threads for the connections (default: one per core, at most -concurrency).")
+    var threads: Int?
 
     @Option(name: .singleOrDoubleDash("duplication-percent"), help: "Share of events (0–100) that re-send an earlier event exactly, key included.")
     var duplicationPercent: Double = 0
@@ -78,6 +84,8 @@ struct LoadCommand: AsyncParsableCommand {
         if let duration, !(duration > 0) { throw ValidationError("--duration must be > 0 seconds") }
         guard rate >= 0, rate.isFinite else { throw ValidationError("-rate must be ≥ 0") }
         guard (1...10_000).contains(concurrency) else { throw ValidationError("-concurrency must be 1…10000") }
+        guard (1...1_000).contains(pipeline) else { throw ValidationError("--pipeline must be 1…1000") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1…256") }
         guard (0...100).contains(duplicationPercent) else { throw ValidationError("-duplication-percent must be 0…100") }
         if let batch, !(1...100_000).contains(batch) { throw ValidationError("--batch must be 1…100000") }
         guard timeout > 0 else { throw ValidationError("--timeout must be > 0") }
@@ -98,27 +106,29 @@ struct LoadCommand: AsyncParsableCommand {
             runID: runID ?? Self.randomRunID(),
             seed: seed ?? UInt64.random(in: .min ... .max),
             retry503: retry503,
-            requestTimeout: .seconds(timeout))
+            requestTimeout: .nanoseconds(Int64(timeout * 1e9)))
         plan.segment = format == "segment"
+        plan.pipeline = pipeline
+        plan.threads = threads ?? min(System.coreCount, concurrency)
         let log = try ackLog.map { try LoadAckLog(path: $0) }
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: Self.clientConfiguration(plan))
         let start = ContinuousClock.now
         let schedule = LoadSchedule(
             start: start, totalEvents: total > 0 ? total : nil, duration: duration.map { .seconds($0) },
             eventsPerRequest: batch ?? 1, rate: rate > 0 ? rate : nil)
-        let recorder = LoadRecorder()
+        let recorder = LoadRecorder(shards: plan.threads)
         let interrupt = Self.stopOnInterrupt(schedule)
-        let runner = LoadRunner(plan: plan, schedule: schedule, recorder: recorder, ackLog: log, client: client)
+        let runner = LoadRunner(plan: plan, schedule: schedule, recorder: recorder, ackLog: log)
 
         if !quiet {
-            printToStandardError("load \(plan.runID): \(plan.bulk ? "bulk ×\(batch!)" : "single") → \(plan.target.url), concurrency \(concurrency)")
+            printToStandardError(
+                "load \(plan.runID): \(plan.bulk ? "bulk ×\(batch!)" : "single") → \(plan.target.url), concurrency \(concurrency)"
+                    + (pipeline > 1 ? ", pipeline \(pipeline)" : "") + ", \(plan.threads) thread\(plan.threads == 1 ? "" : "s")")
         }
         let ticker = Task { await Self.tick(schedule: schedule, recorder: recorder, ackLog: log, quiet: quiet) }
-        await runner.run()
+        try await runner.run()
         let elapsed = BenchClock.seconds(since: start)
         ticker.cancel()
         interrupt.cancel()
-        try? await client.shutdown()
         try log?.flush()
 
         let (counters, latency) = recorder.final()
@@ -157,22 +167,6 @@ struct LoadCommand: AsyncParsableCommand {
                 printToStandardError(LoadReport.liveLine(elapsed: BenchClock.seconds(since: schedule.start), total: total, interval: interval, latency: latency))
             }
         }
-    }
-
-    /// HTTP/1.1 keep-alive, one connection per concurrent request, no redirects.
-    ///
-    /// A refused connection fails the request at once (a transport error) instead of AsyncHTTPClient's
-    /// default of retrying until the connect timeout: against a stopped service, 100 events would
-    /// otherwise take minutes, and the crash suite wants each failure counted when it happens.
-    static func clientConfiguration(_ plan: LoadPlan) -> HTTPClient.Configuration {
-        var configuration = HTTPClient.Configuration()
-        configuration.httpVersion = .http1Only
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: plan.concurrency)
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout = .init(connect: .seconds(5), read: .nanoseconds(Int64(BenchClock.seconds(plan.requestTimeout) * 1e9)))
-        configuration.redirectConfiguration = .disallow
-        configuration.decompression = .disabled
-        return configuration
     }
 
     /// 8 hex digits of time and 8 random: unique across runs, short enough for the ack log.

@@ -45,6 +45,9 @@ struct LoadSummary: Encodable {
     var mode: String
     var batch: Int
     var concurrency: Int
+    /// Requests in flight per connection (1 = no pipelining).
+    var pipeline: Int
+    var threads: Int
     /// Events per second asked for; 0 = unlimited.
     var rateLimit: Double
     var durationSeconds: Double
@@ -71,6 +74,8 @@ struct LoadSummary: Encodable {
         mode = plan.bulk ? "bulk" : "single"
         self.batch = plan.bulk ? batch : 1
         concurrency = plan.concurrency
+        pipeline = plan.pipeline
+        threads = plan.threads
         self.rateLimit = rateLimit
         durationSeconds = (elapsed * 1000).rounded() / 1000
         requests = c.requests
@@ -104,7 +109,7 @@ struct LoadSummary: Encodable {
         func n(_ value: Int) -> String { BenchFormat.count(value) }
         func d(_ value: Double) -> String { BenchFormat.decimal(value, places: 2) }
         var lines = [
-            "load \(runId): \(mode)\(mode == "bulk" ? " ×\(batch)" : "") → \(url), concurrency \(concurrency), rate \(rateLimit > 0 ? BenchFormat.count(rateLimit) + " ev/s" : "unlimited")",
+            "load \(runId): \(mode)\(mode == "bulk" ? " ×\(batch)" : "") → \(url), concurrency \(concurrency)\(pipeline > 1 ? ", pipeline \(pipeline)" : ""), rate \(rateLimit > 0 ? BenchFormat.count(rateLimit) + " ev/s" : "unlimited")",
             "  duration        \(d(durationSeconds)) s",
             "  events          sent \(n(eventsSent)) (duplicates \(n(duplicatesSent))), acknowledged \(n(eventsAcknowledged)), rejected \(n(eventsRejected))",
             "  requests        \(n(requests)), accepted \(n(acceptedRequests)), retries \(n(retries))",

@@ -37,6 +37,23 @@ struct LoadCounters: Sendable {
 
     var failedRequests: Int { status4xx + status503 + status5xx + statusOther + badResponses + transport }
 
+    /// Sums another shard's counters into these.
+    mutating func add(_ other: LoadCounters) {
+        requests += other.requests
+        retries += other.retries
+        eventsSent += other.eventsSent
+        duplicatesSent += other.duplicatesSent
+        eventsAcknowledged += other.eventsAcknowledged
+        eventsRejected += other.eventsRejected
+        accepted += other.accepted
+        status4xx += other.status4xx
+        status503 += other.status503
+        status5xx += other.status5xx
+        statusOther += other.statusOther
+        badResponses += other.badResponses
+        transport += other.transport
+    }
+
     mutating func add(_ outcome: LoadOutcome, events: Int, duplicates: Int, retry: Bool) {
         requests += 1
         if retry { retries += 1 }
@@ -61,20 +78,40 @@ struct LoadCounters: Sendable {
 }
 
 /// Collects every request's outcome and latency: one histogram for the run, one for the current
-/// second (the live line's p50/p99). Workers record under one lock; a record is a few additions,
-/// far cheaper than the HTTP round trip it describes.
+/// second (the live line's p50/p99). One shard per event-loop thread, so the connections of one
+/// loop record under a lock no other loop takes; only the once-a-second ticker visits every shard.
 final class LoadRecorder: Sendable {
     /// Latency in microseconds; 3 significant digits; grows past 60 s if a request ever takes longer.
     typealias LatencyHistogram = Histogram<UInt64>
 
-    private struct State {
+    struct Totals {
         var total = LoadCounters()
         var interval = LoadCounters()
         var totalLatency = LoadRecorder.makeHistogram()
         var intervalLatency = LoadRecorder.makeHistogram()
     }
 
-    private let state = Mutex(State())
+    /// What the connections of one event loop record into.
+    final class Shard: Sendable {
+        fileprivate let state = Mutex(Totals())
+
+        func record(_ outcome: LoadOutcome, events: Int, duplicates: Int, retry: Bool, latencyMicros: UInt64) {
+            state.withLock { state in
+                state.total.add(outcome, events: events, duplicates: duplicates, retry: retry)
+                state.interval.add(outcome, events: events, duplicates: duplicates, retry: retry)
+                // Latency of every answered request; a transport failure has no latency worth ranking.
+                if case .transport = outcome { return }
+                _ = state.totalLatency.record(max(latencyMicros, 1))
+                _ = state.intervalLatency.record(max(latencyMicros, 1))
+            }
+        }
+    }
+
+    let shards: [Shard]
+
+    init(shards: Int) {
+        self.shards = (0..<max(1, shards)).map { _ in Shard() }
+    }
 
     static func makeHistogram() -> LatencyHistogram {
         var histogram = LatencyHistogram(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
@@ -82,28 +119,32 @@ final class LoadRecorder: Sendable {
         return histogram
     }
 
-    func record(_ outcome: LoadOutcome, events: Int, duplicates: Int, retry: Bool, latencyMicros: UInt64) {
-        state.withLock { state in
-            state.total.add(outcome, events: events, duplicates: duplicates, retry: retry)
-            state.interval.add(outcome, events: events, duplicates: duplicates, retry: retry)
-            // Latency of every answered request; a transport failure has no latency worth ranking.
-            if case .transport = outcome { return }
-            _ = state.totalLatency.record(max(latencyMicros, 1))
-            _ = state.intervalLatency.record(max(latencyMicros, 1))
-        }
-    }
-
     /// The run so far and the interval since the last call, which starts a new interval.
     func takeInterval() -> (total: LoadCounters, interval: LoadCounters, latency: LatencyHistogram) {
-        state.withLock { state in
-            let result = (state.total, state.interval, state.intervalLatency)
-            state.interval = LoadCounters()
-            state.intervalLatency.reset()
-            return result
+        var total = LoadCounters()
+        var interval = LoadCounters()
+        var latency = Self.makeHistogram()
+        for shard in shards {
+            shard.state.withLock { state in
+                total.add(state.total)
+                interval.add(state.interval)
+                latency.add(state.intervalLatency)
+                state.interval = LoadCounters()
+                state.intervalLatency.reset()
+            }
         }
+        return (total, interval, latency)
     }
 
     func final() -> (counters: LoadCounters, latency: LatencyHistogram) {
-        state.withLock { ($0.total, $0.totalLatency) }
+        var total = LoadCounters()
+        var latency = Self.makeHistogram()
+        for shard in shards {
+            shard.state.withLock { state in
+                total.add(state.total)
+                latency.add(state.totalLatency)
+            }
+        }
+        return (total, latency)
     }
 }
