@@ -139,16 +139,7 @@ struct EventJSONScanner {
         var containsNUL = false
         while true {
             let runStart = pos
-            while pos &+ 8 <= end {
-                // Little-endian order makes the lowest mark the first special byte in memory.
-                let word = UInt64(littleEndian: UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self))
-                let marks = EventJSONBytes.stringSpecialBytes(word)
-                if marks != 0 {
-                    pos &+= marks.trailingZeroBitCount &>> 3
-                    break
-                }
-                pos &+= 8
-            }
+            pos = EventJSONBytes.skipPlainStringWords(in: base, from: pos, end: end)
             while pos < end {
                 let c = base[pos]
                 guard c >= 0x20, c < 0x80, c != EventJSONBytes.quote, c != EventJSONBytes.backslash else { break }

@@ -138,16 +138,7 @@ struct RawJSONReader {
     private func end(ofStringAt start: Int) -> Int {
         var i = start &+ 1
         while true {
-            // Eight bytes at a time past the plain ones, as `EventJSONScanner.scanString` does.
-            while i &+ 8 <= count {
-                let word = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
-                let marks = EventJSONBytes.stringSpecialBytes(word)
-                if marks != 0 {
-                    i &+= marks.trailingZeroBitCount &>> 3
-                    break
-                }
-                i &+= 8
-            }
+            i = EventJSONBytes.skipPlainStringWords(in: base, from: i, end: count)
             let c = base[i]
             if c == EventJSONBytes.backslash {
                 i &+= 2
