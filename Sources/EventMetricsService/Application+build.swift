@@ -63,8 +63,7 @@ func buildApplication(
     if !ingestKeys.isEmpty {
         writeKeys = { key in ingestKeys.contains(Array(key.utf8)) }
     }
-    addSegmentRoutes(to: sdkRoutes, wal: wal, configuration: settings.ingest, writeKeys: writeKeys)
-    addPostHogRoutes(to: sdkRoutes, wal: wal, configuration: settings.ingest, writeKeys: writeKeys)
+    addSDKRoutes(to: sdkRoutes, wal: wal, configuration: settings.ingest, writeKeys: writeKeys)
     addReadinessRoute(to: router, wal: wal, replayer: replayer, pool: pool)
     addMetricsRoutes(
         to: access.group(router, scope: "query", keys: access.queryKeys, limiter: limiter),

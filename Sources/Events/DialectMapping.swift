@@ -1,5 +1,5 @@
-// What the Segment and PostHog mappers share: turning one SDK message into our event JSON and
-// validating it with `EventParser`, so an SDK event obeys exactly the rules of `POST /events`.
+// What the Segment and PostHog mappers share: turning one SDK message into our event, validated by
+// the field readers of `EventParser`, so an SDK event obeys exactly the rules of `POST /events`.
 
 import Crypto
 import Time
@@ -46,78 +46,149 @@ struct MappedMessage {
     var messageID: String?
     /// Where each of our fields came from, to name the client's field in an error.
     var fieldNames: ClientFieldNames
+
+    /// Why `messageID` cannot be an idempotency key (empty, or longer than ours may be), if it cannot.
+    func invalidMessageID(limits: EventLimits) -> EventError? {
+        guard let id = messageID, id.isEmpty || id.utf8.count > limits.maxIdempotencyKeyBytes else { return nil }
+        let name = fieldNames[.idempotencyKey] ?? "messageId"
+        return EventError(
+            code: id.isEmpty ? EventError.Code.empty : EventError.Code.tooLong, field: name,
+            message: "\(name) must be 1 to \(limits.maxIdempotencyKeyBytes) bytes of UTF-8."
+        )
+    }
+
+    /// `error` about one of our fields, naming the client's field instead: `user_id` is `userId` to a
+    /// Segment client.
+    func namingClientField(_ error: EventError) -> EventError {
+        var error = error
+        let ours = error.field.split(separator: ".", maxSplits: 1).first.map(String.init) ?? error.field
+        if let theirs = EventField(name: ours).flatMap({ fieldNames[$0] }) {
+            error.message = error.message.replacing(ours, with: theirs)
+            error.field = theirs + String(error.field.dropFirst(ours.count))
+        }
+        return error
+    }
 }
 
 extension EventParser {
-    /// Builds our event JSON from `message` and validates it; the idempotency key is the client's
-    /// message id scoped by dialect and write key when there is one, else the derived key.
+    /// `nil` when a request's `count` messages may be mapped; else why not (none, or more than a bulk
+    /// body may hold). `noun` is what the dialect calls them.
+    func checkCount(_ count: Int, of noun: String) -> EventError? {
+        guard count > 0 else { return EventParser.noEvents }
+        guard count <= limits.maxEventsPerBulk else {
+            return EventError(
+                code: EventError.Code.tooManyEvents, field: "batch",
+                message: "A batch holds at most \(limits.maxEventsPerBulk) \(noun); split it."
+            )
+        }
+        return nil
+    }
+
+    /// Maps each message with `map` and validates it with `assemble`: each is an event or an error
+    /// reported by its index, as `/events/bulk` reports them.
+    func mapEach(
+        _ messages: [RawValue], reader: RawJSONReader, dialect: SDKDialect, writeKey: String?, receivedAtMicros: Int64,
+        map: (RawValue) -> Result<MappedMessage, EventError>
+    ) -> SDKBatch {
+        var result = BulkParseResult()
+        result.events.reserveCapacity(messages.count)
+        result.eventIndexes.reserveCapacity(messages.count)
+        for (index, message) in messages.enumerated() {
+            result.append(map(message).flatMap {
+                assemble($0, reader: reader, dialect: dialect, writeKey: writeKey, receivedAtMicros: receivedAtMicros)
+            }, index: index)
+        }
+        return SDKBatch(writeKey: writeKey, parsed: result)
+    }
+}
+
+extension EventParser {
+    /// Validates `message` field by field, in the order of our event's fields, with the very checks
+    /// `POST /events` applies (the field readers of `EventObjectParser`), reading the client's values
+    /// in place in `reader`'s body: no event JSON is built and parsed again. The idempotency key is
+    /// the client's message id scoped by dialect and write key when there is one, else the derived key.
     func assemble(
         _ message: MappedMessage, reader: RawJSONReader, dialect: SDKDialect, writeKey: String?, receivedAtMicros: Int64
     ) -> Result<Event, EventError> {
-        var json: [UInt8] = []
-        json.reserveCapacity(message.metadata.count + 256)
-        func put(_ value: MappedValue) {
-            switch value {
-            case .raw(let raw):
-                if reader.isNumber(raw) {
-                    // Some SDKs send numeric user ids; our user_id is text.
-                    json.append(EventJSONBytes.quote)
-                    json.append(contentsOf: reader.bytes(raw))
-                    json.append(EventJSONBytes.quote)
-                } else {
-                    json.append(contentsOf: reader.bytes(raw))
-                }
-            case .text(let text): JSONOut.appendQuoted(text, to: &json)
-            }
-        }
-        JSONOut.append(#"{"event_name":"#, to: &json)
-        put(message.eventName)
-        JSONOut.append(#","user_id":"#, to: &json)
-        put(message.userID)
-        JSONOut.append(#","channel":"#, to: &json)
-        put(message.channel)
-        JSONOut.append(#","timestamp":"#, to: &json)
-        if message.timestampMicros >= 0 {
-            JSONOut.appendQuoted(UTCTime.rfc3339Micros(message.timestampMicros), to: &json)
-        } else {
-            json.append(contentsOf: Array("\(message.timestampMicros / 1_000_000)".utf8))
-        }
+        var values = EventFieldValues()
+        values.eventName = mappedString(message.eventName, .eventName, maxBytes: limits.maxEventNameBytes, reader: reader, into: &values)
+        values.userID = mappedString(message.userID, .userID, maxBytes: limits.maxUserIDBytes, reader: reader, into: &values)
+        values.channel = mappedString(message.channel, .channel, maxBytes: limits.maxChannelBytes, reader: reader, into: &values)
+        values.timestampMicros = mappedTimestamp(message.timestampMicros, into: &values, receivedAtMicros: receivedAtMicros)
         if let campaign = message.campaignID {
-            JSONOut.append(#","campaign_id":"#, to: &json)
-            put(.raw(campaign))
+            values.campaignID = mappedString(.raw(campaign), .campaignID, maxBytes: limits.maxCampaignIDBytes, reader: reader, into: &values)
         }
-        if let tags = message.tags {
-            JSONOut.append(#","tags":"#, to: &json)
-            json.append(contentsOf: reader.bytes(tags))
+        if let tags = message.tags, !values.failed {
+            var scanner = reader.makeScanner(at: tags.start)
+            try? readTags(&scanner, into: &values)  // cannot throw: the body was validated
         }
-        JSONOut.append(#","metadata":"#, to: &json)
-        json.append(contentsOf: message.metadata)
-        json.append(UInt8(ascii: "}"))
+        if !values.failed {
+            let accepted = message.metadata.withUnsafeBufferPointer { bytes in
+                var scanner = EventJSONScanner(base: bytes.baseAddress!, count: bytes.count, nestingLimit: limits.hardNestingLimit)
+                var info = EventJSONSkipInfo()
+                try? scanner.skipValue(depth: 1, info: &info)  // cannot throw: built from validated parts
+                return acceptMetadata(size: bytes.count, info, into: &values)
+            }
+            if accepted { values.metadata = message.metadata }
+        }
 
-        var result = parseEvent(json, receivedAtMicros: receivedAtMicros)
-        switch result {
-        case .success(var event):
-            if let id = message.messageID {
-                guard !id.isEmpty, id.utf8.count <= limits.maxIdempotencyKeyBytes else {
-                    let name = message.fieldNames["idempotency_key"] ?? "messageId"
-                    return .failure(EventError(
-                        code: id.isEmpty ? EventError.Code.empty : EventError.Code.tooLong, field: name,
-                        message: "\(name) must be 1 to \(limits.maxIdempotencyKeyBytes) bytes of UTF-8."
-                    ))
-                }
-                event.idempotencyKey = .scoped(dialect: dialect, writeKey: writeKey ?? "", messageID: id)
-            }
-            result = .success(event)
-        case .failure(var error):
-            // Name the client's field, not ours: `user_id` is `userId` to a Segment client.
-            let ours = error.field.split(separator: ".", maxSplits: 1).first.map(String.init) ?? error.field
-            if let theirs = message.fieldNames[ours] {
-                error.message = error.message.replacing(ours, with: theirs)
-                error.field = theirs + String(error.field.dropFirst(ours.count))
-            }
-            result = .failure(error)
+        // The client's id is checked once the fields are; it replaces the derived key, so that one
+        // is never computed.
+        var key: IdempotencyKey?
+        if !values.failed, let id = message.messageID {
+            if let error = message.invalidMessageID(limits: limits) { return .failure(error) }
+            key = .scoped(dialect: dialect, writeKey: writeKey ?? "", messageID: id)
         }
-        return result
+        return makeEvent(&values, receivedAtMicros: receivedAtMicros, key: key).mapError(message.namingClientField)
+    }
+
+    /// One of our string fields from a mapped value: the client's string as `readString` checks it,
+    /// a client's number as its digits (some SDKs send numeric user ids; our `user_id` is text), any
+    /// other client value as the wrong type, or the mapper's own text.
+    private func mappedString(
+        _ value: MappedValue, _ field: EventField, maxBytes: Int, reader: RawJSONReader, into values: inout EventFieldValues
+    ) -> String? {
+        guard !values.failed else { return nil }
+        switch value {
+        case .raw(let raw) where reader.isNumber(raw):
+            let count = raw.end - raw.start
+            let digits = EventJSONString(
+                start: raw.start, end: raw.end, decodedCount: count, hasEscapes: false, invalidAt: -1, containsNUL: false
+            )
+            return acceptString(digits, of: reader.makeScanner(at: raw.start), field, maxBytes: maxBytes, into: &values)
+        case .raw(let raw):
+            var scanner = reader.makeScanner(at: raw.start)
+            return try? readString(&scanner, field, maxBytes: maxBytes, nullable: field == .campaignID, into: &values)
+        case .text(let text):
+            var text = text
+            return text.withUTF8 { bytes in
+                let scanner = EventJSONScanner(base: bytes.baseAddress ?? reader.base, count: bytes.count, nestingLimit: 1)
+                let token = EventJSONString(
+                    start: 0, end: bytes.count, decodedCount: bytes.count, hasEscapes: false, invalidAt: -1, containsNUL: false
+                )
+                return acceptString(token, of: scanner, field, maxBytes: maxBytes, into: &values)
+            }
+        }
+    }
+
+    /// The mapped time through `acceptTimestamp`. Times our event JSON cannot carry as RFC 3339 (before
+    /// 1970, or after 9999) are judged as that JSON would carry them: whole seconds, or the text that
+    /// `UTCTime.rfc3339Micros` writes, read back by `readTimestamp`.
+    private func mappedTimestamp(_ micros: Int64, into values: inout EventFieldValues, receivedAtMicros: Int64) -> Int64? {
+        guard !values.failed else { return nil }
+        if micros >= 0 && micros < UTCTime.maxMicros {
+            return acceptTimestamp(micros, into: &values, receivedAtMicros: receivedAtMicros)
+        }
+        var json: [UInt8] = []
+        if micros >= 0 {
+            JSONOut.appendQuoted(UTCTime.rfc3339Micros(micros), to: &json)
+        } else {
+            json.append(contentsOf: Array("\(micros / 1_000_000)".utf8))
+        }
+        return json.withUnsafeBufferPointer { bytes in
+            var scanner = EventJSONScanner(base: bytes.baseAddress!, count: bytes.count, nestingLimit: 1)
+            return try? readTimestamp(&scanner, into: &values, receivedAtMicros: receivedAtMicros)
+        }
     }
 }
 
@@ -127,12 +198,8 @@ extension IdempotencyKey {
     /// two projects that reuse an id store two events; its length is too, so no two (key, id) pairs
     /// hash the same text; the `sdk:` domain keeps it apart from `client:` keys of our own API.
     public static func scoped(dialect: SDKDialect, writeKey: String, messageID: String) -> IdempotencyKey {
-        var text = Array("sdk:\(dialect.rawValue):\(writeKey.utf8.count):".utf8)
-        text.append(contentsOf: writeKey.utf8)
-        text.append(contentsOf: messageID.utf8)
-        var hasher = SHA256()
-        text.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return hasher.finalize().withUnsafeBytes { IdempotencyKey(bytes: $0.prefix(16))! }
+        let prefix = "sdk:\(dialect.rawValue):\(writeKey.utf8.count):"
+        return hashed(prefix, writeKey, messageID)
     }
 }
 
@@ -153,6 +220,14 @@ enum DialectRules {
     /// Parses an RFC 3339 string value to Unix microseconds.
     static func timestamp(_ value: RawValue?, reader: RawJSONReader) -> Int64?? {
         guard let value, !reader.isNull(value) else { return .some(nil) }
+        if reader.isString(value), !reader.bytes(value).contains(EventJSONBytes.backslash) {
+            // Without escapes the text is the bytes between the quotes (and if they parse, valid UTF-8).
+            let text = reader.bytes(RawValue(start: value.start + 1, end: value.end - 1))
+            guard let micros = text.baseAddress.flatMap({ UTCTime.parseRFC3339($0, count: text.count, spaceBeforeOffset: true) }),
+                  micros >= 0, micros < UTCTime.maxMicros
+            else { return nil }
+            return .some(micros)
+        }
         guard let text = reader.string(value) else { return nil }
         guard let micros = UTCTime.parseRFC3339(text) else { return nil }
         return .some(micros)
@@ -183,49 +258,35 @@ enum DialectRules {
         )
     }
 
-    /// `properties` without the fields that became our channel, tags or campaign.
-    static func remainingObject(_ fields: [RawField], without consumed: ConsumedFields, reader: RawJSONReader, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
-        var first = true
-        for field in fields where !consumed.contains(field.name) {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            out.append(contentsOf: reader.bytes(field.nameSpan))
-            out.append(UInt8(ascii: ":"))
-            out.append(contentsOf: reader.bytes(field.value))
+    /// What both dialects take from `properties`: `channel` when it is a string and `tags` when it is
+    /// an array of strings (else they stay in metadata). Each becomes our field, is left out of
+    /// metadata, and is named in errors by where it came from.
+    static func channelAndTags(
+        in properties: [RawField], reader: RawJSONReader, consumed: inout ConsumedFields, names: inout ClientFieldNames
+    ) -> (channel: RawValue?, tags: RawValue?) {
+        var channel: RawValue?
+        if let value = reader.value("channel", in: properties), reader.isString(value) {
+            channel = value
+            consumed.insert("channel")
+            names[.channel] = "properties.channel"
         }
-        out.append(UInt8(ascii: "}"))
+        var tags: RawValue?
+        if let value = reader.value("tags", in: properties), isStringArray(value, reader: reader) {
+            tags = value
+            consumed.insert("tags")
+            names[.tags] = "properties.tags"
+        }
+        return (channel, tags)
     }
 
-    /// Builds `metadata` from named parts, in order; when it is larger than `maxBytes`, parts are cut
-    /// from the end of `parts` (the least useful last) until it fits, and `"cut": [names]` says which.
-    static func metadata(
-        type: String, parts: [(name: String, bytes: [UInt8])], maxBytes: Int
-    ) -> [UInt8] {
-        var kept = parts
-        var cut: [String] = []
-        while true {
-            var out: [UInt8] = []
-            JSONOut.append(#"{"type":"#, to: &out)
-            JSONOut.appendQuoted(type, to: &out)
-            for part in kept {
-                out.append(UInt8(ascii: ","))
-                JSONOut.appendQuoted(part.name, to: &out)
-                out.append(UInt8(ascii: ":"))
-                out.append(contentsOf: part.bytes)
-            }
-            if !cut.isEmpty {
-                JSONOut.append(#","cut":["#, to: &out)
-                for (i, name) in cut.enumerated() {
-                    if i > 0 { out.append(UInt8(ascii: ",")) }
-                    JSONOut.appendQuoted(name, to: &out)
-                }
-                out.append(UInt8(ascii: "]"))
-            }
-            out.append(UInt8(ascii: "}"))
-            if out.count <= maxBytes || kept.isEmpty { return out }
-            cut.insert(kept.removeLast().name, at: 0)
+    /// The client's id of a message (Segment `messageId`, PostHog `uuid`): `nil` when absent or
+    /// null, an error when it is not a string.
+    static func messageID(_ name: StaticString, in fields: [RawField], reader: RawJSONReader) -> Result<String?, EventError> {
+        guard let value = reader.value(name, in: fields), !reader.isNull(value) else { return .success(nil) }
+        guard let text = reader.string(value) else {
+            return .failure(EventError(code: EventError.Code.wrongType, field: "\(name)", message: "\(name) must be a string."))
         }
+        return .success(text)
     }
 
     /// Tags from `properties.tags` when it is an array of strings (else it stays in metadata).
@@ -236,39 +297,40 @@ enum DialectRules {
 
 /// Which client field each of our fields came from (`user_id` → `userId`), to name it in an error.
 /// Fixed slots rather than a dictionary: it is built for every message and read only on errors.
-struct ClientFieldNames: ExpressibleByDictionaryLiteral {
+struct ClientFieldNames {
     private var eventName: String?, userID: String?, channel: String?, campaignID: String?
     private var tags: String?, timestamp: String?, metadata: String?, idempotencyKey: String?
 
-    init(dictionaryLiteral elements: (String, String)...) {
-        for (ours, theirs) in elements { self[ours] = theirs }
+    /// The names every message of a dialect has; the others are set as the mapper finds them.
+    init(eventName: String, metadata: String, idempotencyKey: String) {
+        self.eventName = eventName
+        self.metadata = metadata
+        self.idempotencyKey = idempotencyKey
     }
 
-    subscript(ours: String) -> String? {
+    subscript(ours: EventField) -> String? {
         get {
             switch ours {
-            case "event_name": eventName
-            case "user_id": userID
-            case "channel": channel
-            case "campaign_id": campaignID
-            case "tags": tags
-            case "timestamp": timestamp
-            case "metadata": metadata
-            case "idempotency_key": idempotencyKey
-            default: nil
+            case .eventName: eventName
+            case .userID: userID
+            case .channel: channel
+            case .campaignID: campaignID
+            case .tags: tags
+            case .timestamp: timestamp
+            case .metadata: metadata
+            case .idempotencyKey: idempotencyKey
             }
         }
         set {
             switch ours {
-            case "event_name": eventName = newValue
-            case "user_id": userID = newValue
-            case "channel": channel = newValue
-            case "campaign_id": campaignID = newValue
-            case "tags": tags = newValue
-            case "timestamp": timestamp = newValue
-            case "metadata": metadata = newValue
-            case "idempotency_key": idempotencyKey = newValue
-            default: break
+            case .eventName: eventName = newValue
+            case .userID: userID = newValue
+            case .channel: channel = newValue
+            case .campaignID: campaignID = newValue
+            case .tags: tags = newValue
+            case .timestamp: timestamp = newValue
+            case .metadata: metadata = newValue
+            case .idempotencyKey: idempotencyKey = newValue
             }
         }
     }
@@ -277,18 +339,85 @@ struct ClientFieldNames: ExpressibleByDictionaryLiteral {
 /// The few `properties` fields that became our own fields and are left out of metadata (at most
 /// four), without a set's allocation and hashing per message.
 struct ConsumedFields: ExpressibleByArrayLiteral {
-    private var names: (String?, String?, String?, String?) = (nil, nil, nil, nil)
+    private var names: (StaticString?, StaticString?, StaticString?, StaticString?) = (nil, nil, nil, nil)
 
-    init(arrayLiteral elements: String...) {
+    init(arrayLiteral elements: StaticString...) {
         for name in elements { insert(name) }
     }
 
-    mutating func insert(_ name: String) {
+    mutating func insert(_ name: StaticString) {
         if names.0 == nil { names.0 = name } else if names.1 == nil { names.1 = name }
         else if names.2 == nil { names.2 = name } else { names.3 = name }
     }
 
-    func contains(_ name: String) -> Bool {
-        names.0 == name || names.1 == name || names.2 == name || names.3 == name
+    func contains(_ field: RawField, reader: RawJSONReader) -> Bool {
+        func named(_ name: StaticString?) -> Bool { name.map { reader.hasName(field, $0) } ?? false }
+        return named(names.0) || named(names.1) || named(names.2) || named(names.3)
+    }
+}
+
+/// Builds `metadata` in one buffer: `{"type":…}`, then named parts in order, copied from the body.
+/// When it is larger than `maxBytes`, parts are cut from the end (the least useful last) until it
+/// fits, and `"cut": [names]` says which.
+struct MetadataBuilder {
+    private var out: [UInt8] = []
+    /// Where each part starts in `out` (at its comma), and its name.
+    private var parts: [(start: Int, name: StaticString)] = []
+
+    init(type: String, reserving capacity: Int) {
+        out.reserveCapacity(capacity + 64)
+        JSONOut.append(#"{"type":"#, to: &out)
+        JSONOut.appendQuoted(type, to: &out)
+    }
+
+    /// A part that is a value of the body, as sent.
+    mutating func add(_ name: StaticString, _ value: RawValue, reader: RawJSONReader) {
+        begin(name)
+        out.append(contentsOf: reader.bytes(value))
+    }
+
+    /// A part that is an object of `fields`, without the `consumed` ones (those that became our
+    /// channel, tags or user).
+    mutating func add(_ name: StaticString, _ fields: [RawField], without consumed: ConsumedFields, reader: RawJSONReader) {
+        begin(name)
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for field in fields where !consumed.contains(field, reader: reader) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            out.append(contentsOf: reader.bytes(field.nameSpan))
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: reader.bytes(field.value))
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    private mutating func begin(_ name: StaticString) {
+        parts.append((out.count, name))
+        out.append(UInt8(ascii: ","))
+        JSONOut.append(name, quoted: true, to: &out)
+        out.append(UInt8(ascii: ":"))
+    }
+
+    /// The object, cut to `maxBytes` when parts can be cut (`{"type":…}` alone is never cut).
+    consuming func finish(maxBytes: Int) -> [UInt8] {
+        var kept = parts.count
+        // `,"cut":[` + the quoted names of the parts from `kept` on, with commas between, + `]`.
+        var cutBytes = 0
+        while (kept == parts.count ? out.count : parts[kept].start + cutBytes) + 1 > maxBytes && kept > 0 {
+            kept -= 1
+            cutBytes += (cutBytes == 0 ? 9 : 1) + parts[kept].name.utf8CodeUnitCount + 2
+        }
+        if kept < parts.count {
+            out.removeSubrange(parts[kept].start...)
+            JSONOut.append(#","cut":["#, to: &out)
+            for (i, part) in parts[kept...].enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONOut.append(part.name, quoted: true, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }

@@ -172,6 +172,17 @@ public struct BulkParseResult: Sendable, Equatable {
         self.errors = errors
     }
 
+    /// Records the outcome of the event at `index`: kept, or reported by its index.
+    mutating func append(_ outcome: Result<Event, EventError>, index: Int) {
+        switch outcome {
+        case .success(let event):
+            events.append(event)
+            eventIndexes.append(index)
+        case .failure(let error):
+            errors.append(BulkEventError(index: index, error: error))
+        }
+    }
+
     /// Events in the body, valid or not.
     public var totalCount: Int { events.count + errors.count }
 }

@@ -40,6 +40,22 @@ enum EventJSONBytes {
         return (less | quote | backslash | v) & highs
     }
 
+    /// Skips plain string bytes eight at a time from `from`: the index of the first byte that
+    /// `stringSpecialBytes` marks, or where fewer than eight bytes remain before `end` (the caller
+    /// reads on byte by byte).
+    @inline(__always)
+    static func skipPlainStringWords(in p: UnsafePointer<UInt8>, from: Int, end: Int) -> Int {
+        var i = from
+        while i &+ 8 <= end {
+            // Little-endian order makes the lowest mark the first special byte in memory.
+            let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+            let marks = stringSpecialBytes(word)
+            if marks != 0 { return i &+ marks.trailingZeroBitCount &>> 3 }
+            i &+= 8
+        }
+        return i
+    }
+
     /// The index of the first `byte` in `p[from..<end]`, or `end`.
     @inline(__always)
     static func firstIndex(of byte: UInt8, in p: UnsafePointer<UInt8>, from: Int, end: Int) -> Int {

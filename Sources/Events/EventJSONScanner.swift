@@ -54,6 +54,13 @@ struct EventJSONSkipInfo {
     var containsNUL = false
     /// A number PostgreSQL's `numeric` cannot hold (``EventJSONNumber/fitsPostgresNumeric``).
     var numberOutOfRange = false
+
+    /// Records what a skipped string (a value or a field name) holds.
+    @inline(__always)
+    mutating func note(_ string: EventJSONString) {
+        if string.invalidAt >= 0 && invalidAt < 0 { invalidAt = string.invalidAt }
+        if string.containsNUL { containsNUL = true }
+    }
 }
 
 /// Reads JSON tokens from bytes it does not own. `pos` moves forward only; every read checks `end`.
@@ -132,16 +139,7 @@ struct EventJSONScanner {
         var containsNUL = false
         while true {
             let runStart = pos
-            while pos &+ 8 <= end {
-                // Little-endian order makes the lowest mark the first special byte in memory.
-                let word = UInt64(littleEndian: UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self))
-                let marks = EventJSONBytes.stringSpecialBytes(word)
-                if marks != 0 {
-                    pos &+= marks.trailingZeroBitCount &>> 3
-                    break
-                }
-                pos &+= 8
-            }
+            pos = EventJSONBytes.skipPlainStringWords(in: base, from: pos, end: end)
             while pos < end {
                 let c = base[pos]
                 guard c >= 0x20, c < 0x80, c != EventJSONBytes.quote, c != EventJSONBytes.backslash else { break }
@@ -377,6 +375,41 @@ struct EventJSONScanner {
         throw syntaxError(expected)
     }
 
+    /// Enters the container at `pos`, at level `depth`: `false` when it is empty (and already left).
+    @inline(__always)
+    private mutating func openContainer(
+        depth: Int, closing: UInt8, info: inout EventJSONSkipInfo
+    ) throws(EventBodyFailure) -> Bool {
+        guard depth <= nestingLimit else { throw nestingError() }
+        if depth > info.maxDepth { info.maxDepth = depth }
+        pos &+= 1
+        skipWhitespace()
+        guard peek == closing else { return true }
+        pos &+= 1
+        return false
+    }
+
+    /// Reads a field name (at `pos`, which must be its opening quote), the `:` after it and the white
+    /// space around, leaving `pos` at the field's value.
+    @inline(__always)
+    mutating func scanFieldName() throws(EventBodyFailure) -> EventJSONString {
+        guard peek == EventJSONBytes.quote else { throw syntaxError("expected a field name in double quotes") }
+        let key = try scanString()
+        skipWhitespace()
+        try expect(UInt8(ascii: ":"), "expected ':' after a field name")
+        skipWhitespace()
+        return key
+    }
+
+    /// Skips a value that is not what the caller wanted and names its kind (`a number`, ...), for
+    /// the message that says so.
+    mutating func skipValueNamingType(depth: Int) throws(EventBodyFailure) -> String {
+        let first = peek
+        var info = EventJSONSkipInfo()
+        try skipValue(depth: depth, info: &info)
+        return EventJSONBytes.typeName(startingWith: first)
+    }
+
     /// Consumes `true`, `false` or `null` (whichever `literal` is) or throws.
     mutating func scanLiteral(_ literal: StaticString) throws(EventBodyFailure) {
         let n = literal.utf8CodeUnitCount
@@ -399,60 +432,18 @@ struct EventJSONScanner {
         guard pos < end else { throw syntaxError("expected a value") }
         switch base[pos] {
         case EventJSONBytes.quote:
-            let s = try scanString()
-            if s.invalidAt >= 0 && info.invalidAt < 0 { info.invalidAt = s.invalidAt }
-            if s.containsNUL { info.containsNUL = true }
+            info.note(try scanString())
         case UInt8(ascii: "{"):
-            guard depth <= nestingLimit else { throw nestingError() }
-            if depth > info.maxDepth { info.maxDepth = depth }
-            pos &+= 1
-            skipWhitespace()
-            if peek == UInt8(ascii: "}") {
-                pos &+= 1
-                return
-            }
-            while true {
-                guard peek == EventJSONBytes.quote else { throw syntaxError("expected a field name in double quotes") }
-                let key = try scanString()
-                if key.invalidAt >= 0 && info.invalidAt < 0 { info.invalidAt = key.invalidAt }
-                if key.containsNUL { info.containsNUL = true }
-                skipWhitespace()
-                try expect(UInt8(ascii: ":"), "expected ':' after a field name")
-                skipWhitespace()
+            guard try openContainer(depth: depth, closing: UInt8(ascii: "}"), info: &info) else { return }
+            repeat {
+                info.note(try scanFieldName())
                 try skipValue(depth: depth &+ 1, info: &info)
-                skipWhitespace()
-                let c = peek
-                pos &+= 1
-                if c == UInt8(ascii: ",") {
-                    skipWhitespace()
-                    continue
-                }
-                if c == UInt8(ascii: "}") { return }
-                pos &-= 1
-                throw syntaxError("expected ',' or '}' in an object")
-            }
+            } while try nextElement(closing: UInt8(ascii: "}"), "expected ',' or '}' in an object")
         case UInt8(ascii: "["):
-            guard depth <= nestingLimit else { throw nestingError() }
-            if depth > info.maxDepth { info.maxDepth = depth }
-            pos &+= 1
-            skipWhitespace()
-            if peek == UInt8(ascii: "]") {
-                pos &+= 1
-                return
-            }
-            while true {
+            guard try openContainer(depth: depth, closing: UInt8(ascii: "]"), info: &info) else { return }
+            repeat {
                 try skipValue(depth: depth &+ 1, info: &info)
-                skipWhitespace()
-                let c = peek
-                pos &+= 1
-                if c == UInt8(ascii: ",") {
-                    skipWhitespace()
-                    continue
-                }
-                if c == UInt8(ascii: "]") { return }
-                pos &-= 1
-                throw syntaxError("expected ',' or ']' in an array")
-            }
+            } while try nextElement(closing: UInt8(ascii: "]"), "expected ',' or ']' in an array")
         case UInt8(ascii: "t"):
             try scanLiteral("true")
         case UInt8(ascii: "f"):

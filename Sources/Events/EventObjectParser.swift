@@ -87,19 +87,13 @@ extension EventParser {
             scanner.pos += 1
         } else {
             while true {
-                guard scanner.peek == EventJSONBytes.quote else {
-                    throw scanner.syntaxError("expected a field name in double quotes")
-                }
-                let key = try scanner.scanString()
-                scanner.skipWhitespace()
-                try scanner.expect(UInt8(ascii: ":"), "expected ':' after a field name")
-                scanner.skipWhitespace()
+                let key = try scanner.scanFieldName()
                 try readField(key, &scanner, into: &values, receivedAtMicros: receivedAtMicros)
                 if try scanner.nextElement(closing: UInt8(ascii: "}"), "expected ',' or '}' after a field") { continue }
                 break
             }
         }
-        return assemble(&values, receivedAtMicros: receivedAtMicros)
+        return makeEvent(&values, receivedAtMicros: receivedAtMicros)
     }
 
     private func readField(
@@ -129,7 +123,7 @@ extension EventParser {
             return
         }
         if values.seen & field.bit != 0 {
-            values.fail(Self.duplicate(field.name))
+            values.fail(Self.problem(EventError.Code.duplicateField, field.name))
             var info = EventJSONSkipInfo()
             try scanner.skipValue(depth: 1, info: &info)
             return
@@ -166,13 +160,13 @@ extension EventParser {
         if !values.failed {
             if values.unknownNames == nil { values.unknownNames = [] }
             if !values.unknownNames!.insert(name).inserted {
-                values.fail(Self.duplicate(Self.displayName(name)))
+                values.fail(Self.problem(EventError.Code.duplicateField, Self.displayName(name)))
             }
         }
         var info = EventJSONSkipInfo()
         try scanner.skipValue(depth: 1, info: &info)
         if info.invalidAt >= 0 {
-            values.fail(Self.invalidUTF8(Self.displayName(name)))
+            values.fail(Self.problem(EventError.Code.invalidUTF8, Self.displayName(name)))
         }
     }
 
@@ -180,39 +174,14 @@ extension EventParser {
 
     /// A string field; `nil` when it is null, when it is an empty `campaign_id`, or after a problem
     /// (recorded in `values`).
-    private func readString(
+    func readString(
         _ scanner: inout EventJSONScanner, _ field: EventField, maxBytes: Int, nullable: Bool,
         into values: inout EventFieldValues
     ) throws(EventBodyFailure) -> String? {
         let c = scanner.peek
         if c == EventJSONBytes.quote {
             let token = try scanner.scanString()
-            guard !values.failed else { return nil }
-            guard token.isValid else {
-                values.fail(Self.invalidUTF8(field.name))
-                return nil
-            }
-            // The client's key is hashed, never stored, so U+0000 in it is harmless.
-            if token.containsNUL && field != .idempotencyKey {
-                values.fail(Self.nul(field.name))
-                return nil
-            }
-            if token.decodedCount == 0 {
-                if field == .campaignID { return nil }
-                values.fail(EventError(
-                    code: EventError.Code.empty, field: field.name,
-                    message: "\(field.name) must not be empty; send 1 to \(maxBytes) bytes of UTF-8."
-                ))
-                return nil
-            }
-            guard token.decodedCount <= maxBytes else {
-                values.fail(EventError(
-                    code: EventError.Code.tooLong, field: field.name,
-                    message: "\(field.name) is \(token.decodedCount) bytes long; shorten it to at most \(maxBytes) bytes of UTF-8."
-                ))
-                return nil
-            }
-            return scanner.makeString(token)
+            return acceptString(token, of: scanner, field, maxBytes: maxBytes, into: &values)
         }
         if c == UInt8(ascii: "n") && nullable {
             try scanner.scanLiteral("null")
@@ -223,7 +192,42 @@ extension EventParser {
         return nil
     }
 
-    private func readTimestamp(
+    /// The text of a scanned string token for `field`, or `nil` after recording why it cannot be
+    /// (also `nil`, without a problem, for an empty `campaign_id`). The SDK mappers call it on
+    /// tokens of the client's body, so an SDK event obeys exactly the rules of `POST /events`.
+    func acceptString(
+        _ token: EventJSONString, of scanner: EventJSONScanner, _ field: EventField, maxBytes: Int,
+        into values: inout EventFieldValues
+    ) -> String? {
+        guard !values.failed else { return nil }
+        guard token.isValid else {
+            values.fail(Self.problem(EventError.Code.invalidUTF8, field.name))
+            return nil
+        }
+        // The client's key is hashed, never stored, so U+0000 in it is harmless.
+        if token.containsNUL && field != .idempotencyKey {
+            values.fail(Self.problem(EventError.Code.invalidCharacter, field.name))
+            return nil
+        }
+        if token.decodedCount == 0 {
+            if field == .campaignID { return nil }
+            values.fail(EventError(
+                code: EventError.Code.empty, field: field.name,
+                message: "\(field.name) must not be empty; send 1 to \(maxBytes) bytes of UTF-8."
+            ))
+            return nil
+        }
+        guard token.decodedCount <= maxBytes else {
+            values.fail(EventError(
+                code: EventError.Code.tooLong, field: field.name,
+                message: "\(field.name) is \(token.decodedCount) bytes long; shorten it to at most \(maxBytes) bytes of UTF-8."
+            ))
+            return nil
+        }
+        return scanner.makeString(token)
+    }
+
+    func readTimestamp(
         _ scanner: inout EventJSONScanner, into values: inout EventFieldValues, receivedAtMicros: Int64
     ) throws(EventBodyFailure) -> Int64? {
         let c = scanner.peek
@@ -232,7 +236,7 @@ extension EventParser {
             let token = try scanner.scanString()
             guard !values.failed else { return nil }
             guard token.isValid else {
-                values.fail(Self.invalidUTF8("timestamp"))
+                values.fail(Self.problem(EventError.Code.invalidUTF8, "timestamp"))
                 return nil
             }
             let parsed: Int64?
@@ -273,7 +277,13 @@ extension EventParser {
                 &scanner, .timestamp, expected: "Unix seconds as an integer or an RFC 3339 string", into: &values)
             return nil
         }
+        return acceptTimestamp(micros, into: &values, receivedAtMicros: receivedAtMicros)
+    }
 
+    /// `micros` when it lies within the accepted window (not before `minTimestampSeconds`, at most
+    /// `maxFutureSkewSeconds` after `receivedAtMicros`), else `nil` after recording the problem.
+    func acceptTimestamp(_ micros: Int64, into values: inout EventFieldValues, receivedAtMicros: Int64) -> Int64? {
+        guard !values.failed else { return nil }
         let (oldest, o1) = limits.minTimestampSeconds.multipliedReportingOverflow(by: 1_000_000)
         if micros < (o1 ? Int64.min : oldest) {
             values.fail(EventError(
@@ -295,18 +305,10 @@ extension EventParser {
         return micros
     }
 
-    private func readTags(
+    func readTags(
         _ scanner: inout EventJSONScanner, into values: inout EventFieldValues
     ) throws(EventBodyFailure) {
-        let c = scanner.peek
-        if c == UInt8(ascii: "n") {
-            try scanner.scanLiteral("null")
-            return
-        }
-        guard c == UInt8(ascii: "[") else {
-            try skipWrongType(&scanner, .tags, expected: "an array of strings", into: &values)
-            return
-        }
+        guard try opensContainer(&scanner, UInt8(ascii: "["), .tags, expected: "an array of strings", into: &values) else { return }
         scanner.pos += 1
         scanner.skipWhitespace()
         if scanner.peek == UInt8(ascii: "]") {
@@ -325,9 +327,9 @@ extension EventParser {
                             message: "tags has more than \(limits.maxTags) entries; send at most \(limits.maxTags)."
                         ))
                     } else if !token.isValid {
-                        values.fail(Self.invalidUTF8("tags"))
+                        values.fail(Self.problem(EventError.Code.invalidUTF8, "tags"))
                     } else if token.containsNUL {
-                        values.fail(Self.nul("tags"))
+                        values.fail(Self.problem(EventError.Code.invalidCharacter, "tags"))
                     } else if token.decodedCount == 0 {
                         values.fail(EventError(
                             code: EventError.Code.empty, field: "tags",
@@ -344,12 +346,10 @@ extension EventParser {
                     }
                 }
             } else {
-                let first = scanner.peek
-                var info = EventJSONSkipInfo()
-                try scanner.skipValue(depth: 2, info: &info)
+                let type = try scanner.skipValueNamingType(depth: 2)
                 values.fail(EventError(
                     code: EventError.Code.wrongType, field: "tags",
-                    message: "tags must be an array of strings, but tag \(index) is \(EventJSONBytes.typeName(startingWith: first))."
+                    message: "tags must be an array of strings, but tag \(index) is \(type)."
                 ))
             }
             index += 1
@@ -359,23 +359,22 @@ extension EventParser {
         if !values.failed { values.tags = tags }
     }
 
-    private func readMetadata(
+    func readMetadata(
         _ scanner: inout EventJSONScanner, into values: inout EventFieldValues
     ) throws(EventBodyFailure) {
-        let c = scanner.peek
-        if c == UInt8(ascii: "n") {
-            try scanner.scanLiteral("null")
-            return
-        }
-        guard c == UInt8(ascii: "{") else {
-            try skipWrongType(&scanner, .metadata, expected: "a JSON object or null", into: &values)
-            return
-        }
+        guard try opensContainer(&scanner, UInt8(ascii: "{"), .metadata, expected: "a JSON object or null", into: &values) else { return }
         let start = scanner.pos
         var info = EventJSONSkipInfo()
         try scanner.skipValue(depth: 1, info: &info)
-        guard !values.failed else { return }
-        let size = scanner.pos - start
+        if acceptMetadata(size: scanner.pos - start, info, into: &values) {
+            values.metadata = [UInt8](UnsafeBufferPointer(start: scanner.base + start, count: scanner.pos - start))
+        }
+    }
+
+    /// Whether a metadata object of `size` bytes, whose skipping found `info`, may be stored; when
+    /// not, the problem is recorded in `values`.
+    func acceptMetadata(size: Int, _ info: EventJSONSkipInfo, into values: inout EventFieldValues) -> Bool {
+        guard !values.failed else { return false }
         if size > limits.maxMetadataBytes {
             values.fail(EventError(
                 code: EventError.Code.tooLarge, field: "metadata",
@@ -387,34 +386,53 @@ extension EventParser {
                 message: "metadata nests \(info.maxDepth) levels deep; keep it within \(limits.maxMetadataDepth) levels."
             ))
         } else if info.invalidAt >= 0 {
-            values.fail(Self.invalidUTF8("metadata"))
+            values.fail(Self.problem(EventError.Code.invalidUTF8, "metadata"))
         } else if info.containsNUL {
-            values.fail(Self.nul("metadata"))
+            values.fail(Self.problem(EventError.Code.invalidCharacter, "metadata"))
         } else if info.numberOutOfRange {
             values.fail(EventError(
                 code: EventError.Code.outOfRange, field: "metadata",
                 message: "metadata holds a number outside what PostgreSQL can store (at most 131072 digits before the decimal point and 16383 after, exponent applied); send it as a string."
             ))
         } else {
-            values.metadata = [UInt8](UnsafeBufferPointer(start: scanner.base + start, count: size))
+            return true
         }
+        return false
+    }
+
+    /// Whether the optional field's value at `scanner.pos` is the container that `opening` starts;
+    /// `null` (absent) and any other value (the wrong type, recorded) are skipped.
+    private func opensContainer(
+        _ scanner: inout EventJSONScanner, _ opening: UInt8, _ field: EventField, expected: String,
+        into values: inout EventFieldValues
+    ) throws(EventBodyFailure) -> Bool {
+        let c = scanner.peek
+        if c == UInt8(ascii: "n") {
+            try scanner.scanLiteral("null")
+            return false
+        }
+        guard c == opening else {
+            try skipWrongType(&scanner, field, expected: expected, into: &values)
+            return false
+        }
+        return true
     }
 
     private func skipWrongType(
         _ scanner: inout EventJSONScanner, _ field: EventField, expected: String, into values: inout EventFieldValues
     ) throws(EventBodyFailure) {
-        let first = scanner.peek
-        var info = EventJSONSkipInfo()
-        try scanner.skipValue(depth: 1, info: &info)
+        let type = try scanner.skipValueNamingType(depth: 1)
         values.fail(EventError(
             code: EventError.Code.wrongType, field: field.name,
-            message: "\(field.name) must be \(expected), but it is \(EventJSONBytes.typeName(startingWith: first))."
+            message: "\(field.name) must be \(expected), but it is \(type)."
         ))
     }
 
     // MARK: assembly
 
-    private func assemble(_ values: inout EventFieldValues, receivedAtMicros: Int64) -> Result<Event, EventError> {
+    /// The event of `values`, or its first problem; `key` (an SDK message's own) instead of the key
+    /// `values` would give.
+    func makeEvent(_ values: inout EventFieldValues, receivedAtMicros: Int64, key given: IdempotencyKey? = nil) -> Result<Event, EventError> {
         if values.failed, let error = values.error { return .failure(error) }
         guard let eventName = values.eventName.take() else { return .failure(Self.missing(.eventName)) }
         guard let channel = values.channel.take() else { return .failure(Self.missing(.channel)) }
@@ -422,7 +440,9 @@ extension EventParser {
         guard let timestampMicros = values.timestampMicros else { return .failure(Self.missing(.timestamp)) }
         let campaignID = values.campaignID.take()
         let key: IdempotencyKey
-        if let clientKey = values.clientKey.take() {
+        if let given {
+            key = given
+        } else if let clientKey = values.clientKey.take() {
             key = .client(clientKey)
         } else {
             key = .derived(
@@ -458,25 +478,15 @@ extension EventParser {
         )
     }
 
-    private static func duplicate(_ name: String) -> EventError {
-        EventError(
-            code: EventError.Code.duplicateField, field: name,
-            message: "The field \"\(name)\" appears more than once; send it once."
-        )
-    }
-
-    private static func invalidUTF8(_ name: String) -> EventError {
-        EventError(
-            code: EventError.Code.invalidUTF8, field: name,
-            message: "\(name) contains invalid UTF-8 or an unpaired surrogate escape; send valid UTF-8."
-        )
-    }
-
-    private static func nul(_ name: String) -> EventError {
-        EventError(
-            code: EventError.Code.invalidCharacter, field: name,
-            message: "\(name) contains the character U+0000, which cannot be stored; remove it."
-        )
+    /// A problem with the value (or the name) of the field `name`, in the words `POST /events` uses:
+    /// `duplicateField`, `invalidUTF8` or `invalidCharacter` (U+0000).
+    private static func problem(_ code: EventError.Code, _ name: String) -> EventError {
+        let message = switch code {
+        case EventError.Code.duplicateField: "The field \"\(name)\" appears more than once; send it once."
+        case EventError.Code.invalidUTF8: "\(name) contains invalid UTF-8 or an unpaired surrogate escape; send valid UTF-8."
+        default: "\(name) contains the character U+0000, which cannot be stored; remove it."
+        }
+        return EventError(code: code, field: name, message: message)
     }
 
     private static func invalidTimestamp(_ message: String) -> EventError {

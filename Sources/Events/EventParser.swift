@@ -149,12 +149,10 @@ public struct EventParser: Sendable {
         case 0 where scanner.atEnd:
             throw EventBodyFailure(error: Self.emptyBody)
         default:
-            let first = scanner.peek
-            var info = EventJSONSkipInfo()
-            try scanner.skipValue(depth: 1, info: &info)
+            let type = try scanner.skipValueNamingType(depth: 1)
             result = .failure(EventError(
                 code: EventError.Code.wrongType, field: "body",
-                message: "An event must be a JSON object, but the body is \(EventJSONBytes.typeName(startingWith: first))."
+                message: "An event must be a JSON object, but the body is \(type)."
             ))
         }
         scanner.skipWhitespace()
@@ -181,13 +179,7 @@ public struct EventParser: Sendable {
                 scanner.pos += 1
             } else {
                 while true {
-                    guard scanner.peek == EventJSONBytes.quote else {
-                        throw scanner.syntaxError("expected a field name in double quotes")
-                    }
-                    let key = try scanner.scanString()
-                    scanner.skipWhitespace()
-                    try scanner.expect(UInt8(ascii: ":"), "expected ':' after a field name")
-                    scanner.skipWhitespace()
+                    let key = try scanner.scanFieldName()
                     if key.isValid && key.decodedCount == 6 && scanner.makeString(key) == "events" {
                         if sawEvents {
                             throw EventBodyFailure(error: EventError(
@@ -199,13 +191,11 @@ public struct EventParser: Sendable {
                         if scanner.peek == UInt8(ascii: "[") {
                             try parseEventArray(&scanner, into: &result, receivedAtMicros: receivedAtMicros)
                         } else {
-                            let first = scanner.peek
-                            var info = EventJSONSkipInfo()
-                            try scanner.skipValue(depth: 2, info: &info)
+                            let type = try scanner.skipValueNamingType(depth: 2)
                             if shapeError == nil {
                                 shapeError = EventError(
                                     code: EventError.Code.wrongType, field: "events",
-                                    message: "events must be an array of event objects, but it is \(EventJSONBytes.typeName(startingWith: first))."
+                                    message: "events must be an array of event objects, but it is \(type)."
                                 )
                             }
                         }
@@ -232,12 +222,10 @@ public struct EventParser: Sendable {
         case 0 where scanner.atEnd:
             throw EventBodyFailure(error: Self.noEvents)
         default:
-            let first = scanner.peek
-            var info = EventJSONSkipInfo()
-            try scanner.skipValue(depth: 1, info: &info)
+            let type = try scanner.skipValueNamingType(depth: 1)
             shapeError = EventError(
                 code: EventError.Code.wrongType, field: "body",
-                message: "A bulk body must be a JSON array of events or an object with an events array, but it is \(EventJSONBytes.typeName(startingWith: first))."
+                message: "A bulk body must be a JSON array of events or an object with an events array, but it is \(type)."
             )
         }
         scanner.skipWhitespace()
@@ -265,20 +253,12 @@ public struct EventParser: Sendable {
         while true {
             guard index < limits.maxEventsPerBulk else { throw tooManyEvents() }
             if scanner.peek == UInt8(ascii: "{") {
-                switch try parseEventObject(&scanner, receivedAtMicros: receivedAtMicros) {
-                case .success(let event):
-                    result.events.append(event)
-                    result.eventIndexes.append(index)
-                case .failure(let error):
-                    result.errors.append(BulkEventError(index: index, error: error))
-                }
+                result.append(try parseEventObject(&scanner, receivedAtMicros: receivedAtMicros), index: index)
             } else {
-                let first = scanner.peek
-                var info = EventJSONSkipInfo()
-                try scanner.skipValue(depth: 2, info: &info)
+                let type = try scanner.skipValueNamingType(depth: 2)
                 result.errors.append(BulkEventError(
                     index: index, field: "body", code: EventError.Code.wrongType,
-                    message: "Each event must be a JSON object, but this one is \(EventJSONBytes.typeName(startingWith: first))."
+                    message: "Each event must be a JSON object, but this one is \(type)."
                 ))
             }
             index += 1
@@ -313,13 +293,7 @@ public struct EventParser: Sendable {
                 } catch {
                     outcome = .failure(error.error)
                 }
-                switch outcome {
-                case .success(let event):
-                    result.events.append(event)
-                    result.eventIndexes.append(index)
-                case .failure(let error):
-                    result.errors.append(BulkEventError(index: index, error: error))
-                }
+                result.append(outcome, index: index)
                 index += 1
             }
             lineStart = lineEnd + 1

@@ -7,8 +7,8 @@
 ///   validating as it goes;
 /// - ``EventRecordCodec`` is the compact binary WAL record of an event (docs/event-record-format.md);
 /// - ``IdempotencyKey`` derives the 16-byte key that makes replay exactly-once;
-/// - `parseSegment` and `parsePostHog` map the SDK dialects onto ``Event`` (``SDKBatch``) by
-///   rewriting each message as our event JSON and validating it with ``EventParser``'s own rules.
+/// - `parseSegment` and `parsePostHog` map the SDK dialects onto ``Event`` (``SDKBatch``), checking
+///   each message's values in place with ``EventParser``'s own field rules (no JSON is rebuilt).
 ///
 /// May import `Time` and swift-crypto only: no HTTP, no libpq, no WAL, so `scripts/fuzz` links this
 /// target alone and benchmarks parse without a server.

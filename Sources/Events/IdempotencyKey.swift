@@ -115,10 +115,13 @@ public struct IdempotencyKey: Hashable, Sendable, CustomStringConvertible {
     /// The key of an event that came with `idempotency_key`: the first 16 bytes of
     /// SHA-256(`client:` + key).
     public static func client(_ key: String) -> IdempotencyKey {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: key.utf8.count + 7) { buffer in
-            let prefix: StaticString = "client:"
-            for i in 0..<7 { buffer[i] = prefix.utf8Start[i] }
-            let n = append(key, to: buffer, at: 7)
+        hashed("client:", key)
+    }
+
+    /// The first 16 bytes of SHA-256 of the texts one after the other, hashed in one update.
+    static func hashed(_ a: String, _ b: String, _ c: String = "") -> IdempotencyKey {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: a.utf8.count + b.utf8.count + c.utf8.count) { buffer in
+            let n = append(c, to: buffer, at: append(b, to: buffer, at: append(a, to: buffer, at: 0)))
             var hasher = SHA256()
             hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
             return IdempotencyKey(digest: hasher.finalize())

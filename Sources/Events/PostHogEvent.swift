@@ -17,7 +17,7 @@ extension EventParser {
             events = reader.elements(root)
         } else if reader.isObject(root) {
             top = reader.fields(root)
-            if let batch = top.value("batch") {
+            if let batch = reader.value("batch", in: top) {
                 guard reader.isArray(batch) else {
                     return .failure(EventError(code: EventError.Code.wrongType, field: "batch", message: "batch must be an array of events."))
                 }
@@ -31,38 +31,22 @@ extension EventParser {
                 message: "A PostHog body must be an event object, {\"batch\": [...]} or an array of events."
             ))
         }
-        guard !events.isEmpty else { return .failure(EventParser.noEvents) }
-        guard events.count <= limits.maxEventsPerBulk else {
-            return .failure(EventError(
-                code: EventError.Code.tooManyEvents, field: "batch",
-                message: "A batch holds at most \(limits.maxEventsPerBulk) events; split it."
-            ))
-        }
-        var apiKey = headerAPIKey ?? (top.value("api_key") ?? top.value("token")).flatMap(reader.string)
+        if let error = checkCount(events.count, of: "events") { return .failure(error) }
+        var apiKey = headerAPIKey ?? (reader.value("api_key", in: top) ?? reader.value("token", in: top)).flatMap(reader.string)
         if apiKey == nil, let first = events.first {
             let fields = reader.fields(first)
-            apiKey = (fields.value("api_key") ?? fields.value("token")
-                ?? fields.value("properties").map(reader.fields)?.value("token")).flatMap(reader.string)
+            apiKey = (reader.value("api_key", in: fields) ?? reader.value("token", in: fields)
+                ?? reader.value("properties", in: fields).map(reader.fields).flatMap { reader.value("token", in: $0) })
+                .flatMap(reader.string)
         }
         let batchSentAt: Int64?
-        switch DialectRules.timestamp(top.value("sent_at"), reader: reader) {
+        switch DialectRules.timestamp(reader.value("sent_at", in: top), reader: reader) {
         case .some(let sent): batchSentAt = sent
         case .none: return .failure(DialectRules.invalidTimestamp("sent_at"))
         }
-        var result = BulkParseResult()
-        for (index, event) in events.enumerated() {
-            let mapped = mapPostHog(event, batchSentAtMicros: batchSentAt, reader: reader, receivedAtMicros: receivedAtMicros).flatMap {
-                assemble($0, reader: reader, dialect: .posthog, writeKey: apiKey, receivedAtMicros: receivedAtMicros)
-            }
-            switch mapped {
-            case .success(let event):
-                result.events.append(event)
-                result.eventIndexes.append(index)
-            case .failure(let error):
-                result.errors.append(BulkEventError(index: index, error: error))
-            }
-        }
-        return .success(SDKBatch(writeKey: apiKey, parsed: result))
+        return .success(mapEach(events, reader: reader, dialect: .posthog, writeKey: apiKey, receivedAtMicros: receivedAtMicros) {
+            mapPostHog($0, batchSentAtMicros: batchSentAt, reader: reader, receivedAtMicros: receivedAtMicros)
+        })
     }
 
     private func mapPostHog(
@@ -72,50 +56,46 @@ extension EventParser {
             return .failure(EventError(code: EventError.Code.wrongType, field: "event", message: "Each event must be a JSON object."))
         }
         let fields = reader.fields(event)
-        var names: ClientFieldNames = [
-            "event_name": "event", "user_id": "distinct_id", "metadata": "properties", "idempotency_key": "uuid",
-        ]
-        guard let eventName = fields.value("event") else {
+        var names = ClientFieldNames(eventName: "event", metadata: "properties", idempotencyKey: "uuid")
+        names[.userID] = "distinct_id"
+        guard let eventName = reader.value("event", in: fields) else {
             return .failure(EventError(code: EventError.Code.missingField, field: "event", message: "Send event, the name of the event."))
         }
-        let properties = fields.value("properties").map(reader.fields) ?? []
+        let propertiesValue = reader.value("properties", in: fields)
+        let properties = propertiesValue.map(reader.fields) ?? []
         let userID: RawValue
-        if let value = fields.value("distinct_id"), !reader.isNull(value) {
+        if let value = reader.value("distinct_id", in: fields), !reader.isNull(value) {
             userID = value
-        } else if let value = properties.value("distinct_id"), !reader.isNull(value) {
+        } else if let value = reader.value("distinct_id", in: properties), !reader.isNull(value) {
             userID = value
-            names["user_id"] = "properties.distinct_id"
+            names[.userID] = "properties.distinct_id"
         } else {
             return .failure(EventError(code: EventError.Code.missingField, field: "distinct_id", message: "Send distinct_id, the user's id."))
         }
         var consumed: ConsumedFields = ["distinct_id", "token"]
 
+        let (propertiesChannel, tags) = DialectRules.channelAndTags(in: properties, reader: reader, consumed: &consumed, names: &names)
         let channel: MappedValue
-        if let value = properties.value("channel"), reader.isString(value) {
-            channel = .raw(value)
-            consumed.insert("channel")
-            names["channel"] = "properties.channel"
+        if let propertiesChannel {
+            channel = .raw(propertiesChannel)
         } else {
-            channel = .text(DialectRules.defaultChannel(library: properties.value("$lib").flatMap(reader.string)))
+            channel = .text(DialectRules.defaultChannel(library: reader.value("$lib", in: properties).flatMap(reader.string)))
         }
         var campaign: RawValue?
-        if let value = properties.value("utm_campaign"), reader.isString(value), reader.string(value) != "" {
+        if let value = reader.value("utm_campaign", in: properties), reader.isString(value), !reader.isEmptyString(value) {
             campaign = value
-            names["campaign_id"] = "properties.utm_campaign"
-        }
-        var tags: RawValue?
-        if let value = properties.value("tags"), DialectRules.isStringArray(value, reader: reader) {
-            tags = value
-            consumed.insert("tags")
-            names["tags"] = "properties.tags"
+            names[.campaignID] = "properties.utm_campaign"
         }
 
         // timestamp corrected with sent_at; else `offset` (milliseconds before sending, posthog-js).
-        let stamp = fields.value("timestamp")
+        let stamp = reader.value("timestamp", in: fields)
         let micros: Int64
-        if stamp == nil, let offset = fields.value("offset"), reader.isNumber(offset),
-           let ms = Int64(String(decoding: reader.bytes(offset), as: UTF8.self)) {
-            micros = receivedAtMicros - ms * 1000
+        if stamp == nil, let offset = reader.value("offset", in: fields), reader.isNumber(offset),
+           let ms = Int64(String(decoding: reader.bytes(offset), as: UTF8.self)),
+           case (let before, false) = ms.multipliedReportingOverflow(by: 1000),
+           case (let at, false) = receivedAtMicros.subtractingReportingOverflow(before) {
+            // An offset too large to subtract is not used (it used to trap).
+            micros = at
         } else {
             switch DialectRules.eventTime(
                 timestamp: ("timestamp", stamp), sentAt: ("sent_at", nil),
@@ -126,28 +106,22 @@ extension EventParser {
             }
         }
 
-        do {
-            var parts: [(name: String, bytes: [UInt8])] = []
-            for name in ["$set", "$set_once"] {
-                if let value = fields.value(name) { parts.append((name, Array(reader.bytes(value)))) }
-            }
-            if let value = fields.value("properties"), reader.isObject(value) {
-                var remaining: [UInt8] = []
-                DialectRules.remainingObject(properties, without: consumed, reader: reader, into: &remaining)
-                parts.append(("properties", remaining))
-            }
-            let metadata = DialectRules.metadata(type: "capture", parts: parts, maxBytes: limits.maxMetadataBytes)
-            var messageID: String?
-            if let value = fields.value("uuid"), !reader.isNull(value) {
-                guard let text = reader.string(value) else {
-                    return .failure(EventError(code: EventError.Code.wrongType, field: "uuid", message: "uuid must be a string."))
-                }
-                messageID = text
-            }
-            return .success(MappedMessage(
-                eventName: .raw(eventName), userID: .raw(userID), channel: channel, campaignID: campaign, tags: tags,
-                timestampMicros: micros, metadata: metadata, messageID: messageID, fieldNames: names
-            ))
+        var metadata = MetadataBuilder(type: "capture", reserving: event.end - event.start)
+        for name: StaticString in ["$set", "$set_once"] {
+            if let value = reader.value(name, in: fields) { metadata.add(name, value, reader: reader) }
         }
+        if let propertiesValue, reader.isObject(propertiesValue) {
+            metadata.add("properties", properties, without: consumed, reader: reader)
+        }
+        let messageID: String?
+        switch DialectRules.messageID("uuid", in: fields, reader: reader) {
+        case .success(let id): messageID = id
+        case .failure(let error): return .failure(error)
+        }
+        return .success(MappedMessage(
+            eventName: .raw(eventName), userID: .raw(userID), channel: channel, campaignID: campaign, tags: tags,
+            timestampMicros: micros, metadata: metadata.finish(maxBytes: limits.maxMetadataBytes),
+            messageID: messageID, fieldNames: names
+        ))
     }
 }

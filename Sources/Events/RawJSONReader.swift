@@ -7,11 +7,14 @@ struct RawValue {
     var end: Int
 }
 
-/// A field of a JSON object: its name (unescaped), where the quoted name lies, and its value.
+/// A field of a JSON object: its name token, where the quoted name lies, and its value.
 struct RawField {
-    var name: String
+    /// The name's content (without quotes), as the scanner read it.
+    var name: EventJSONString
     var nameSpan: RawValue
     var value: RawValue
+    /// No escapes and only ASCII: the name is its bytes, and comparing bytes is comparing names.
+    var plainName: Bool
 }
 
 /// Walks a body that `validate()` has checked once as a whole, so later walks cannot fail.
@@ -27,7 +30,7 @@ struct RawJSONReader {
         self.nestingLimit = nestingLimit
     }
 
-    private func makeScanner(at position: Int) -> EventJSONScanner {
+    func makeScanner(at position: Int) -> EventJSONScanner {
         var scanner = EventJSONScanner(base: base, count: count, nestingLimit: nestingLimit)
         scanner.pos = position
         return scanner
@@ -56,6 +59,8 @@ struct RawJSONReader {
         return c == UInt8(ascii: "-") || EventJSONBytes.isDigit(c)
     }
     func isNull(_ value: RawValue) -> Bool { first(value) == UInt8(ascii: "n") }
+    /// `""`: any other string, escapes included, has at least one byte once unescaped.
+    func isEmptyString(_ value: RawValue) -> Bool { isString(value) && value.end - value.start == 2 }
 
     func bytes(_ value: RawValue) -> UnsafeBufferPointer<UInt8> {
         UnsafeBufferPointer(start: base + value.start, count: value.end - value.start)
@@ -64,27 +69,21 @@ struct RawJSONReader {
     /// The fields of the object at `value`, in body order; `[]` for anything else.
     func fields(_ value: RawValue) -> [RawField] {
         guard isObject(value) else { return [] }
-        var scanner = makeScanner(at: value.start + 1)
         var out: [RawField] = []
-        do {
+        forEachElement(of: value, closing: UInt8(ascii: "}")) { (scanner) throws(EventBodyFailure) in
+            let nameStart = scanner.pos
+            let key = try scanner.scanString()
+            let nameSpan = RawValue(start: nameStart, end: scanner.pos)
             scanner.skipWhitespace()
-            if scanner.peek == UInt8(ascii: "}") { return [] }
-            while true {
-                let nameStart = scanner.pos
-                let key = try scanner.scanString()
-                let nameSpan = RawValue(start: nameStart, end: scanner.pos)
-                scanner.skipWhitespace()
-                try scanner.expect(UInt8(ascii: ":"), "expected ':'")
-                scanner.skipWhitespace()
-                let start = scanner.pos
-                var info = EventJSONSkipInfo()
-                try scanner.skipValue(depth: 1, info: &info)
-                out.append(RawField(name: scanner.makeString(key), nameSpan: nameSpan, value: RawValue(start: start, end: scanner.pos)))
-                if try scanner.nextElement(closing: UInt8(ascii: "}"), "expected ',' or '}'") { continue }
-                break
+            try scanner.expect(UInt8(ascii: ":"), "expected ':'")
+            scanner.skipWhitespace()
+            let start = scanner.pos
+            scanner.pos = end(ofValueAt: start)
+            var plain = !key.hasEscapes
+            if plain {
+                for i in key.start..<key.end where base[i] >= 0x80 { plain = false; break }
             }
-        } catch {
-            // Unreachable after `validate()`: the object was checked as part of the body.
+            out.append(RawField(name: key, nameSpan: nameSpan, value: RawValue(start: start, end: scanner.pos), plainName: plain))
         }
         return out
     }
@@ -92,23 +91,79 @@ struct RawJSONReader {
     /// The elements of the array at `value`; `[]` for anything else.
     func elements(_ value: RawValue) -> [RawValue] {
         guard isArray(value) else { return [] }
-        var scanner = makeScanner(at: value.start + 1)
         var out: [RawValue] = []
-        do {
-            scanner.skipWhitespace()
-            if scanner.peek == UInt8(ascii: "]") { return [] }
-            while true {
-                let start = scanner.pos
-                var info = EventJSONSkipInfo()
-                try scanner.skipValue(depth: 1, info: &info)
-                out.append(RawValue(start: start, end: scanner.pos))
-                if try scanner.nextElement(closing: UInt8(ascii: "]"), "expected ',' or ']'") { continue }
-                break
-            }
-        } catch {
-            // Unreachable after `validate()`.
+        forEachElement(of: value, closing: UInt8(ascii: "]")) { (scanner) throws(EventBodyFailure) in
+            let start = scanner.pos
+            scanner.pos = end(ofValueAt: start)
+            out.append(RawValue(start: start, end: scanner.pos))
         }
         return out
+    }
+
+    /// Where the value starting at `start` ends. The body was validated as a whole, so this only
+    /// looks for the value's end: quotes and escapes in strings, brackets in containers, and the
+    /// first delimiter after a number or literal; nothing is checked again.
+    func end(ofValueAt start: Int) -> Int {
+        var i = start
+        switch base[i] {
+        case EventJSONBytes.quote:
+            return end(ofStringAt: i)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            while true {
+                let c = base[i]
+                if c == EventJSONBytes.quote {
+                    i = end(ofStringAt: i)
+                    continue
+                }
+                if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                    depth &+= 1
+                } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                    depth &-= 1
+                    if depth == 0 { return i &+ 1 }
+                }
+                i &+= 1
+            }
+        default:
+            while i < count {
+                let c = base[i]
+                if c == UInt8(ascii: ",") || c == UInt8(ascii: "}") || c == UInt8(ascii: "]") || EventJSONBytes.isWhitespace(c) { break }
+                i &+= 1
+            }
+            return i
+        }
+    }
+
+    /// After the closing quote of the string whose opening quote is at `start`.
+    private func end(ofStringAt start: Int) -> Int {
+        var i = start &+ 1
+        while true {
+            i = EventJSONBytes.skipPlainStringWords(in: base, from: i, end: count)
+            let c = base[i]
+            if c == EventJSONBytes.backslash {
+                i &+= 2
+            } else if c == EventJSONBytes.quote {
+                return i &+ 1
+            } else {
+                i &+= 1
+            }
+        }
+    }
+
+    /// Calls `visit` with the scanner at each element of the array or object at `value`.
+    private func forEachElement(
+        of value: RawValue, closing: UInt8, _ visit: (inout EventJSONScanner) throws(EventBodyFailure) -> Void
+    ) {
+        var scanner = makeScanner(at: value.start + 1)
+        do {
+            scanner.skipWhitespace()
+            if scanner.peek == closing { return }
+            repeat {
+                try visit(&scanner)
+            } while try scanner.nextElement(closing: closing, "expected ',' or the container's end")
+        } catch {
+            // Unreachable after `validate()`: the container was checked as part of the body.
+        }
     }
 
     /// The unescaped text of the string at `value`, or `nil` when it is not a (valid UTF-8) string.
@@ -120,17 +175,48 @@ struct RawJSONReader {
     }
 }
 
-extension [RawField] {
-    /// The value of the first field named `name`.
-    func value(_ name: String) -> RawValue? {
-        first { $0.name == name }?.value
+extension RawJSONReader {
+    /// The value of the first of `fields` named `name`.
+    func value(_ name: StaticString, in fields: [RawField]) -> RawValue? {
+        fields.first { hasName($0, name) }?.value
+    }
+
+    /// Whether `field` is named `name` (an ASCII literal) as Swift compares strings: bytes for a plain
+    /// name, the unescaped `String` (canonical equivalence, as before) for any other.
+    func hasName(_ field: RawField, _ name: StaticString) -> Bool {
+        let count = name.utf8CodeUnitCount
+        if field.plainName {
+            guard field.name.end - field.name.start == count else { return false }
+            return Self.equal(base + field.name.start, name.utf8Start, count)
+        }
+        return nameString(field) == String(describing: name)
+    }
+
+    /// Whether two fields have the same name, as Swift compares their unescaped strings.
+    func sameName(_ a: RawField, _ b: RawField) -> Bool {
+        if a.plainName && b.plainName {
+            let count = a.name.end - a.name.start
+            return count == b.name.end - b.name.start && Self.equal(base + a.name.start, base + b.name.start, count)
+        }
+        return nameString(a) == nameString(b)
+    }
+
+    private static func equal(_ p: UnsafePointer<UInt8>, _ q: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+        for i in 0..<count where p[i] != q[i] { return false }
+        return true
+    }
+
+    func nameString(_ field: RawField) -> String {
+        makeScanner(at: field.name.start).makeString(field.name)
     }
 }
 
 /// Appending JSON text to a byte buffer.
 enum JSONOut {
-    static func append(_ text: StaticString, to out: inout [UInt8]) {
+    static func append(_ text: StaticString, quoted: Bool = false, to out: inout [UInt8]) {
+        if quoted { out.append(EventJSONBytes.quote) }
         out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        if quoted { out.append(EventJSONBytes.quote) }
     }
 
     static func appendQuoted(_ string: String, to out: inout [UInt8]) {

@@ -25,50 +25,33 @@ extension EventParser {
             ))
         }
         let top = reader.fields(root)
-        let writeKey = headerWriteKey ?? top.value("writeKey").flatMap(reader.string)
+        let writeKey = headerWriteKey ?? reader.value("writeKey", in: top).flatMap(reader.string)
         var messages: [RawValue]
         var outerContext: [RawField] = []
         var batchSentAt: Int64?
         if call != nil {
             messages = [root]
         } else {
-            guard let batch = top.value("batch"), reader.isArray(batch) else {
+            guard let batch = reader.value("batch", in: top), reader.isArray(batch) else {
                 return .failure(EventError(
                     code: EventError.Code.missingField, field: "batch",
                     message: "Send the messages as {\"batch\": [...]}."
                 ))
             }
             messages = reader.elements(batch)
-            outerContext = top.value("context").map(reader.fields) ?? []
-            switch DialectRules.timestamp(top.value("sentAt"), reader: reader) {
+            outerContext = reader.value("context", in: top).map(reader.fields) ?? []
+            switch DialectRules.timestamp(reader.value("sentAt", in: top), reader: reader) {
             case .some(let sent): batchSentAt = sent
             case .none: return .failure(DialectRules.invalidTimestamp("sentAt"))
             }
         }
-        guard !messages.isEmpty else { return .failure(EventParser.noEvents) }
-        guard messages.count <= limits.maxEventsPerBulk else {
-            return .failure(EventError(
-                code: EventError.Code.tooManyEvents, field: "batch",
-                message: "A batch holds at most \(limits.maxEventsPerBulk) messages; split it."
-            ))
-        }
-        var result = BulkParseResult()
-        for (index, message) in messages.enumerated() {
-            let mapped = mapSegment(
-                message, call: call, outerContext: outerContext, batchSentAtMicros: batchSentAt,
+        if let error = checkCount(messages.count, of: "messages") { return .failure(error) }
+        return .success(mapEach(messages, reader: reader, dialect: .segment, writeKey: writeKey, receivedAtMicros: receivedAtMicros) {
+            mapSegment(
+                $0, call: call, outerContext: outerContext, batchSentAtMicros: batchSentAt,
                 reader: reader, receivedAtMicros: receivedAtMicros
-            ).flatMap {
-                assemble($0, reader: reader, dialect: .segment, writeKey: writeKey, receivedAtMicros: receivedAtMicros)
-            }
-            switch mapped {
-            case .success(let event):
-                result.events.append(event)
-                result.eventIndexes.append(index)
-            case .failure(let error):
-                result.errors.append(BulkEventError(index: index, error: error))
-            }
-        }
-        return .success(SDKBatch(writeKey: writeKey, parsed: result))
+            )
+        })
     }
 
     /// Largest Segment message, as Segment's own API limits it.
@@ -92,7 +75,7 @@ extension EventParser {
         if let given = routeCall {
             call = given
         } else {
-            guard let typeValue = fields.value("type") else {
+            guard let typeValue = reader.value("type", in: fields) else {
                 return .failure(EventError(
                     code: EventError.Code.missingField, field: "type",
                     message: "Each message of a batch names its type: track, page, screen, identify, group or alias."
@@ -106,15 +89,14 @@ extension EventParser {
             }
             call = known
         }
-        var names: ClientFieldNames = [
-            "event_name": call == .track ? "event" : "type", "timestamp": "timestamp",
-            "metadata": "properties", "idempotency_key": "messageId",
-        ]
+        var names = ClientFieldNames(
+            eventName: call == .track ? "event" : "type", metadata: "properties", idempotencyKey: "messageId"
+        )
 
         // Event name.
         let eventName: MappedValue
         if call == .track {
-            guard let event = fields.value("event") else {
+            guard let event = reader.value("event", in: fields) else {
                 return .failure(EventError(code: EventError.Code.missingField, field: "event", message: "A track call needs event, the name of the event."))
             }
             eventName = .raw(event)
@@ -124,67 +106,62 @@ extension EventParser {
 
         // User: userId, else anonymousId (a null or empty userId counts as absent).
         let userID: MappedValue
-        if let user = fields.value("userId"), !reader.isNull(user), reader.string(user) != "" {
+        if let user = reader.value("userId", in: fields), !reader.isNull(user), !reader.isEmptyString(user) {
             userID = .raw(user)
-            names["user_id"] = "userId"
-        } else if let anonymous = fields.value("anonymousId"), !reader.isNull(anonymous) {
+            names[.userID] = "userId"
+        } else if let anonymous = reader.value("anonymousId", in: fields), !reader.isNull(anonymous) {
             userID = .raw(anonymous)
-            names["user_id"] = "anonymousId"
+            names[.userID] = "anonymousId"
         } else {
             return .failure(EventError(code: EventError.Code.missingField, field: "userId", message: "Send userId or anonymousId."))
         }
 
         // Context: the message's own fields win over the batch's.
-        var context = fields.value("context").map(reader.fields) ?? []
+        var context = reader.value("context", in: fields).map(reader.fields) ?? []
         if !outerContext.isEmpty {
-            let own = Set(context.map(\.name))
-            context += outerContext.filter { !own.contains($0.name) }
+            let own = context
+            context += outerContext.filter { outer in !own.contains { reader.sameName($0, outer) } }
         }
-        let propertiesValue = call == .identify || call == .group ? fields.value("traits") : fields.value("properties")
+        let propertiesValue = reader.value(call == .identify || call == .group ? "traits" : "properties", in: fields)
         let properties = propertiesValue.map(reader.fields) ?? []
         var consumed: ConsumedFields = []
 
+        let (propertiesChannel, tags) = DialectRules.channelAndTags(in: properties, reader: reader, consumed: &consumed, names: &names)
+
         // Channel.
         let channel: MappedValue
-        if let value = properties.value("channel"), reader.isString(value) {
+        if let propertiesChannel {
+            channel = .raw(propertiesChannel)
+        } else if let value = reader.value("channel", in: fields), reader.isString(value) {
             channel = .raw(value)
-            consumed.insert("channel")
-            names["channel"] = "properties.channel"
-        } else if let value = fields.value("channel"), reader.isString(value) {
+            names[.channel] = "channel"
+        } else if let value = reader.value("channel", in: context), reader.isString(value) {
             channel = .raw(value)
-            names["channel"] = "channel"
-        } else if let value = context.value("channel"), reader.isString(value) {
-            channel = .raw(value)
-            names["channel"] = "context.channel"
+            names[.channel] = "context.channel"
         } else {
-            let library = context.value("library").map(reader.fields)?.value("name").flatMap(reader.string)
+            let library = reader.value("library", in: context).map(reader.fields)
+                .flatMap { reader.value("name", in: $0) }.flatMap(reader.string)
             channel = .text(DialectRules.defaultChannel(library: library))
         }
 
         // Campaign: context.campaign.name, else .id.
         var campaign: RawValue?
-        if let campaignFields = context.value("campaign").map(reader.fields) {
-            for name in ["name", "id"] {
-                if let value = campaignFields.value(name), reader.isString(value), reader.string(value) != "" {
-                    campaign = value
-                    names["campaign_id"] = name == "name" ? "context.campaign.name" : "context.campaign.id"
-                    break
-                }
+        if let campaignFields = reader.value("campaign", in: context).map(reader.fields) {
+            if let value = reader.value("name", in: campaignFields), reader.isString(value), !reader.isEmptyString(value) {
+                campaign = value
+                names[.campaignID] = "context.campaign.name"
+            } else if let value = reader.value("id", in: campaignFields), reader.isString(value), !reader.isEmptyString(value) {
+                campaign = value
+                names[.campaignID] = "context.campaign.id"
             }
         }
 
-        // Tags.
-        var tags: RawValue?
-        if let value = properties.value("tags"), DialectRules.isStringArray(value, reader: reader) {
-            tags = value
-            consumed.insert("tags")
-            names["tags"] = "properties.tags"
-        }
-
         // Timestamp: timestamp, else originalTimestamp, corrected with sentAt.
-        let stampName = fields.value("timestamp") != nil ? "timestamp" : "originalTimestamp"
+        let stamp = reader.value("timestamp", in: fields)
+        let stampName = stamp != nil ? "timestamp" : "originalTimestamp"
         let time = DialectRules.eventTime(
-            timestamp: (stampName, fields.value(stampName)), sentAt: ("sentAt", fields.value("sentAt")),
+            timestamp: (stampName, stamp ?? reader.value("originalTimestamp", in: fields)),
+            sentAt: ("sentAt", reader.value("sentAt", in: fields)),
             batchSentAtMicros: batchSentAtMicros, reader: reader, receivedAtMicros: receivedAtMicros
         )
         let timestampMicros: Int64
@@ -192,35 +169,29 @@ extension EventParser {
         case .success(let micros): timestampMicros = micros
         case .failure(let error): return .failure(error)
         }
-        names["timestamp"] = stampName
+        names[.timestamp] = stampName
 
-        // Metadata: the remaining properties (or traits), the call's own fields, then the context.
-        var parts: [(name: String, bytes: [UInt8])] = []
-        for name in ["name", "category", "groupId", "previousId"] {
-            if let value = fields.value(name) { parts.append((name, Array(reader.bytes(value)))) }
+        // Metadata: the call's own fields, the remaining properties (or traits), then the context.
+        var metadata = MetadataBuilder(type: call.rawValue, reserving: message.end - message.start)
+        for name: StaticString in ["name", "category", "groupId", "previousId"] {
+            if let value = reader.value(name, in: fields) { metadata.add(name, value, reader: reader) }
         }
         if let propertiesValue, reader.isObject(propertiesValue) {
-            var remaining: [UInt8] = []
-            DialectRules.remainingObject(properties, without: consumed, reader: reader, into: &remaining)
-            parts.append((call == .identify || call == .group ? "traits" : "properties", remaining))
+            metadata.add(call == .identify || call == .group ? "traits" : "properties", properties, without: consumed, reader: reader)
         }
         if !context.isEmpty {
-            var contextBytes: [UInt8] = []
-            DialectRules.remainingObject(context, without: [], reader: reader, into: &contextBytes)
-            parts.append(("context", contextBytes))
+            metadata.add("context", context, without: [], reader: reader)
         }
-        let metadata = DialectRules.metadata(type: call.rawValue, parts: parts, maxBytes: limits.maxMetadataBytes)
 
-        var messageID: String?
-        if let value = fields.value("messageId"), !reader.isNull(value) {
-            guard let text = reader.string(value) else {
-                return .failure(EventError(code: EventError.Code.wrongType, field: "messageId", message: "messageId must be a string."))
-            }
-            messageID = text
+        let messageID: String?
+        switch DialectRules.messageID("messageId", in: fields, reader: reader) {
+        case .success(let id): messageID = id
+        case .failure(let error): return .failure(error)
         }
         return .success(MappedMessage(
             eventName: eventName, userID: userID, channel: channel, campaignID: campaign, tags: tags,
-            timestampMicros: timestampMicros, metadata: metadata, messageID: messageID, fieldNames: names
+            timestampMicros: timestampMicros, metadata: metadata.finish(maxBytes: limits.maxMetadataBytes),
+            messageID: messageID, fieldNames: names
         ))
     }
 }

@@ -33,8 +33,7 @@ struct SDKRouteTests {
                 check = { key in keys.contains(key) }
             }
             addIngestRoutes(to: router, wal: wal, configuration: configuration)
-            addSegmentRoutes(to: router, wal: wal, configuration: configuration, writeKeys: check)
-            addPostHogRoutes(to: router, wal: wal, configuration: configuration, writeKeys: check)
+            addSDKRoutes(to: router, wal: wal, configuration: configuration, writeKeys: check)
             app = Application(router: router)
         }
 

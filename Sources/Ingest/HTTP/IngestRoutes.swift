@@ -85,13 +85,7 @@ struct IngestHandler: Sendable {
         guard !parsed.events.isEmpty else {
             return .json(status: .badRequest, summary.json())
         }
-        do {
-            _ = try await wal.append(contentsOf: parsed.events.map(EventRecordCodec.encode))
-        } catch {
-            telemetry.events(.refused, parsed.events.count)
-            throw APIError.walRefused(error)
-        }
-        telemetry.events(.accepted, parsed.events.count)
+        try await telemetry.appendDurably(parsed.events, to: wal)
         return .json(status: .accepted, summary.json())
     }
 

@@ -1,6 +1,8 @@
 import APISupport
+import Events
 import Hummingbird
 import Metrics
+import WAL
 
 /// Counts what the ingest routes answered, for the admin `/metrics` scrape:
 /// `ingest_requests_total{route, outcome}` and `ingest_events_total{outcome}`.
@@ -31,6 +33,18 @@ struct IngestTelemetry: Sendable {
             events[outcome] = Counter(label: "ingest_events_total", dimensions: [("outcome", outcome.rawValue)])
         }
         self.events = events
+    }
+
+    /// Appends `events` to `wal` in one append (durable when it returns) and counts them: accepted,
+    /// or refused with the 503 the WAL's refusal maps to.
+    func appendDurably(_ events: [Event], to wal: WriteAheadLog) async throws {
+        do {
+            _ = try await wal.append(contentsOf: events.map(EventRecordCodec.encode))
+        } catch {
+            self.events(.refused, events.count)
+            throw APIError.walRefused(error)
+        }
+        self.events(.accepted, events.count)
     }
 
     func events(_ outcome: Outcome, _ count: Int) {

@@ -8,13 +8,7 @@ import WAL
 /// without the trailing slash). Success is 200 `{"status":1,…}` once the valid events are durable.
 /// The body may be gzip by `Content-Encoding: gzip` or `?compression=gzip-js` (posthog-js);
 /// `lz64` (posthog-js's older choice) is refused with 415.
-public func addPostHogRoutes<Context: RequestContext>(
-    to router: some RouterMethods<Context>,
-    wal: WriteAheadLog,
-    configuration: IngestConfiguration,
-    writeKeys: WriteKeyCheck?
-) {
-    let handler = SDKIngestHandler(wal: wal, configuration: configuration, writeKeys: writeKeys, routes: ["posthog"])
+func addPostHogRoutes<Context: RequestContext>(to router: some RouterMethods<Context>, handler: SDKIngestHandler) {
     for path in ["/batch", "/capture", "/e", "/i/v0/e"] {
         router.post(RouterPath(stringLiteral: path)) { request, _ in
             let compression = request.uri.queryParameters.get("compression")
@@ -25,7 +19,7 @@ public func addPostHogRoutes<Context: RequestContext>(
                 ), dialect: .posthog)
             }
             let key = request.headers.firstValue(.authorization).flatMap(PostHogAuth.bearer)
-            return try await handler.handle(request, route: "posthog", dialect: .posthog, gzipByQuery: compression != nil) { parser, body, received in
+            return try await handler.handle(request, dialect: .posthog, gzipByQuery: compression != nil) { parser, body, received in
                 parser.parsePostHog(body, headerAPIKey: key, receivedAtMicros: received)
             }
         }

@@ -10,6 +10,23 @@ import WAL
 /// the service has no `INGEST_API_KEYS` and the SDK routes are open.
 public typealias WriteKeyCheck = @Sendable (String) -> Bool
 
+/// Registers the routes of the analytics SDKs' wire formats: Segment's HTTP Tracking API
+/// (`addSegmentRoutes`) and PostHog's capture API (`addPostHogRoutes`).
+///
+/// An answer of 200 means the valid messages are durable in the WAL, as 202 means on `/events/bulk`.
+/// With `writeKeys` set, the write key (Segment) or project API key (PostHog) must pass (401
+/// otherwise, nothing stored).
+public func addSDKRoutes<Context: RequestContext>(
+    to router: some RouterMethods<Context>,
+    wal: WriteAheadLog,
+    configuration: IngestConfiguration,
+    writeKeys: WriteKeyCheck?
+) {
+    let handler = SDKIngestHandler(wal: wal, configuration: configuration, writeKeys: writeKeys)
+    addSegmentRoutes(to: router, handler: handler)
+    addPostHogRoutes(to: router, handler: handler)
+}
+
 /// What the Segment and PostHog routes share with `/events/bulk`: the body limit, gzip, the parser's
 /// validation, one WAL append for the valid messages of a request, and 503 + `Retry-After` when the
 /// WAL refuses. Only the answer's shape differs by dialect, because each SDK checks its own.
@@ -20,20 +37,21 @@ struct SDKIngestHandler: Sendable {
     let writeKeys: WriteKeyCheck?
     let telemetry: IngestTelemetry
 
-    init(wal: WriteAheadLog, configuration: IngestConfiguration, writeKeys: WriteKeyCheck?, routes: [String]) {
+    init(wal: WriteAheadLog, configuration: IngestConfiguration, writeKeys: WriteKeyCheck?) {
         self.wal = wal
         self.configuration = configuration
         self.parser = EventParser(limits: configuration.limits)
         self.writeKeys = writeKeys
-        self.telemetry = IngestTelemetry(routes: routes)
+        self.telemetry = IngestTelemetry(routes: ["segment", "posthog"])
     }
 
     /// Collects, inflates, parses (with `parse`), checks the key, appends and answers in `dialect`'s shape.
     func handle(
-        _ request: Request, route: String, dialect: SDKDialect, gzipByQuery: Bool = false,
+        _ request: Request, dialect: SDKDialect, gzipByQuery: Bool = false,
         parse: @Sendable (EventParser, UnsafeRawBufferPointer, Int64) -> Result<SDKBatch, EventError>
     ) async throws -> Response {
-        try await telemetry.countRequest(route: route) {
+        // Requests are counted by dialect: `route="segment"` or `route="posthog"`.
+        try await telemetry.countRequest(route: dialect.rawValue) {
             do {
                 return try await ingest(request, dialect: dialect, gzipByQuery: gzipByQuery, parse: parse)
             } catch let error as APIError {
@@ -83,13 +101,7 @@ struct SDKIngestHandler: Sendable {
             if first?.code == EventError.Code.tooLarge, first?.field == "message" { error.status = .contentTooLarge }
             return SDKAnswer.error(error, dialect: dialect, summary: summary)
         }
-        do {
-            _ = try await wal.append(contentsOf: parsed.events.map(EventRecordCodec.encode))
-        } catch {
-            telemetry.events(.refused, parsed.events.count)
-            throw APIError.walRefused(error)
-        }
-        telemetry.events(.accepted, parsed.events.count)
+        try await telemetry.appendDurably(parsed.events, to: wal)
         return SDKAnswer.success(dialect: dialect, summary: summary)
     }
 }

@@ -7,29 +7,17 @@ import WAL
 /// Registers Segment's HTTP Tracking API: `POST /v1/track`, `/v1/page`, `/v1/screen`,
 /// `/v1/identify`, `/v1/group`, `/v1/alias`, `/v1/batch` and `/v1/import`.
 ///
-/// An answer of 200 `{"success":true,…}` means the valid messages are durable in the WAL, as 202
-/// means on `/events/bulk`. The write key comes from HTTP Basic auth (key as user name) or
-/// `writeKey` in the body; with `writeKeys` set it must pass (401 otherwise, nothing stored).
-public func addSegmentRoutes<Context: RequestContext>(
-    to router: some RouterMethods<Context>,
-    wal: WriteAheadLog,
-    configuration: IngestConfiguration,
-    writeKeys: WriteKeyCheck?
-) {
-    let handler = SDKIngestHandler(wal: wal, configuration: configuration, writeKeys: writeKeys, routes: ["segment"])
-    for call in SegmentCall.allCases {
-        router.post(RouterPath(stringLiteral: "/v1/\(call.rawValue)")) { request, _ in
-            let key = SegmentAuth.writeKey(request.headers.firstValue(.authorization))
-            return try await handler.handle(request, route: "segment", dialect: .segment) { parser, body, received in
-                parser.parseSegment(body, call: call, headerWriteKey: key, receivedAtMicros: received)
-            }
-        }
-    }
-    for path in ["/v1/batch", "/v1/import"] {
+/// Success is 200 `{"success":true,…}`. The write key comes from HTTP Basic auth (key as user
+/// name) or `writeKey` in the body.
+func addSegmentRoutes<Context: RequestContext>(to router: some RouterMethods<Context>, handler: SDKIngestHandler) {
+    // One route per call, and the two that carry a batch of any calls.
+    let calls: [(path: String, call: SegmentCall?)] =
+        SegmentCall.allCases.map { ("/v1/\($0.rawValue)", $0) } + [("/v1/batch", nil), ("/v1/import", nil)]
+    for (path, call) in calls {
         router.post(RouterPath(stringLiteral: path)) { request, _ in
             let key = SegmentAuth.writeKey(request.headers.firstValue(.authorization))
-            return try await handler.handle(request, route: "segment", dialect: .segment) { parser, body, received in
-                parser.parseSegment(body, call: nil, headerWriteKey: key, receivedAtMicros: received)
+            return try await handler.handle(request, dialect: .segment) { parser, body, received in
+                parser.parseSegment(body, call: call, headerWriteKey: key, receivedAtMicros: received)
             }
         }
     }
