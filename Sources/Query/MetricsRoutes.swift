@@ -1,7 +1,7 @@
 import APISupport
 import Hummingbird
 
-/// Registers `GET /metrics` and `GET /event-names` (``EventCatalog``). Answers 200 with ``MetricsResponse`` JSON, 400 naming the bad parameter,
+/// Registers `GET /metrics` and `GET /event-names` (``EventNameCatalog``). Answers 200 with ``MetricsResponse`` JSON, 400 naming the bad parameter,
 /// 503 with `Retry-After` when PostgreSQL is unavailable, 504 when the query hits the statement
 /// timeout; errors use the project's JSON error shape.
 ///

@@ -9,9 +9,9 @@ import Time
 
 /// `GET /event-names` from rollups against independent SQL over raw rows, for every kind of window
 /// (``RollupMetricsTests/window(using:)``), after late events merged into closed days.
-@Suite struct EventCatalogTests {
+@Suite struct EventNameCatalogTests {
     /// Count, first and last time per name, straight from `events`, ordered as the contract says.
-    static func oracle(_ pool: PostgresPool, from: Int64, to: Int64) async throws -> [EventCatalog.Entry] {
+    static func oracle(_ pool: PostgresPool, from: Int64, to: Int64) async throws -> [EventNameCatalog.Entry] {
         let rows = try await pool.withConnection {
             try $0.execute(
                 """
@@ -20,7 +20,7 @@ import Time
                 """, [UTCTime.rfc3339(from), UTCTime.rfc3339(to)])
         }
         return (0..<rows.rowCount).map {
-            EventCatalog.Entry(eventName: rows.string($0, 0)!, totalCount: rows.int64($0, 1)!, firstSeenMicros: rows.int64($0, 2)!, lastSeenMicros: rows.int64($0, 3)!)
+            EventNameCatalog.Entry(eventName: rows.string($0, 0)!, totalCount: rows.int64($0, 1)!, firstSeenMicros: rows.int64($0, 2)!, lastSeenMicros: rows.int64($0, 3)!)
         }
     }
 

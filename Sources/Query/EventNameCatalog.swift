@@ -12,7 +12,7 @@ import Time
 /// index-only count on `events_name_ts`) add up exactly as in ``MetricsWindowSplit``; `first_seen` and
 /// `last_seen` are one probe each at either end of the name's range of `events_name_ts`. One statement,
 /// so one snapshot; while `rollup_status.complete` is false it is plain SQL over `events` instead.
-public enum EventCatalog {
+public enum EventNameCatalog {
     public struct Entry: Sendable, Hashable {
         public var eventName: String
         public var totalCount: Int64
@@ -124,11 +124,11 @@ public enum EventCatalog {
 
 extension MetricsService {
     /// The event catalogue of a window, under the same admission control as the metrics queries.
-    public func eventNames(fromMicros: Int64, toMicros: Int64, plainSQL: Bool = false) async throws -> [EventCatalog.Entry] {
+    public func eventNames(fromMicros: Int64, toMicros: Int64, plainSQL: Bool = false) async throws -> [EventNameCatalog.Entry] {
         try await admission.admit {
             do {
                 return try await pool.withConnection { connection in
-                    try EventCatalog.run(fromMicros: fromMicros, toMicros: toMicros, plainSQL: plainSQL, on: connection)
+                    try EventNameCatalog.run(fromMicros: fromMicros, toMicros: toMicros, plainSQL: plainSQL, on: connection)
                 }
             } catch let error as PostgresError {
                 throw apiError(for: error)
@@ -138,8 +138,8 @@ extension MetricsService {
 
     /// The JSON body of a 200 `GET /event-names` answer.
     public func eventNamesBody(for parameters: some Sequence<(key: String, value: String)>) async throws -> String {
-        let (from, to) = try EventCatalog.parseWindow(parameters, nowMicros: now(), maxWindowDays: maxWindowDays)
+        let (from, to) = try EventNameCatalog.parseWindow(parameters, nowMicros: now(), maxWindowDays: maxWindowDays)
         let entries = try await eventNames(fromMicros: from, toMicros: to)
-        return EventCatalog.json(fromMicros: from, toMicros: to, entries: entries, freshness: freshness())
+        return EventNameCatalog.json(fromMicros: from, toMicros: to, entries: entries, freshness: freshness())
     }
 }
