@@ -138,15 +138,27 @@ public struct MetricsRequest: Sendable, Hashable {
     /// The name of `zone` as the API writes it: `UTC` for UTC, else its IANA name.
     public static func name(of zone: TimeZone) -> String { isUTC(zone) ? "UTC" : zone.identifier }
 
-    /// The names of the system's tz database, as Foundation reads it.
+    /// Foundation's list of zone names (ICU's: it spells some names the old way, e.g. `Asia/Calcutta`).
     private static let knownZones = Set(TimeZone.knownTimeZoneIdentifiers)
 
-    /// An IANA zone name from the tz database (`UTC` too); nil for anything else, including offsets
-    /// and abbreviations that `TimeZone(identifier:)` would also take.
+    /// An IANA zone name from the system's tz database (`UTC` too); nil for anything else, including
+    /// offsets and abbreviations that `TimeZone(identifier:)` would also take. A name counts when
+    /// Foundation lists it or the tz database has a file of that name (`Asia/Kolkata`), so the zones
+    /// are the ones PostgreSQL, reading the same database, knows too.
     public static func zone(named name: String) -> TimeZone? {
         if name == "UTC" { return utc }
-        guard knownZones.contains(name) else { return nil }
+        let allowed = name.utf8.allSatisfy { byte in
+            (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
+                || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+")
+        }
+        guard allowed, !name.isEmpty, name.utf8.count <= 64, !name.hasPrefix("/"), !name.contains("..") else { return nil }
+        guard knownZones.contains(name) || isZoneFile(name) else { return nil }
         return TimeZone(identifier: name)
+    }
+
+    private static func isZoneFile(_ name: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: "/usr/share/zoneinfo/" + name, isDirectory: &isDirectory) && !isDirectory.boolValue
     }
 
     private static func checkName(_ value: String, field: String) throws(APIError) {
