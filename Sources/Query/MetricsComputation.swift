@@ -39,7 +39,7 @@ public enum MetricsComputation {
         if request.groupBy == .week || request.groupBy == .month || (!utc && request.groupBy == .day)
             || (request.groupBy == .hour && !request.hasWholeHourOffsets)
         {
-            return try LocalBucketQuery(request: request).run(on: connection)
+            return try LocalBucketQuery(request: request).run(cache: cache, on: connection)
         }
         let split = MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros)
         var plan = RollupMetricsQuery(request: request, split: split, useLevels: useLevels)

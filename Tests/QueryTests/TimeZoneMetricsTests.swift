@@ -99,6 +99,43 @@ import Time
         }
     }
 
+    /// Hourly, daily and block bitmaps served from the query cache stay exact after late events
+    /// change the rows they came from (new versions).
+    @Test func cachedPiecesStayExactUnderLateEvents() async throws {
+        var generator = SplitMix64(seed: 21)
+        try await ScratchDatabase.with(prefix: "query_tz", migrate: true) { database in
+            try await seed(Self.events(1_500, tag: "u", using: &generator), url: database.url)
+            let service = makeService(url: database.url)
+            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+            let cases: [(String, MetricsRequest.GroupBy, String, String)] = [
+                ("America/New_York", .day, "2026-10-20T13:17:00Z", "2026-11-12T00:00:00Z"),
+                ("America/New_York", .hour, "2026-10-31T20:00:00Z", "2026-11-01T12:30:00Z"),
+                ("Asia/Kolkata", .day, "2026-03-01T00:00:00Z", "2026-03-20T07:07:07Z"),
+                ("Europe/Istanbul", .week, "2025-12-20T00:00:00Z", "2026-01-12T00:00:00Z"),
+                ("Asia/Kathmandu", .month, "2025-12-20T00:00:00Z", "2026-01-12T00:00:00Z"),
+            ]
+            func checkAll(_ label: String) async throws {
+                for (zone, groupBy, from, to) in cases {
+                    let (a, b) = (UTCTime.parseRFC3339(from)!, UTCTime.parseRFC3339(to)!)
+                    let request = MetricsRequest(eventName: "view", fromMicros: a, toMicros: b, groupBy: groupBy, timeZone: MetricsRequest.zone(named: zone)!)
+                    let expected = try await MetricsOracle.answer(check, name: "view", from: a, to: b, channel: nil, groupBy: groupBy, zone: zone)
+                    #expect(expected.totalCount > 0)
+                    #expect(try await service.metrics(for: request) == expected, "\(label): \(zone) \(groupBy)")
+                }
+            }
+            try await checkAll("cold")
+            let misses = service.cache.statistics.misses
+            try await checkAll("warm")
+            #expect(service.cache.statistics.hits > 0)
+            #expect(service.cache.statistics.misses == misses)
+            try await seedMerging(Self.events(400, tag: "late", using: &generator), url: database.url)
+            try await checkAll("after late events")
+            #expect(service.cache.statistics.misses > misses)
+            await check.shutdown()
+            await service.pool.shutdown()
+        }
+    }
+
     /// The 23- and 25-hour days and the repeated local hour, spelled out.
     @Test func daylightSavingDaysAndHours() throws {
         let newYork = TimeZone(identifier: "America/New_York")!
