@@ -30,7 +30,17 @@ public enum MetricsComputation {
     }
 
     /// Nil when the rollups are incomplete.
+    ///
+    /// Time buckets outside UTC, and weeks and months, go through ``LocalBucketQuery``, except
+    /// `group_by=hour` in a zone whose offset stays a whole number of hours over the window: its local
+    /// hours are UTC hours, so the UTC plan answers and only the keys are local.
     static func fromRollups(_ request: MetricsRequest, useLevels: Bool, cache: BitmapCache?, on connection: PostgresConnection) throws -> MetricsResult? {
+        let utc = MetricsRequest.isUTC(request.timeZone)
+        if request.groupBy == .week || request.groupBy == .month || (!utc && request.groupBy == .day)
+            || (request.groupBy == .hour && !request.hasWholeHourOffsets)
+        {
+            return try LocalBucketQuery(request: request).run(cache: cache, on: connection)
+        }
         let split = MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros)
         var plan = RollupMetricsQuery(request: request, split: split, useLevels: useLevels)
         // The cover's days and blocks may come from the cache (every day for the daily-only plan).
@@ -71,7 +81,7 @@ public enum MetricsComputation {
             return bitmap
         }
 
-        var fold = RollupMetricsFold(groupBy: request.groupBy)
+        var fold = RollupMetricsFold(groupBy: request.groupBy, zone: request.timeZone)
         var complete = false
         try query.stream(on: connection) { row in
             switch row {

@@ -1,3 +1,4 @@
+import Foundation
 import Time
 /// What to ask PostgreSQL for one ``MetricsRequest``: plain, parameterised SQL over `events`.
 ///
@@ -9,6 +10,7 @@ public struct MetricsQueryPlan: Sendable, Hashable {
     public var sql: String
     public var parameters: [String?]
     public var groupBy: MetricsRequest.GroupBy
+    public var timeZone: TimeZone
 }
 
 public enum MetricsPlanner {
@@ -22,6 +24,13 @@ public enum MetricsPlanner {
             parameters.append(channel)
         }
         // Columns: key (NULL on the overall row), total, unique users, is_overall (1 on the overall row).
+        func grouped(_ bucket: String) -> String {
+            """
+            SELECT extract(epoch FROM bucket)::int8 AS key, count(*) AS total, count(DISTINCT uid) AS users, GROUPING(bucket) AS overall
+            FROM (SELECT \(bucket) AS bucket, uid FROM events WHERE \(filter)) e
+            GROUP BY GROUPING SETS ((bucket), ())
+            """
+        }
         let sql: String
         switch request.groupBy {
         case .none:
@@ -31,18 +40,26 @@ public enum MetricsPlanner {
                 SELECT channel AS key, count(*) AS total, count(DISTINCT uid) AS users, GROUPING(channel) AS overall
                 FROM events WHERE \(filter) GROUP BY GROUPING SETS ((channel), ())
                 """
-        case .hour, .day:
+        case .hour where MetricsRequest.isUTC(request.timeZone), .day where MetricsRequest.isUTC(request.timeZone):
             // Buckets are UTC because every PostgresConnection sets its session TimeZone to UTC (the
             // two-argument date_trunc is a third faster than the one taking a zone). The key goes out as
             // the bucket start in Unix seconds, converted once per group, and the service formats it.
             let unit = request.groupBy == .hour ? "hour" : "day"
-            sql = """
-                SELECT extract(epoch FROM bucket)::int8 AS key, count(*) AS total, count(DISTINCT uid) AS users, GROUPING(bucket) AS overall
-                FROM (SELECT date_trunc('\(unit)', ts) AS bucket, uid FROM events WHERE \(filter)) e
-                GROUP BY GROUPING SETS ((bucket), ())
-                """
+            sql = grouped("date_trunc('\(unit)', ts)")
+        case .hour:
+            // The local hour's start is the instant minus the local minutes and seconds past the hour:
+            // date_trunc with a zone would put a fall-back night's first 01:xx into the second 01:00
+            // (PostgreSQL reads an ambiguous local time as the later one).
+            parameters.append(request.timeZone.identifier)
+            let local = "(ts AT TIME ZONE $\(parameters.count)::text)"
+            sql = grouped("ts - (\(local) - date_trunc('hour', \(local)))")
+        case .day, .week, .month:
+            // Local midnight is never ambiguous in the tz database's zones since 1970 (changes happen
+            // at night, not at midnight, or skip it forward), so the zone-aware date_trunc is exact here.
+            parameters.append(request.timeZone.identifier)
+            sql = grouped("date_trunc('\(request.groupBy.rawValue)', ts, $\(parameters.count)::text)")
         }
-        return MetricsQueryPlan(sql: sql, parameters: parameters, groupBy: request.groupBy)
+        return MetricsQueryPlan(sql: sql, parameters: parameters, groupBy: request.groupBy, timeZone: request.timeZone)
     }
 }
 
@@ -50,8 +67,8 @@ public enum MetricsPlanner {
 public struct MetricsResult: Sendable, Hashable {
     public var totalCount: Int64
     public var uniqueUserCount: Int64
-    /// Sorted by key (UTF-8 byte order, which is chronological for hour and day keys); groups with no
-    /// events are absent.
+    /// Sorted by key: channels in UTF-8 byte order, time buckets in time order (local keys with
+    /// different offsets need not sort as text does); groups with no events are absent.
     public var groups: [MetricsGroup]
 
     public init(totalCount: Int64, uniqueUserCount: Int64, groups: [MetricsGroup]) {

@@ -1,4 +1,5 @@
 import APISupport
+import Foundation
 import Time
 
 /// A validated `GET /metrics` question.
@@ -12,7 +13,10 @@ import Time
 /// `from`/`to` are Unix seconds (digits only) or RFC 3339; "now" is truncated to the second.
 public struct MetricsRequest: Sendable, Hashable {
     public enum GroupBy: String, Sendable, CaseIterable {
-        case channel, hour, day, none
+        case channel, hour, day, week, month, none
+
+        /// Whether the groups are time buckets (of ``MetricsRequest/timeZone``).
+        public var isTime: Bool { self == .hour || self == .day || self == .week || self == .month }
     }
 
     public var eventName: String
@@ -22,13 +26,20 @@ public struct MetricsRequest: Sendable, Hashable {
     public var toMicros: Int64
     public var channel: String?
     public var groupBy: GroupBy
+    /// The zone of the time buckets (`tz`, an IANA name; UTC by default). It changes nothing but the
+    /// buckets of `group_by=hour|day|week|month`.
+    public var timeZone: TimeZone
 
     public static let defaultWindowDays = 30
     public static let defaultMaxWindowDays = 400
     /// Longest accepted event name or channel, in UTF-8 bytes.
     public static let maxNameBytes = 1024
 
-    public init(eventName: String, fromMicros: Int64, toMicros: Int64, channel: String? = nil, groupBy: GroupBy = .channel) {
+    public init(
+        eventName: String, fromMicros: Int64, toMicros: Int64, channel: String? = nil, groupBy: GroupBy = .channel,
+        timeZone: TimeZone = MetricsRequest.utc
+    ) {
+        self.timeZone = timeZone
         self.eventName = eventName
         self.fromMicros = fromMicros
         self.toMicros = toMicros
@@ -44,7 +55,7 @@ public struct MetricsRequest: Sendable, Hashable {
         maxWindowDays: Int = defaultMaxWindowDays
     ) throws(APIError) -> MetricsRequest {
         var values: [String: String] = [:]
-        for (key, value) in parameters where ["event_name", "from", "to", "channel", "group_by"].contains(key) {
+        for (key, value) in parameters where ["event_name", "from", "to", "channel", "group_by", "tz"].contains(key) {
             guard values[key] == nil else {
                 throw .badRequest("invalid_parameter", "\(key) is given more than once", field: key)
             }
@@ -74,6 +85,14 @@ public struct MetricsRequest: Sendable, Hashable {
             groupBy = parsed
         }
 
+        var timeZone = utc
+        if let value = values["tz"] {
+            guard let zone = zone(named: value) else {
+                throw .badRequest("invalid_parameter", "tz must be an IANA time zone name such as UTC, Europe/Istanbul or America/New_York", field: "tz")
+            }
+            timeZone = zone
+        }
+
         let now = nowMicros - nowMicros % UTCTime.microsPerSecond
         let window = Int64(defaultWindowDays) * UTCTime.microsPerDay
         let from = try values["from"].map { (text) throws(APIError) in try parseTime(text, field: "from") }
@@ -95,7 +114,51 @@ public struct MetricsRequest: Sendable, Hashable {
         guard end - start <= Int64(maxWindowDays) * UTCTime.microsPerDay else {
             throw .badRequest("invalid_time_range", "the window from \(UTCTime.rfc3339(start)) to \(UTCTime.rfc3339(end)) is longer than the maximum of \(maxWindowDays) days", field: "from")
         }
-        return MetricsRequest(eventName: eventName, fromMicros: start, toMicros: end, channel: channel, groupBy: groupBy)
+        return MetricsRequest(eventName: eventName, fromMicros: start, toMicros: end, channel: channel, groupBy: groupBy, timeZone: timeZone)
+    }
+
+    public static let utc = TimeZone(identifier: "UTC")!
+
+    /// Whether ``timeZone``'s offset is a whole number of hours everywhere in the window (at its start
+    /// and after every transition inside it): then its local hours are UTC hours.
+    public var hasWholeHourOffsets: Bool {
+        let end = Date(timeIntervalSince1970: TimeInterval(UTCTime.ceilDivide(toMicros, UTCTime.microsPerSecond)))
+        var instant = Date(timeIntervalSince1970: TimeInterval(UTCTime.seconds(micros: fromMicros)))
+        while true {
+            guard timeZone.secondsFromGMT(for: instant) % 3_600 == 0 else { return false }
+            guard let next = timeZone.nextDaylightSavingTimeTransition(after: instant), next < end else { return true }
+            instant = next
+        }
+    }
+
+    /// Whether buckets in `zone` are UTC buckets (the rollups' own, with the keys of before `tz`).
+    /// (Foundation names the zone `UTC` `GMT`.)
+    public static func isUTC(_ zone: TimeZone) -> Bool { zone.identifier == "UTC" || zone.identifier == "GMT" }
+
+    /// The name of `zone` as the API writes it: `UTC` for UTC, else its IANA name.
+    public static func name(of zone: TimeZone) -> String { isUTC(zone) ? "UTC" : zone.identifier }
+
+    /// Foundation's list of zone names (ICU's: it spells some names the old way, e.g. `Asia/Calcutta`).
+    private static let knownZones = Set(TimeZone.knownTimeZoneIdentifiers)
+
+    /// An IANA zone name from the system's tz database (`UTC` too); nil for anything else, including
+    /// offsets and abbreviations that `TimeZone(identifier:)` would also take. A name counts when
+    /// Foundation lists it or the tz database has a file of that name (`Asia/Kolkata`), so the zones
+    /// are the ones PostgreSQL, reading the same database, knows too.
+    public static func zone(named name: String) -> TimeZone? {
+        if name == "UTC" { return utc }
+        let allowed = name.utf8.allSatisfy { byte in
+            (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
+                || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+")
+        }
+        guard allowed, !name.isEmpty, name.utf8.count <= 64, !name.hasPrefix("/"), !name.contains("..") else { return nil }
+        guard knownZones.contains(name) || isZoneFile(name) else { return nil }
+        return TimeZone(identifier: name)
+    }
+
+    private static func isZoneFile(_ name: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: "/usr/share/zoneinfo/" + name, isDirectory: &isDirectory) && !isDirectory.boolValue
     }
 
     private static func checkName(_ value: String, field: String) throws(APIError) {

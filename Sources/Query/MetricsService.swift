@@ -114,6 +114,7 @@ enum MetricsExecutor {
     static func run(_ plan: MetricsQueryPlan, on connection: PostgresConnection) throws -> MetricsResult {
         let rows = try connection.execute(plan.sql, plan.parameters)
         var result = MetricsResult(totalCount: 0, uniqueUserCount: 0, groups: [])
+        var buckets: [(seconds: Int64, group: MetricsGroup)] = []
         for row in 0..<rows.rowCount {
             let total = rows.int64(row, 1) ?? 0
             let users = rows.int64(row, 2) ?? 0
@@ -123,21 +124,22 @@ enum MetricsExecutor {
                 continue
             }
             guard total > 0, let raw = rows.string(row, 0) else { continue }
-            let key: String
-            switch plan.groupBy {
-            case .channel, .none: key = raw
-            case .hour: key = UTCTime.hourKey(seconds: Int64(raw) ?? 0)
-            case .day: key = UTCTime.dayKey(seconds: Int64(raw) ?? 0)
+            if plan.groupBy.isTime {
+                let seconds = Int64(raw) ?? 0
+                let key = MetricsKey.key(seconds: seconds, groupBy: plan.groupBy, zone: plan.timeZone)
+                buckets.append((seconds, MetricsGroup(key: key, totalCount: total, uniqueUserCount: users)))
+            } else {
+                result.groups.append(MetricsGroup(key: raw, totalCount: total, uniqueUserCount: users))
             }
-            result.groups.append(MetricsGroup(key: key, totalCount: total, uniqueUserCount: users))
         }
         result.groups.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        result.groups += buckets.sorted { $0.seconds < $1.seconds }.map(\.group)
         return result
     }
 }
 
 /// The 200 body, written by hand so the field order is the contract's:
-/// `{"event_name", "from", "to", "filter": {"channel"}, "group_by", "total_count", "unique_user_count",
+/// `{"event_name", "from", "to", "filter": {"channel"}, "group_by", "tz", "total_count", "unique_user_count",
 /// "groups": [{"key", "total_count", "unique_user_count"}], "freshness": {"replay_lag_seconds", "as_of"}}`.
 public enum MetricsResponse {
     public static func json(request: MetricsRequest, result: MetricsResult, freshness: MetricsFreshness) -> String {
@@ -146,6 +148,7 @@ public enum MetricsResponse {
         out += #","to":"# + JSONString.quote(UTCTime.rfc3339(request.toMicros))
         out += #","filter":{"channel":"# + (request.channel.map(JSONString.quote) ?? "null") + "}"
         out += #","group_by":"# + JSONString.quote(request.groupBy.rawValue)
+        out += #","tz":"# + JSONString.quote(MetricsRequest.name(of: request.timeZone))
         out += #","total_count":\#(result.totalCount),"unique_user_count":\#(result.uniqueUserCount),"groups":["#
         for (index, group) in result.groups.enumerated() {
             if index > 0 { out += "," }

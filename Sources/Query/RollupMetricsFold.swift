@@ -1,4 +1,5 @@
 import Bitmaps
+import Foundation
 import Time
 
 /// Combines rollup rows and raw edge groups into a ``MetricsResult`` as they stream in, unioning
@@ -55,12 +56,15 @@ struct RollupMetricsFold {
     }
 
     let groupBy: MetricsRequest.GroupBy
+    /// The zone the hour keys are written in (a whole-hour zone, whose hours are UTC hours).
+    let zone: TimeZone
     private var groups: [GroupKey: Group] = [:]
     private var total: Int64 = 0
     private let overall = RoaringBitmap()
 
-    init(groupBy: MetricsRequest.GroupBy) {
+    init(groupBy: MetricsRequest.GroupBy, zone: TimeZone = MetricsRequest.utc) {
         self.groupBy = groupBy
+        self.zone = zone
     }
 
     /// A whole-day, whole-hour or block row and its users (nil where the query left them out). Rows
@@ -77,7 +81,7 @@ struct RollupMetricsFold {
             case (.none, _): nil
             case (.channel, _): .channel(Array(row.channel.utf8))
             case (.hour, .hour): .bucket(row.bucket)
-            case (.hour, _), (.day, .block): nil
+            case (.hour, _), (.day, .block), (.week, _), (.month, _): nil
             case (.day, _): .bucket(UTCTime.bucketStart(seconds: row.bucket, bucketSeconds: UTCTime.secondsPerDay))
             }
         guard let key else { return }
@@ -95,7 +99,7 @@ struct RollupMetricsFold {
         overall.add(contentsOf: raw.uids)
         let key: GroupKey? =
             switch groupBy {
-            case .none: nil
+            case .none, .week, .month: nil
             case .channel: .channel(Array(raw.channel.utf8))
             case .hour: .bucket(raw.hour)
             case .day: .bucket(UTCTime.bucketStart(seconds: raw.hour, bucketSeconds: UTCTime.secondsPerDay))
@@ -130,8 +134,7 @@ struct RollupMetricsFold {
             let name: String =
                 switch (key, groupBy) {
                 case (.channel(let bytes), _): String(decoding: bytes, as: UTF8.self)
-                case (.bucket(let seconds), .hour): UTCTime.hourKey(seconds: seconds)
-                case (.bucket(let seconds), _): UTCTime.dayKey(seconds: seconds)
+                case (.bucket(let seconds), _): MetricsKey.key(seconds: seconds, groupBy: groupBy, zone: zone)
                 }
             result.groups.append(MetricsGroup(key: name, totalCount: group.total, uniqueUserCount: group.uniques))
         }
