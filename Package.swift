@@ -137,6 +137,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 // `bench load`'s HTTP/1.1 client: raw channels, no HTTP library in the request path.
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // `bench restart` and `bench metrics-scale` poll and query a real service: not hot paths.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
