@@ -148,7 +148,7 @@ enum Recovery {
         let file = try WALFile(path: path, mode: .readOnly, fileSystem: fileSystem)
         let bytes = try file.readAll()
         try file.close()
-        return bytes.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: id) }
+        return bytes.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: id, payloads: .checksum) }
     }
 
     /// Reads and scans every segment file in the directory, oldest first, one file in memory at a time
