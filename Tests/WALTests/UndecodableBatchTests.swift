@@ -16,20 +16,13 @@ import Testing
 
     /// Segment 1 with `batches`, the first record length in batch `index`'s payload (stored
     /// uncompressed: records this small do not shrink) running past the payload, and its CRC32C
-    /// recomputed. Header, lengths and sequence numbers stay right.
+    /// recomputed (`repairingChecksums`). Header, lengths and sequence numbers stay right.
     private func segment(undecodable index: Int) -> (bytes: [UInt8], offsets: [Int]) {
         var (bytes, offsets) = segmentBytes(batches: Self.batches)
         let at = offsets[index]
         precondition(bytes[at + 5] & BatchHeader.flagLZ4 == 0, "the test batches are stored uncompressed")
         bytes.withUnsafeMutableBytes { $0.storeLE(UInt32(1_000), at: at + BatchHeader.size) }
-        let storedLength = Int(bytes.withUnsafeBytes { $0.loadLE(at: at + 8, as: UInt32.self) })
-        let checksum = bytes.withUnsafeBytes { raw in
-            BatchHeader.checksum(
-                header: UnsafeRawBufferPointer(rebasing: raw[at..<(at + BatchHeader.size)]),
-                payload: UnsafeRawBufferPointer(rebasing: raw[(at + BatchHeader.size)..<(at + BatchHeader.size + storedLength)]))
-        }
-        bytes.withUnsafeMutableBytes { $0.storeLE(checksum, at: at + BatchHeader.checksumOffset) }
-        return (bytes, offsets)
+        return (bytes.withUnsafeBytes { repairingChecksums($0) }, offsets)
     }
 
     @Test func theChecksumScanListsItAsABatchTheDecodingScanAsABadRegion() {
