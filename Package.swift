@@ -154,6 +154,12 @@ let package = Package(
         ),
 
         .testTarget(name: "WALTests", dependencies: ["WAL", "TestSupport"]),
+        // bench's own logic that needs no service: the load client's response parser, the ack log's
+        // keys as `bench check` hashes them (against the service's parser).
+        .testTarget(
+            name: "BenchTests",
+            dependencies: ["Bench", "Events", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "BitmapsTests", dependencies: ["Bitmaps"]),
         .testTarget(name: "RollupsTests", dependencies: ["Rollups", "Bitmaps", "Store", "TestSupport"]),
