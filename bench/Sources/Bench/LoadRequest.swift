@@ -53,7 +53,6 @@ struct LoadRequestBuilder {
     private(set) var request = ByteBufferAllocator().buffer(capacity: 1024)
     var generator: EventGenerator
     private var recent: LoadRecentEvents
-    private var timestamps = SegmentTimestampCache()
     private var body: [UInt8] = []
     /// Numbers of the events in the request (keys `<run-id>-<n>`), duplicates included.
     private(set) var keys: [Int] = []
@@ -97,8 +96,7 @@ struct LoadRequestBuilder {
 
     private mutating func append(_ event: SyntheticEvent, number: Int, plan: LoadPlan, template: LoadRequestTemplate) {
         if plan.segment {
-            let key = String(decoding: template.keyPrefix, as: UTF8.self) + String(number)
-            event.appendSegmentJSON(to: &body, messageID: key, timestamp: timestamps.text(for: event.timestamp))
+            event.appendSegmentJSON(to: &body, keyPrefix: template.keyPrefix, keyNumber: number)
         } else {
             event.appendJSON(to: &body, keyPrefix: template.keyPrefix, keyNumber: number)
         }
