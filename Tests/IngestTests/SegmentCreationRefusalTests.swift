@@ -15,7 +15,7 @@ import WAL
 @Suite struct SegmentCreationRefusalTests {
     @Test func outOfDescriptorsAnswers503AndIngestionResumes() async throws {
         let fileSystem = DescriptorStarvedFileSystem()
-        let harness = try IngestRouteTests.Harness(wal: { $0.fileSystem = fileSystem; $0.segmentSize = 2_048 })
+        let harness = try IngestHarness(wal: { $0.fileSystem = fileSystem; $0.segmentSize = 2_048 })
         try await harness.app.test(.router) { client in
             // From now on every open fails; the first rotation still works (its file was opened ahead),
             // a later one cannot create its file.

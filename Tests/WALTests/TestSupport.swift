@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import Testing
 @testable import WAL
 
 /// A fresh directory under the system temp dir, removed by `remove()`.
@@ -196,6 +197,19 @@ final class FaultyFileSystem: WALFileSystem {
         if let bytes = plan.withLock({ $0.availableBytes }) { return bytes }
         return try real.availableBytes(path)
     }
+}
+
+/// A fault a parameterized test arms on a ``FaultyFileSystem``, and the error it must produce.
+struct FileSystemFault: Sendable, CustomTestStringConvertible {
+    var name: String
+    var arm: @Sendable (inout FaultyFileSystem.Plan) -> Void
+    var expectedCode: WALError.Code
+    /// The failed system call the error names, where the test checks it.
+    var expectedOperation: String?
+    /// When the failed group was written whole and could not be truncated, reopening may find it:
+    /// it was never acknowledged, and the replayer's idempotency makes it harmless (DESIGN.md, 8).
+    var failedGroupMaySurvive = false
+    var testDescription: String { name }
 }
 
 /// A file system whose syncs do nothing: for table tests that reopen a WAL hundreds of times and

@@ -23,20 +23,9 @@ extension SyntheticEvent {
         out.append(contentsOf: #"","properties":{"channel":""#.utf8)
         out.append(contentsOf: EventCatalog.channels[channel].utf8)
         out.append(contentsOf: #"","tags":["#.utf8)
-        for (index, tag) in EventCatalog.tagSets[tagMask].enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: tag.utf8)
-            out.append(UInt8(ascii: "\""))
-        }
-        out.append(contentsOf: #"],"price":"#.utf8)
-        out.appendDecimal(priceCents / 100)
-        out.append(UInt8(ascii: "."))
-        out.append(UInt8(ascii: "0") + UInt8(priceCents % 100 / 10))
-        out.append(UInt8(ascii: "0") + UInt8(priceCents % 10))
-        out.append(contentsOf: #","currency":""#.utf8)
-        out.append(contentsOf: EventCatalog.currencies[currency].utf8)
-        out.append(contentsOf: #""}"#.utf8)
+        appendTagsJSON(to: &out)
+        out.append(contentsOf: #"],"#.utf8)
+        appendPriceFieldsJSON(to: &out)
         if let campaign {
             out.append(contentsOf: #","context":{"campaign":{"name":""#.utf8)
             out.append(contentsOf: EventCatalog.campaigns[campaign].utf8)
