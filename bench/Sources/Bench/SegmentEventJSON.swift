@@ -1,3 +1,5 @@
+import Time
+
 // The same synthetic events as Segment track messages, for `bench load --format segment`: the
 // comparison of `/v1/batch` with `/events/bulk` sends the very same events both ways.
 
@@ -38,19 +40,11 @@ extension SyntheticEvent {
 extension [UInt8] {
     /// Appends `YYYY-MM-DDTHH:MM:SSZ` for Unix `seconds` (years 0000–9999), computed rather than
     /// formatted: each event of a run has its own second, so a formatter (or a per-second cache of
-    /// one) would cost more than the rest of the message. Days to civil date: H. Hinnant's algorithm.
+    /// one) would cost more than the rest of the message.
     mutating func appendRFC3339(seconds: Int64) {
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = Int(seconds - days * 86_400)
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
-        let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
-        let year = Int(yearOfEra + era * 400) + (month <= 2 ? 1 : 0)
+        let days = UTCTime.floorDivide(seconds, UTCTime.secondsPerDay)
+        let secondOfDay = Int(seconds - days * UTCTime.secondsPerDay)
+        let (year, month, day) = UTCTime.civilFromDays(Int(days))
         appendDigits(year, count: 4)
         append(UInt8(ascii: "-"))
         appendDigits(month, count: 2)
