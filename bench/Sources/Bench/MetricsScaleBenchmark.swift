@@ -324,18 +324,12 @@ struct MetricsScaleMeasurement: Sendable {
         return cases
     }
 
+    /// One untimed computation, then `runs` timed ones on one pooled connection.
     private func time(
         _ request: MetricsRequest, _ strategy: MetricsStrategy, cache: BitmapCache?, runs: Int
     ) async throws -> (latencies: [Double], answer: MetricsResult) {
         try await pool.withConnection { connection in
-            var answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
-            var latencies: [Double] = []
-            for _ in 0..<runs {
-                let start = ContinuousClock.now
-                answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
-                latencies.append(BenchClock.seconds(since: start) * 1_000)
-            }
-            return (latencies.sorted(), answer)
+            try MetricsTiming.time(request, strategy, runs: runs, warmUp: 1, cache: cache, on: connection)
         }
     }
 
