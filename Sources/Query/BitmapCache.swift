@@ -75,6 +75,19 @@ public final class BitmapCache: @unchecked Sendable {
         }
     }
 
+    /// The entries held for exactly these keys (one lookup each, for queries whose pieces are one
+    /// row each), with the same promise as above.
+    func entries(_ keys: [Key]) -> [Key: (version: Int64, bitmap: RoaringBitmap)] {
+        guard isEnabled, !keys.isEmpty else { return [:] }
+        return lock.withLock {
+            var found: [Key: (version: Int64, bitmap: RoaringBitmap)] = [:]
+            for key in keys {
+                if let entry = entries[key] { found[key] = (entry.version, entry.bitmap) }
+            }
+            return found
+        }
+    }
+
     /// Marks a held entry as used (a hit).
     func used(_ key: Key) {
         hits.increment()

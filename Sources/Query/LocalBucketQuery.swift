@@ -16,13 +16,15 @@ import Time
 /// its stored unique count.
 ///
 /// Parts (first column): 0 `rollup_status` (complete, levels complete); 1 whole days from
-/// `rollup_daily` (`$2`; and the days under blocks, `$5`, while the blocks are not complete, decided
-/// inside the statement so it stays one snapshot); 4 the blocks (`$3`, `$4`); 2 whole hours (`$6`);
-/// 3 raw ranges (`$7`, `$8`) with their bucket index (`$9`). `$10` the channel filter, if any.
-/// `$11..$14` the query cache's entries (level, start, channel, version; hours are level -1) for
-/// these pieces: a row the cache holds at its version comes without its bitmap, marked in the last
-/// column, exactly as in ``RollupMetricsQuery``. Like it, the text is only fixed fragments; every
-/// value is a parameter.
+/// `rollup_daily` (`$2`, with `$4` = 1 for the days under blocks, read only while the blocks are not
+/// complete, decided inside the statement so it stays one snapshot); 4 the blocks (`$5`, `$6`); 2
+/// whole hours (`$8`); 3 raw ranges (`$10`, `$11`) with their bucket index (`$12`). `$13` the
+/// channel filter, if any. Every piece is one row (the all-channels row, or the filter's channel), so
+/// the query cache's version of each piece travels beside it (`$3`, `$7`, `$9`; -1 when not held):
+/// a row the cache holds at its version comes without its bitmap, marked in the last column, and the
+/// check is one comparison per row (a lookup in a list of held keys per row was quadratic: ~720 × 720
+/// for a 30-day window of local days). Like ``RollupMetricsQuery``, the text is only fixed fragments;
+/// every value is a parameter.
 struct LocalBucketQuery {
     let request: MetricsRequest
     let buckets: LocalBuckets
@@ -62,80 +64,82 @@ struct LocalBucketQuery {
     }
 
     var sql: String {
-        let channel = request.channel == nil ? "channel = ''" : "channel = $10"
-        let rawFilter = request.channel == nil ? "" : " AND channel = $10"
-        // Whether the query cache holds this row at this version, so its bitmap need not be sent.
-        func held(_ level: String, _ bucket: String) -> String {
-            """
-            EXISTS (SELECT 1 FROM unnest($11::int8[], $12::timestamptz[], $13::text[], $14::int8[]) AS h(hl, hs, hc, hv)
-                    WHERE hl = \(level) AND hs = \(bucket) AND hc = channel AND hv = version)
-            """
-        }
-        func columns(_ level: String, _ bucket: String) -> String {
-            let cached = held(level, bucket)
-            return "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8, CASE WHEN NOT \(cached) THEN users END, NULL::int4[], version, \(cached)::int::int8"
+        let channel = request.channel == nil ? "channel = ''" : "channel = $13"
+        let rawFilter = request.channel == nil ? "" : " AND channel = $13"
+        // `w.held`: the version the query cache holds for this piece (-1: none).
+        func columns(_ bucket: String) -> String {
+            "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8, CASE WHEN version <> w.held THEN users END, NULL::int4[], version, (version = w.held)::int::int8"
         }
         return """
             SELECT 0, NULL::text, NULL::int8, complete::int::int8, levels_complete::int::int8, NULL::bytea, NULL::int4[], NULL::int8, NULL::int8 FROM rollup_status
             UNION ALL
-            SELECT 1, \(columns("0", "day")) FROM rollup_daily
-            WHERE event_name = $1 AND \(channel)
-              AND (day = ANY($2::timestamptz[]) OR (day = ANY($5::timestamptz[]) AND NOT (SELECT levels_complete FROM rollup_status)))
+            SELECT 1, \(columns("day"))
+            FROM unnest($2::timestamptz[], $3::int8[], $4::int8[]) AS w(d, held, under)
+            JOIN rollup_daily ON event_name = $1 AND day = w.d AND \(channel)
+            WHERE w.under = 0 OR NOT (SELECT levels_complete FROM rollup_status)
             UNION ALL
-            SELECT 4, \(columns("level", "start"))
-            FROM unnest($3::int8[], $4::timestamptz[]) AS c(l, s)
-            JOIN rollup_blocks ON event_name = $1 AND level = c.l AND start = c.s
-            WHERE (SELECT levels_complete FROM rollup_status) AND \(channel)
+            SELECT 4, \(columns("start"))
+            FROM unnest($5::int8[], $6::timestamptz[], $7::int8[]) AS w(l, s, held)
+            JOIN rollup_blocks ON event_name = $1 AND level = w.l AND start = w.s AND \(channel)
+            WHERE (SELECT levels_complete FROM rollup_status)
             UNION ALL
-            SELECT 2, \(columns("-1", "hour")) FROM rollup_hourly
-            WHERE event_name = $1 AND hour = ANY($6::timestamptz[]) AND \(channel)
+            SELECT 2, \(columns("hour"))
+            FROM unnest($8::timestamptz[], $9::int8[]) AS w(h, held)
+            JOIN rollup_hourly ON event_name = $1 AND hour = w.h AND \(channel)
             UNION ALL
             SELECT 3, '', r.b, e.n, NULL::int8, NULL::bytea, e.u, NULL::int8, NULL::int8
-            FROM unnest($7::timestamptz[], $8::timestamptz[], $9::int8[]) AS r(lo, hi, b)
+            FROM unnest($10::timestamptz[], $11::timestamptz[], $12::int8[]) AS r(lo, hi, b)
             CROSS JOIN LATERAL (SELECT count(*) AS n, array_agg(uid) AS u FROM events
                                 WHERE event_name = $1 AND ts >= r.lo AND ts < r.hi\(rawFilter)) e
             WHERE e.n > 0
             """
     }
 
-    func parameters(_ pieces: Pieces, held: [(key: BitmapCache.Key, version: Int64, bitmap: RoaringBitmap)]) -> [PostgresParameter] {
-        var parameters: [PostgresParameter] = [
+    /// The statement's parameters; `held` gives the cached version of each piece (-1: not held).
+    func parameters(_ pieces: Pieces, held: (BitmapCache.Key) -> Int64) -> [PostgresParameter] {
+        let days = pieces.days + pieces.blockDays
+        return [
             .text(request.eventName),
-            PostgresBinaryArray.timestamptz(seconds: pieces.days),
+            PostgresBinaryArray.timestamptz(seconds: days),
+            PostgresBinaryArray.int8(days.map { held(key(level: 0, start: $0)) }),
+            PostgresBinaryArray.int8(pieces.days.map { _ in 0 } + pieces.blockDays.map { _ in 1 }),
             PostgresBinaryArray.int8(pieces.blocks.map(\.level)),
             PostgresBinaryArray.timestamptz(seconds: pieces.blocks.map(\.start)),
-            PostgresBinaryArray.timestamptz(seconds: pieces.blockDays),
+            PostgresBinaryArray.int8(pieces.blocks.map { held(key(level: Int($0.level), start: $0.start)) }),
             PostgresBinaryArray.timestamptz(seconds: pieces.hours),
+            PostgresBinaryArray.int8(pieces.hours.map { held(key(level: Self.hourLevel, start: $0)) }),
             PostgresBinaryArray.timestamptz(unixMicros: pieces.raw.map(\.range.lowerBound)),
             PostgresBinaryArray.timestamptz(unixMicros: pieces.raw.map(\.range.upperBound)),
             PostgresBinaryArray.int8(pieces.raw.map { Int64($0.bucket) }),
+            // Typed text even without a channel filter, so every statement has the same parameters.
+            .binary(Array((request.channel ?? "").utf8), oid: PostgresType.text),
         ]
-        // $10 is typed text even without a channel filter, so every statement has the same parameters.
-        parameters.append(.binary(Array((request.channel ?? "").utf8), oid: PostgresType.text))
-        parameters.append(PostgresBinaryArray.int8(held.map { Int64($0.key.level) }))
-        parameters.append(PostgresBinaryArray.timestamptz(seconds: held.map(\.key.start)))
-        parameters.append(PostgresBinaryArray.text(held.map { String(decoding: $0.key.channel, as: UTF8.self) }))
-        parameters.append(PostgresBinaryArray.int8(held.map(\.version)))
-        return parameters
+    }
+
+    /// The cache key of a piece: every row this query reads is of the filter's channel or the
+    /// all-channels row.
+    func key(level: Int, start: Int64) -> BitmapCache.Key {
+        BitmapCache.Key(eventName: Array(request.eventName.utf8), level: level, start: start, channel: Array((request.channel ?? "").utf8))
     }
 
     /// The answer, or nil while the rollups do not cover every event. Bitmaps of whole days, blocks
     /// and hours come from `cache` when it holds them at the row's version, and go into it otherwise.
     func run(cache: BitmapCache?, on connection: PostgresConnection) throws -> MetricsResult? {
         let pieces = self.pieces
-        let name = Array(request.eventName.utf8)
         var blockLevels: [Int64: Int] = [:]  // pieces never share a start: they are disjoint
         for block in pieces.blocks { blockLevels[block.start] = Int(block.level) }
-        var held: [(key: BitmapCache.Key, version: Int64, bitmap: RoaringBitmap)] = []
+        // What the cache holds for these pieces, taken once: an eviction meanwhile cannot take a
+        // bitmap the statement was told is held.
+        var held: [BitmapCache.Key: (version: Int64, bitmap: RoaringBitmap)] = [:]
         if let cache, cache.isEnabled {
-            let wanted = pieces.days.map { (level: 0, start: $0) } + pieces.blockDays.map { (level: 0, start: $0) }
-                + pieces.blocks.map { (level: Int($0.level), start: $0.start) } + pieces.hours.map { (level: Self.hourLevel, start: $0) }
-            held = cache.entries(eventName: request.eventName, pieces: wanted)
+            let wanted = (pieces.days + pieces.blockDays).map { key(level: 0, start: $0) }
+                + pieces.blocks.map { key(level: Int($0.level), start: $0.start) } + pieces.hours.map { key(level: Self.hourLevel, start: $0) }
+            held = cache.entries(wanted)
         }
-        let heldBitmaps = Dictionary(held.map { ($0.key, $0.bitmap) }, uniquingKeysWith: { first, _ in first })
-        var fold = Fold(count: buckets.starts.count)
+        let parameters = parameters(pieces) { held[$0]?.version ?? -1 }
+        var fold = RollupMetricsFold(buckets: buckets)
         var complete = false
-        try connection.executePrepared(sql, parameters: parameters(pieces, held: held), resultFormat: .binary) { result in
+        try connection.executePrepared(sql, parameters: parameters, resultFormat: .binary) { result in
             guard let part = result.int64(0, 0) else { throw unexpected() }
             switch part {
             case 0:
@@ -145,10 +149,10 @@ struct LocalBucketQuery {
                       let channel = result.string(0, 1)
                 else { throw unexpected() }
                 let level = part == 1 ? 0 : part == 2 ? Self.hourLevel : (blockLevels[seconds] ?? 0)
-                let key = BitmapCache.Key(eventName: name, level: level, start: seconds, channel: Array(channel.utf8))
+                let key = key(level: level, start: seconds)
                 let users: RoaringBitmap
                 if result.int64(0, 8) == 1 {
-                    guard let bitmap = heldBitmaps[key] else {
+                    guard let bitmap = held[key]?.bitmap else {
                         throw PostgresError(code: .queryFailed, message: "the metrics query left out a bitmap the cache does not hold")
                     }
                     cache?.used(key)
@@ -163,80 +167,22 @@ struct LocalBucketQuery {
                     if let cache, let version = result.int64(0, 7) { cache.store(key, version: version, bitmap: users, bytes: bytes.count) }
                 }
                 // Shared with the cache (and other queries) either way: the fold copies before writing.
-                fold.add(bucket: buckets.bucket(containing: seconds), total: total, uniques: uniques, users: users)
+                let row = RollupMetricsQuery.RollupRow(channel: channel, bucket: seconds, total: total, uniques: uniques)
+                fold.add(row, users: users, kind: part == 1 ? .day : part == 2 ? .hour : .block)
             case 3:
                 guard let bucket = result.int64(0, 2), let count = result.int64(0, 3), let array = result.bytes(0, 6),
                       let uids = PostgresBinaryArray.decodeInt4(array), bucket >= 0, bucket < buckets.starts.count
                 else { throw unexpected() }
-                fold.add(bucket: Int(bucket), total: count, uids: uids)
+                fold.add(RollupMetricsQuery.RawGroup(channel: "", hour: buckets.starts[Int(bucket)], count: count, uids: uids))
             default:
                 throw unexpected()
             }
         }
         guard complete else { return nil }
-        return fold.result(keys: buckets)
+        return fold.result()
     }
 
     private func unexpected() -> PostgresError {
         PostgresError(code: .queryFailed, message: "unexpected row from the local bucket metrics query")
-    }
-
-    /// Unions per bucket and overall, folded as rows arrive (each input dropped after its row).
-    struct Fold {
-        struct Group {
-            var total: Int64 = 0
-            var parts = 0
-            var storedUniques: Int64 = 0
-            var union: RoaringBitmap?
-            /// Whether `union` is this group's own copy; until then it is an input, perhaps a cached
-            /// bitmap shared with other queries, which is never written.
-            var ownsUnion = false
-
-            mutating func add(_ users: RoaringBitmap) {
-                guard let current = union else {
-                    union = users
-                    return
-                }
-                if !ownsUnion {
-                    union = current.copy()
-                    ownsUnion = true
-                }
-                union!.formUnion(users)
-            }
-        }
-
-        var groups: [Group]
-        var total: Int64 = 0
-        let overall = RoaringBitmap()
-
-        init(count: Int) { groups = Array(repeating: Group(), count: count) }
-
-        mutating func add(bucket: Int, total: Int64, uniques: Int64, users: RoaringBitmap) {
-            self.total += total
-            overall.formUnion(users)
-            groups[bucket].total += total
-            groups[bucket].parts += 1
-            groups[bucket].storedUniques = uniques
-            groups[bucket].add(users)
-        }
-
-        mutating func add(bucket: Int, total: Int64, uids: [UInt32]) {
-            self.total += total
-            overall.add(contentsOf: uids)
-            groups[bucket].total += total
-            groups[bucket].parts += 2  // never a single stored row
-            let raw = RoaringBitmap()
-            raw.add(contentsOf: uids)
-            groups[bucket].add(raw)
-        }
-
-        func result(keys buckets: LocalBuckets) -> MetricsResult {
-            var result = MetricsResult(totalCount: total, uniqueUserCount: Int64(overall.cardinality), groups: [])
-            for (index, group) in groups.enumerated() where group.total > 0 {
-                let uniques = group.parts == 1 ? group.storedUniques : Int64(group.union?.cardinality ?? 0)
-                result.groups.append(MetricsGroup(key: buckets.key(seconds: buckets.starts[index]), totalCount: group.total, uniqueUserCount: uniques))
-            }
-            return result
-        }
     }
 }
