@@ -10,12 +10,6 @@ public struct RollupKey: Hashable, Comparable, Sendable, CustomStringConvertible
     /// A channel, or ``allChannels``.
     public var channel: String
 
-    public init(eventName: String, bucket: Int64, channel: String) {
-        self.eventName = eventName
-        self.bucket = bucket
-        self.channel = channel
-    }
-
     public var isAllChannels: Bool { channel == Self.allChannels }
 
     /// Names compare as PostgreSQL compares `text` for equality, byte for byte: Swift's `String ==`

@@ -100,8 +100,8 @@ struct MetricsBenchmarkRun: Sendable {
                 let request = MetricsRequest(
                     eventName: eventName, fromMicros: now - Int64(days) * 86_400_000_000, toMicros: now, groupBy: groupBy,
                     timeZone: MetricsRequest.zone(named: zone)!)
-                let fast = try time(request, .rollups, runs: iterations, warmUp: 3, cache: warm ? BitmapCache(budget: BitmapCache.defaultBytes) : nil, on: connection)
-                let plain = try time(request, .plainSQL, runs: plainIterations, warmUp: 1, on: connection)
+                let fast = try MetricsTiming.time(request, .rollups, runs: iterations, warmUp: 3, cache: warm ? BitmapCache(budget: BitmapCache.defaultBytes) : nil, on: connection)
+                let plain = try MetricsTiming.time(request, .plainSQL, runs: plainIterations, warmUp: 1, on: connection)
                 let result = MetricsBenchmarkCase(
                     days: days, groupBy: label, rollups: fast.latencies, plain: plain.latencies,
                     equal: fast.answer == plain.answer, totalCount: plain.answer.totalCount, uniqueUsers: plain.answer.uniqueUserCount,
@@ -133,20 +133,6 @@ struct MetricsBenchmarkRun: Sendable {
         return cases
     }
 
-    /// Milliseconds of `runs` timed computations after `warmUp` untimed ones, and the last answer.
-    private func time(
-        _ request: MetricsRequest, _ strategy: MetricsStrategy, runs: Int, warmUp: Int, cache: BitmapCache? = nil, on connection: PostgresConnection
-    ) throws -> (latencies: [Double], answer: MetricsResult) {
-        var answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
-        for _ in 1..<max(warmUp, 1) { answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection) }
-        var latencies: [Double] = []
-        for _ in 0..<runs {
-            let start = ContinuousClock.now
-            answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
-            latencies.append(BenchClock.seconds(since: start) * 1_000)
-        }
-        return (latencies.sorted(), answer)
-    }
 }
 
 /// One window × grouping: sorted latencies in milliseconds for both plans.
@@ -222,5 +208,23 @@ struct MetricsBenchmarkCase: Sendable {
 extension String {
     fileprivate func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
+
+/// Timing one metrics computation, for both metrics benchmarks.
+enum MetricsTiming {
+    /// Milliseconds of `runs` timed computations (sorted) after `warmUp` untimed ones, and the last answer.
+    static func time(
+        _ request: MetricsRequest, _ strategy: MetricsStrategy, runs: Int, warmUp: Int, cache: BitmapCache? = nil, on connection: PostgresConnection
+    ) throws -> (latencies: [Double], answer: MetricsResult) {
+        var answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
+        for _ in 1..<max(warmUp, 1) { answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection) }
+        var latencies: [Double] = []
+        for _ in 0..<runs {
+            let start = ContinuousClock.now
+            answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
+            latencies.append(BenchClock.seconds(since: start) * 1_000)
+        }
+        return (latencies.sorted(), answer)
     }
 }

@@ -37,23 +37,7 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .singleOrDoubleDash("users"), help: "Distinct users (uids 1…N).")
-    var users = 10_000_000
-
-    @Option(name: .singleOrDoubleDash("daily-active"), help: "Expected active users per day.")
-    var dailyActive = 2_000_000
-
-    @Option(name: .singleOrDoubleDash("days"), help: "Whole days of data, ending at the last midnight; also the longest window.")
-    var days = 180
-
-    @Option(name: .singleOrDoubleDash("channels"), help: "Channels.")
-    var channels = 3
-
-    @Option(name: .singleOrDoubleDash("hourly-days"), help: "The last days that also get hourly rows (group_by=hour, and local days in a zone: the 30-day tz case needs 30).")
-    var hourlyDays = 30
-
-    @Option(name: .singleOrDoubleDash("event-name"), help: "The event name the data set is written under.")
-    var eventName = "scale_view"
+    @OptionGroup var set: MetricsScaleDataSet
 
     @Option(name: .singleOrDoubleDash("iterations"), help: "Timed runs per case, warm and cold.")
     var iterations = 11
@@ -79,32 +63,26 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard users >= 1_000, users <= Int(Int32.max) else { throw ValidationError("--users must be 1,000…2^31-1") }
-        guard dailyActive >= 1, dailyActive <= users else { throw ValidationError("--daily-active must be 1…--users") }
-        guard (1...400).contains(days) else { throw ValidationError("--days must be 1…400") }
-        guard hourlyDays >= 0 else { throw ValidationError("--hourly-days must be ≥ 0") }
-        guard (1...16).contains(channels) else { throw ValidationError("--channels must be 1…16") }
         guard iterations >= 1, baselineIterations >= 1, concurrency >= 1 else { throw ValidationError("iterations and concurrency must be ≥ 1") }
     }
 
     func run() async throws {
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         _ = try SchemaMigrations.apply(url: database.databaseURL, logger: logger)
-        let set = MetricsScaleDataSet(
-            url: database.databaseURL, eventName: eventName, users: users, dailyActive: dailyActive, days: days, channels: channels, hourlyDays: min(hourlyDays, days))
-        let endDay = try await onThread { try set.prepare(rebuild: rebuild) }
+        let set = self.set, url = database.databaseURL, rebuild = self.rebuild
+        let endDay = try await onThread { try set.prepare(url: url, rebuild: rebuild) }
         let pool = PostgresPool(url: database.databaseURL, size: max(concurrency, 1), statementTimeoutMilliseconds: 120_000, logger: logger)
         defer { Task { await pool.shutdown() } }
         let measure = MetricsScaleMeasurement(
-            pool: pool, logger: logger, eventName: eventName, endDay: endDay,
-            windows: Array(Set([1, 7, 30, days].filter { $0 <= days })).sorted(), hourlyDays: min(hourlyDays, days),
+            pool: pool, logger: logger, eventName: set.eventName, endDay: endDay,
+            windows: Array(Set([1, 7, 30, set.days].filter { $0 <= set.days })).sorted(), hourlyDays: set.hourlyWindow,
             iterations: iterations, baselineIterations: baselineIterations)
         // Memory first, so no earlier phase's allocations (the cases' warm cache) hide what queries add.
-        let memory = try await measure.peakRSS(days: days, concurrency: concurrency)
+        let memory = try await measure.peakRSS(days: set.days, concurrency: concurrency)
         var service: MetricsScaleServiceMemory?
         if let binary = serviceBinary ?? MetricsScaleService.defaultBinary() {
             service = try await MetricsScaleService(
-                binary: binary, databaseURL: database.databaseURL, eventName: eventName, endDay: endDay, days: days, concurrency: concurrency
+                binary: binary, databaseURL: database.databaseURL, eventName: set.eventName, endDay: endDay, days: set.days, concurrency: concurrency
             ).measure()
         } else {
             printToStandardError("  serve: skipped (no event-metrics-service next to bench; build it: swift build -c release --product event-metrics-service)")
@@ -129,15 +107,37 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
     }
 }
 
-/// The generated rollups of one event name, built once and recorded in `bench_metrics_scale`.
-struct MetricsScaleDataSet: Sendable {
-    var url: String
-    var eventName: String
-    var users: Int
-    var dailyActive: Int
-    var days: Int
-    var channels: Int
-    var hourlyDays: Int
+/// The generated rollups of one event name, built once and recorded in `bench_metrics_scale`; its
+/// parameters are the command's options.
+struct MetricsScaleDataSet: ParsableArguments, Sendable {
+    @Option(name: .singleOrDoubleDash("users"), help: "Distinct users (uids 1…N).")
+    var users = 10_000_000
+
+    @Option(name: .singleOrDoubleDash("daily-active"), help: "Expected active users per day.")
+    var dailyActive = 2_000_000
+
+    @Option(name: .singleOrDoubleDash("days"), help: "Whole days of data, ending at the last midnight; also the longest window.")
+    var days = 180
+
+    @Option(name: .singleOrDoubleDash("channels"), help: "Channels.")
+    var channels = 3
+
+    @Option(name: .singleOrDoubleDash("hourly-days"), help: "The last days that also get hourly rows (group_by=hour, and local days in a zone: the 30-day tz case needs 30); at most --days.")
+    var hourlyDays = 30
+
+    @Option(name: .singleOrDoubleDash("event-name"), help: "The event name the data set is written under.")
+    var eventName = "scale_view"
+
+    /// The days with hourly rows.
+    var hourlyWindow: Int { min(hourlyDays, days) }
+
+    func validate() throws {
+        guard hourlyDays >= 0 else { throw ValidationError("--hourly-days must be ≥ 0") }
+        guard users >= 1_000, users <= Int(Int32.max) else { throw ValidationError("--users must be 1,000…2^31-1") }
+        guard dailyActive >= 1, dailyActive <= users else { throw ValidationError("--daily-active must be 1…--users") }
+        guard (1...400).contains(days) else { throw ValidationError("--days must be 1…400") }
+        guard (1...16).contains(channels) else { throw ValidationError("--channels must be 1…16") }
+    }
 
     /// Days merged per transaction: the blocks above level 3 are rewritten once per 8 days instead of
     /// once per day.
@@ -147,7 +147,7 @@ struct MetricsScaleDataSet: Sendable {
 
     /// Builds the data set unless the same one is recorded; returns its end (Unix seconds of the
     /// midnight after its last day).
-    func prepare(rebuild: Bool) throws -> Int64 {
+    func prepare(url: String, rebuild: Bool) throws -> Int64 {
         let connection = try PostgresConnection(url: url, applicationName: "bench metrics-scale")
         defer { connection.close() }
         try connection.executeScript("""
@@ -160,7 +160,7 @@ struct MetricsScaleDataSet: Sendable {
             "SELECT users, daily_active, days, channels, end_day, build_seconds, hourly_days FROM bench_metrics_scale WHERE event_name = $1", [eventName])
         if !rebuild, known.rowCount == 1, known.int64(0, 0) == Int64(users), known.int64(0, 1) == Int64(dailyActive),
            known.int64(0, 2) == Int64(days), known.int64(0, 3) == Int64(channels),
-           known.int64(0, 6) == Int64(hourlyDays), let end = known.int64(0, 4) {
+           known.int64(0, 6) == Int64(hourlyWindow), let end = known.int64(0, 4) {
             printToStandardError("bench metrics-scale: reusing the data set of \(eventName) (built in \(BenchFormat.duration(seconds: known.double(0, 5) ?? 0)))")
             return end
         }
@@ -182,7 +182,7 @@ struct MetricsScaleDataSet: Sendable {
             var deltas = RollupDeltas()
             var hourly = RollupDeltas()
             while day < batchEnd {
-                let hours = day >= end - Int64(hourlyDays) * 86_400
+                let hours = day >= end - Int64(hourlyWindow) * 86_400
                 if hours {
                     actives += addDay(day, activity: activity, into: &hourly, byHour: true)
                 } else {
@@ -202,7 +202,7 @@ struct MetricsScaleDataSet: Sendable {
         let seconds = BenchClock.seconds(since: started)
         try connection.execute(
             "INSERT INTO bench_metrics_scale (event_name, users, daily_active, days, channels, end_day, build_seconds, hourly_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            [eventName, String(users), String(dailyActive), String(days), String(channels), String(end), String(seconds), String(hourlyDays)])
+            [eventName, String(users), String(dailyActive), String(days), String(channels), String(end), String(seconds), String(hourlyWindow)])
         let sizes = try connection.execute(
             "SELECT pg_size_pretty(pg_total_relation_size('rollup_daily')), pg_size_pretty(pg_total_relation_size('rollup_blocks')), pg_size_pretty(pg_total_relation_size('rollup_hourly'))")
         printToStandardError("bench metrics-scale: built in \(BenchFormat.duration(seconds: seconds)); rollup_daily \(sizes.string(0, 0) ?? "?"), rollup_blocks \(sizes.string(0, 1) ?? "?"), rollup_hourly \(sizes.string(0, 2) ?? "?")")
@@ -335,7 +335,7 @@ struct MetricsScaleMeasurement: Sendable {
                 printToStandardError("  \(result.line)")
                 cases.append(result)
             }
-            // Issue 21: local days in a zone read hourly rows (and hour blocks); no daily-only plan
+            // Issue 21: local days in a zone read hourly rows (24 a day); no daily-only plan
             // exists for them, so the check is warm = cold, and their overall figures = the UTC window's.
             if days <= hourlyDays {
                 let request = request(days: days, groupBy: .day, zone: Self.localZone)
@@ -355,18 +355,12 @@ struct MetricsScaleMeasurement: Sendable {
         return cases
     }
 
+    /// One untimed computation, then `runs` timed ones on one pooled connection.
     private func time(
         _ request: MetricsRequest, _ strategy: MetricsStrategy, cache: BitmapCache?, runs: Int
     ) async throws -> (latencies: [Double], answer: MetricsResult) {
         try await pool.withConnection { connection in
-            var answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
-            var latencies: [Double] = []
-            for _ in 0..<runs {
-                let start = ContinuousClock.now
-                answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
-                latencies.append(BenchClock.seconds(since: start) * 1_000)
-            }
-            return (latencies.sorted(), answer)
+            try MetricsTiming.time(request, strategy, runs: runs, warmUp: 1, cache: cache, on: connection)
         }
     }
 
