@@ -107,20 +107,23 @@ import Time
             try await seed(Self.events(1_500, tag: "u", using: &generator), url: database.url)
             let service = makeService(url: database.url)
             let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
-            let cases: [(String, MetricsRequest.GroupBy, String, String)] = [
-                ("America/New_York", .day, "2026-10-20T13:17:00Z", "2026-11-12T00:00:00Z"),
-                ("America/New_York", .hour, "2026-10-31T20:00:00Z", "2026-11-01T12:30:00Z"),
-                ("Asia/Kolkata", .day, "2026-03-01T00:00:00Z", "2026-03-20T07:07:07Z"),
-                ("Europe/Istanbul", .week, "2025-12-20T00:00:00Z", "2026-01-12T00:00:00Z"),
-                ("Asia/Kathmandu", .month, "2025-12-20T00:00:00Z", "2026-01-12T00:00:00Z"),
+            // The same window with and without a channel: the cache keys pieces by the channel read.
+            let cases: [(String, MetricsRequest.GroupBy, String, String, String?)] = [
+                ("America/New_York", .day, "2026-10-20T13:17:00Z", "2026-11-12T00:00:00Z", nil),
+                ("America/New_York", .day, "2026-10-20T13:17:00Z", "2026-11-12T00:00:00Z", "web"),
+                ("America/New_York", .hour, "2026-10-31T20:00:00Z", "2026-11-01T12:30:00Z", nil),
+                ("Asia/Kolkata", .day, "2026-03-01T00:00:00Z", "2026-03-20T07:07:07Z", "app"),
+                ("Europe/Istanbul", .week, "2025-12-20T00:00:00Z", "2026-01-12T00:00:00Z", nil),
+                ("Asia/Kathmandu", .month, "2025-12-20T00:00:00Z", "2026-01-12T00:00:00Z", nil),
             ]
             func checkAll(_ label: String) async throws {
-                for (zone, groupBy, from, to) in cases {
+                for (zone, groupBy, from, to, channel) in cases {
                     let (a, b) = (UTCTime.parseRFC3339(from)!, UTCTime.parseRFC3339(to)!)
-                    let request = MetricsRequest(eventName: "view", fromMicros: a, toMicros: b, groupBy: groupBy, timeZone: MetricsRequest.zone(named: zone)!)
-                    let expected = try await MetricsOracle.answer(check, name: "view", from: a, to: b, channel: nil, groupBy: groupBy, zone: zone)
+                    let request = MetricsRequest(
+                        eventName: "view", fromMicros: a, toMicros: b, channel: channel, groupBy: groupBy, timeZone: MetricsRequest.zone(named: zone)!)
+                    let expected = try await MetricsOracle.answer(check, name: "view", from: a, to: b, channel: channel, groupBy: groupBy, zone: zone)
                     #expect(expected.totalCount > 0)
-                    #expect(try await service.metrics(for: request) == expected, "\(label): \(zone) \(groupBy)")
+                    #expect(try await service.metrics(for: request) == expected, "\(label): \(zone) \(groupBy) channel \(channel ?? "-")")
                 }
             }
             try await checkAll("cold")
