@@ -127,6 +127,9 @@ public final class RoaringBitmap {
     @discardableResult
     public func runOptimize() -> Bool { roaring_bitmap_run_optimize(pointer) }
 
+    /// The length of ``portableSerialized()`` without serializing (what the query cache counts).
+    public var portableSize: Int { roaring_bitmap_portable_size_in_bytes(pointer) }
+
     /// CRoaring's portable serialization; ``init(portable:)`` reads it back.
     public func portableSerialized() -> [UInt8] {
         let size = roaring_bitmap_portable_size_in_bytes(pointer)

@@ -122,23 +122,73 @@ struct LocalBucketQuery {
         BitmapCache.Key(eventName: Array(request.eventName.utf8), level: level, start: start, channel: Array((request.channel ?? "").utf8))
     }
 
+    /// The cache level of a local bucket's union (``BitmapCache/memo(_:)``).
+    static let memoLevel = -2
+
+    /// A row of a bucket whose cached union may stand for it, kept until the statement ends.
+    private struct Pending {
+        var key: BitmapCache.Key
+        var version: Int64
+        var row: RollupMetricsQuery.RollupRow
+        var kind: RollupMetricsFold.Kind
+        /// Nil when the statement left it out for the bucket's union, not for a cached bitmap.
+        var users: RoaringBitmap?
+    }
+
     /// The answer, or nil while the rollups do not cover every event. Bitmaps of whole days, blocks
     /// and hours come from `cache` when it holds them at the row's version, and go into it otherwise.
-    func run(cache: BitmapCache?, on connection: PostgresConnection) throws -> MetricsResult? {
+    ///
+    /// A bucket's union (a local day: ~24 hourly bitmaps) is kept in the cache too, with the (level,
+    /// start, version) of every row it was made of: when the statement returns exactly those rows at
+    /// exactly those versions, the union is that bitmap and its rows need no bitmap and no union (the
+    /// cost of a repeated 30-day local-day query at 10M users was ~60M array values set into
+    /// bitsets). A row the cache holds only through such a union is sent without its bitmap; if its
+    /// bucket then turns out changed and one of those bitmaps is missing, the whole query runs again
+    /// without unions (a new statement, so the answer is still one snapshot).
+    func run(cache: BitmapCache?, on connection: PostgresConnection, useMemos: Bool = true) throws -> MetricsResult? {
         let pieces = self.pieces
         var blockLevels: [Int64: Int] = [:]  // pieces never share a start: they are disjoint
         for block in pieces.blocks { blockLevels[block.start] = Int(block.level) }
         // What the cache holds for these pieces, taken once: an eviction meanwhile cannot take a
         // bitmap the statement was told is held.
         var held: [BitmapCache.Key: (version: Int64, bitmap: RoaringBitmap)] = [:]
+        // Buckets with a cached union (never one with raw rows: those have no versions).
+        let ranges = buckets.pieces(fromMicros: request.fromMicros, toMicros: request.toMicros)
+        var memos: [Int: (key: BitmapCache.Key, signature: [Int64], bitmap: RoaringBitmap)] = [:]
+        var memoVersions: [BitmapCache.Key: Int64] = [:]
         if let cache, cache.isEnabled {
             let wanted = (pieces.days + pieces.blockDays).map { key(level: 0, start: $0) }
                 + pieces.blocks.map { key(level: Int($0.level), start: $0.start) } + pieces.hours.map { key(level: Self.hourLevel, start: $0) }
             held = cache.entries(wanted)
+            let rawBuckets = Set(pieces.raw.map(\.bucket))
+            for (bucket, range) in ranges where useMemos && !rawBuckets.contains(bucket) {
+                let memoKey = memoKey(range)
+                guard let memo = cache.memo(memoKey) else { continue }
+                memos[bucket] = (memoKey, memo.signature, memo.bitmap)
+                for index in stride(from: 0, to: memo.signature.count, by: 3) {
+                    memoVersions[key(level: Int(memo.signature[index]), start: memo.signature[index + 1])] = memo.signature[index + 2]
+                }
+            }
         }
-        let parameters = parameters(pieces) { held[$0]?.version ?? -1 }
+        let parameters = parameters(pieces) { held[$0]?.version ?? memoVersions[$0] ?? -1 }
         var fold = RollupMetricsFold(buckets: buckets)
         var complete = false
+        var signatures: [Int: [(level: Int, start: Int64, version: Int64)]] = [:]
+        var pending: [Int: [Pending]] = [:]  // rows of buckets whose cached union may stand
+        var rerun = false
+        let memoBuckets = Set(memos.keys)  // `memos` keeps the ones still standing
+        /// Folds a bucket's kept rows: its union is not the cached one.
+        func release(_ bucket: Int) {
+            guard let rows = pending.removeValue(forKey: bucket) else { return }
+            memos[bucket] = nil
+            for item in rows {
+                guard let users = item.users else {
+                    rerun = true
+                    return
+                }
+                fold.add(item.row, users: users, kind: item.kind)
+            }
+        }
         try connection.executePrepared(sql, parameters: parameters, resultFormat: .binary) { result in
             guard let part = result.int64(0, 0) else { throw unexpected() }
             switch part {
@@ -146,17 +196,21 @@ struct LocalBucketQuery {
                 complete = result.int64(0, 3) == 1
             case 1, 2, 4:
                 guard let seconds = result.int64(0, 2), let total = result.int64(0, 3), let uniques = result.int64(0, 4),
-                      let channel = result.string(0, 1)
+                      let channel = result.string(0, 1), let version = result.int64(0, 7)
                 else { throw unexpected() }
                 let level = part == 1 ? 0 : part == 2 ? Self.hourLevel : (blockLevels[seconds] ?? 0)
                 let key = key(level: level, start: seconds)
-                let users: RoaringBitmap
-                if result.int64(0, 8) == 1 {
-                    guard let bitmap = held[key]?.bitmap else {
+                let bucket = buckets.bucket(containing: seconds)
+                signatures[bucket, default: []].append((level, seconds, version))
+                var users: RoaringBitmap?
+                let leftOut = result.int64(0, 8) == 1
+                if leftOut {
+                    if let bitmap = held[key]?.bitmap, held[key]?.version == version {
+                        cache?.used(key)
+                        users = bitmap
+                    } else if !memoBuckets.contains(bucket) {
                         throw PostgresError(code: .queryFailed, message: "the metrics query left out a bitmap the cache does not hold")
                     }
-                    cache?.used(key)
-                    users = bitmap
                 } else {
                     guard let bytes = result.bytes(0, 5) else { throw unexpected() }
                     do {
@@ -164,11 +218,19 @@ struct LocalBucketQuery {
                     } catch {
                         throw PostgresError(code: .queryFailed, message: "a rollup row holds an unreadable users bitmap (\(error)); run `rollups verify` and `rollups rebuild`")
                     }
-                    if let cache, let version = result.int64(0, 7) { cache.store(key, version: version, bitmap: users, bytes: bytes.count) }
+                    cache?.store(key, version: version, bitmap: users!, bytes: bytes.count)
                 }
-                // Shared with the cache (and other queries) either way: the fold copies before writing.
                 let row = RollupMetricsQuery.RollupRow(channel: channel, bucket: seconds, total: total, uniques: uniques)
-                fold.add(row, users: users, kind: part == 1 ? .day : part == 2 ? .hour : .block)
+                let kind: RollupMetricsFold.Kind = part == 1 ? .day : part == 2 ? .hour : .block
+                if memos[bucket] != nil {
+                    // Shared with the cache either way: the fold copies before writing.
+                    pending[bucket, default: []].append(Pending(key: key, version: version, row: row, kind: kind, users: users))
+                    if !leftOut { release(bucket) }  // a changed or new row: the cached union is stale
+                } else if let users {
+                    fold.add(row, users: users, kind: kind)
+                } else {
+                    rerun = true  // left out for a union that turned out stale; its bitmap is not here
+                }
             case 3:
                 guard let bucket = result.int64(0, 2), let count = result.int64(0, 3), let array = result.bytes(0, 6),
                       let uids = PostgresBinaryArray.decodeInt4(array), bucket >= 0, bucket < buckets.starts.count
@@ -178,8 +240,43 @@ struct LocalBucketQuery {
                 throw unexpected()
             }
         }
+        // Buckets whose rows are exactly those of their cached union: the union stands for them.
+        for (bucket, memo) in memos {
+            let rows = pending[bucket] ?? []
+            guard Self.signature(signatures[bucket] ?? []) == memo.signature else {
+                release(bucket)
+                continue
+            }
+            pending[bucket] = nil
+            cache?.used(memo.key)
+            let total = rows.reduce(0) { $0 + $1.row.total }
+            let union = RollupMetricsQuery.RollupRow(channel: rows.first?.row.channel ?? "", bucket: buckets.starts[bucket], total: total, uniques: Int64(memo.bitmap.cardinality))
+            fold.add(union, users: memo.bitmap, kind: .hour)
+        }
+        if rerun { return try run(cache: cache, on: connection, useMemos: false) }
         guard complete else { return nil }
-        return fold.result()
+        let answer = fold.result()
+        // Keep every bucket's union (no longer written; a bucket of one row: that row's bitmap).
+        if let cache, cache.isEnabled {
+            let rawBuckets = Set(pieces.raw.map(\.bucket))
+            for (bucket, range) in ranges where memos[bucket] == nil && !rawBuckets.contains(bucket) {
+                guard let rows = signatures[bucket], !rows.isEmpty, let union = fold.union(ofBucketStarting: buckets.starts[bucket]) else { continue }
+                cache.storeMemo(memoKey(range), signature: Self.signature(rows), bitmap: union)
+            }
+        }
+        return answer
+    }
+
+    /// The cache key of a bucket's union: its part of the window.
+    private func memoKey(_ range: Range<Int64>) -> BitmapCache.Key {
+        var key = key(level: Self.memoLevel, start: range.lowerBound)
+        key.end = range.upperBound
+        return key
+    }
+
+    /// (level, start, version) of every row, in key order, flattened.
+    private static func signature(_ rows: [(level: Int, start: Int64, version: Int64)]) -> [Int64] {
+        rows.sorted { ($0.level, $0.start) < ($1.level, $1.start) }.flatMap { [Int64($0.level), $0.start, $0.version] }
     }
 
     private func unexpected() -> PostgresError {

@@ -122,6 +122,12 @@ struct RollupMetricsFold {
         }
     }
 
+    /// The union of a local bucket's rows after ``result()`` (nil when it has raw uids).
+    func union(ofBucketStarting start: Int64) -> RoaringBitmap? {
+        guard let group = groups[.bucket(start)], group.uids.isEmpty else { return nil }
+        return group.union.bitmap
+    }
+
     /// One hash lookup per change (the `default:` subscript modifies in place).
     private mutating func update(_ key: GroupKey, _ body: (inout Group) -> Void) {
         body(&groups[key, default: Group()])

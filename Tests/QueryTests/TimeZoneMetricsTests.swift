@@ -139,6 +139,45 @@ import Time
         }
     }
 
+    /// A local day's cached union stands for its rows only at their versions: it answers without
+    /// its hourly bitmaps while nothing changed, and a late event into its hours makes the query
+    /// fold the new rows (or, when the hourly bitmaps are gone from the cache, run again without
+    /// unions), always equal to plain SQL.
+    @Test func cachedLocalDayUnionsStayExact() async throws {
+        var generator = SplitMix64(seed: 2117)
+        try await ScratchDatabase.with(prefix: "query_tz", migrate: true) { database in
+            try await seed(Self.events(1_500, tag: "u", using: &generator), url: database.url)
+            let service = makeService(url: database.url)
+            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+            let (a, b) = (UTCTime.parseRFC3339("2026-10-20T05:00:00Z")!, UTCTime.parseRFC3339("2026-11-12T05:00:00Z")!)
+            func checkAll(_ label: String) async throws {
+                for channel in [nil, "web"] as [String?] {
+                    let request = MetricsRequest(
+                        eventName: "view", fromMicros: a, toMicros: b, channel: channel, groupBy: .day, timeZone: MetricsRequest.zone(named: "America/New_York")!)
+                    let expected = try await MetricsOracle.answer(check, name: "view", from: a, to: b, channel: channel, groupBy: .day, zone: "America/New_York")
+                    #expect(expected.groups.count > 10)
+                    #expect(try await service.metrics(for: request) == expected, "\(label): channel \(channel ?? "-")")
+                }
+            }
+            try await checkAll("cold")
+            #expect(service.cache.count(level: LocalBucketQuery.memoLevel) > 20)
+            // Without the hourly bitmaps: the unions stand, nothing is fetched.
+            service.cache.evict(level: LocalBucketQuery.hourLevel)
+            let misses = service.cache.statistics.misses
+            try await checkAll("unions only")
+            #expect(service.cache.statistics.misses == misses)
+            // Late events change hours under the unions; with the hourly bitmaps cached, and without.
+            try await seedMerging(Self.events(300, tag: "late1", using: &generator), url: database.url)
+            try await checkAll("late events, hourly bitmaps cached")
+            try await seedMerging(Self.events(300, tag: "late2", using: &generator), url: database.url)
+            service.cache.evict(level: LocalBucketQuery.hourLevel)
+            try await checkAll("late events, unions only")
+            try await checkAll("again")
+            await check.shutdown()
+            await service.pool.shutdown()
+        }
+    }
+
     /// The 23- and 25-hour days and the repeated local hour, spelled out.
     @Test func daylightSavingDaysAndHours() throws {
         let newYork = TimeZone(identifier: "America/New_York")!
