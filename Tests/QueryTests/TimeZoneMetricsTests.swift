@@ -102,11 +102,7 @@ import Time
     /// Hourly, daily and block bitmaps served from the query cache stay exact after late events
     /// change the rows they came from (new versions).
     @Test func cachedPiecesStayExactUnderLateEvents() async throws {
-        var generator = SplitMix64(seed: 21)
-        try await ScratchDatabase.with(prefix: "query_tz", migrate: true) { database in
-            try await seed(Self.events(1_500, tag: "u", using: &generator), url: database.url)
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+        try await withCachingService(seedValue: 21) { service, check, url, generator in
             // The same window with and without a channel: the cache keys pieces by the channel read.
             let cases: [(String, MetricsRequest.GroupBy, String, String, String?)] = [
                 ("America/New_York", .day, "2026-10-20T13:17:00Z", "2026-11-12T00:00:00Z", nil),
@@ -131,9 +127,23 @@ import Time
             try await checkAll("warm")
             #expect(service.cache.statistics.hits > 0)
             #expect(service.cache.statistics.misses == misses)
-            try await seedMerging(Self.events(400, tag: "late", using: &generator), url: database.url)
+            try await seedMerging(Self.events(400, tag: "late", using: &generator), url: url)
             try await checkAll("after late events")
             #expect(service.cache.statistics.misses > misses)
+        }
+    }
+
+    /// 1,500 events around the centres in a scratch database, a service with its query cache, and
+    /// a pool for the oracle; both pools are shut down after `body`.
+    private func withCachingService(
+        seedValue: UInt64, _ body: (MetricsService, PostgresPool, String, inout SplitMix64) async throws -> Void
+    ) async throws {
+        var generator = SplitMix64(seed: seedValue)
+        try await ScratchDatabase.with(prefix: "query_tz", migrate: true) { database in
+            try await seed(Self.events(1_500, tag: "u", using: &generator), url: database.url)
+            let service = makeService(url: database.url)
+            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+            try await body(service, check, database.url, &generator)
             await check.shutdown()
             await service.pool.shutdown()
         }
@@ -144,11 +154,7 @@ import Time
     /// fold the new rows (or, when the hourly bitmaps are gone from the cache, run again without
     /// unions), always equal to plain SQL.
     @Test func cachedLocalDayUnionsStayExact() async throws {
-        var generator = SplitMix64(seed: 2117)
-        try await ScratchDatabase.with(prefix: "query_tz", migrate: true) { database in
-            try await seed(Self.events(1_500, tag: "u", using: &generator), url: database.url)
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+        try await withCachingService(seedValue: 2117) { service, check, url, generator in
             let (a, b) = (UTCTime.parseRFC3339("2026-10-20T05:00:00Z")!, UTCTime.parseRFC3339("2026-11-12T05:00:00Z")!)
             func checkAll(_ label: String) async throws {
                 for channel in [nil, "web"] as [String?] {
@@ -167,14 +173,12 @@ import Time
             try await checkAll("unions only")
             #expect(service.cache.statistics.misses == misses)
             // Late events change hours under the unions; with the hourly bitmaps cached, and without.
-            try await seedMerging(Self.events(300, tag: "late1", using: &generator), url: database.url)
+            try await seedMerging(Self.events(300, tag: "late1", using: &generator), url: url)
             try await checkAll("late events, hourly bitmaps cached")
-            try await seedMerging(Self.events(300, tag: "late2", using: &generator), url: database.url)
+            try await seedMerging(Self.events(300, tag: "late2", using: &generator), url: url)
             service.cache.evict(level: LocalBucketQuery.hourLevel)
             try await checkAll("late events, unions only")
             try await checkAll("again")
-            await check.shutdown()
-            await service.pool.shutdown()
         }
     }
 
