@@ -3,7 +3,8 @@ import Foundation
 import Metrics
 
 /// A byte-budgeted cache of deserialized rollup bitmaps (whole days of `rollup_daily`, blocks of
-/// `rollup_blocks`), shared by every metrics query of the service (`--query-cache-bytes`).
+/// `rollup_blocks`, hours of `rollup_hourly` for local buckets, and the unions of local buckets with
+/// the row versions they stand for), shared by every metrics query of the service (`--query-cache-bytes`).
 ///
 /// Exact by construction: an entry is stored with the row's `version` (a fresh number from the
 /// `rollup_versions` sequence on every write of the row, by any node's replayer or a rebuild), the
