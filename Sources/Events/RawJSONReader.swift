@@ -72,6 +72,23 @@ struct RawJSONReader {
         var out: [RawField] = []
         // One allocation for the usual message or properties object, rather than growing 1, 2, 4, 8.
         out.reserveCapacity(8)
+        forEachField(of: value) { out.append($0) }
+        return out
+    }
+
+    /// The value of the first field named `name` of the object at `value` (`nil` for anything else):
+    /// what `value(name, in: fields(value))` gives, without collecting the fields.
+    func value(_ name: StaticString, inObject value: RawValue) -> RawValue? {
+        guard isObject(value) else { return nil }
+        var found: RawValue?
+        forEachField(of: value) { field in
+            if found == nil, hasName(field, name) { found = field.value }
+        }
+        return found
+    }
+
+    /// Calls `visit` with each field of the object at `value`, in body order.
+    private func forEachField(of value: RawValue, _ visit: (RawField) -> Void) {
         forEachElement(of: value, closing: UInt8(ascii: "}")) { (scanner) throws(EventBodyFailure) in
             let nameStart = scanner.pos
             let key = try scanner.scanString()
@@ -81,13 +98,15 @@ struct RawJSONReader {
             scanner.skipWhitespace()
             let start = scanner.pos
             scanner.pos = end(ofValueAt: start)
-            var plain = !key.hasEscapes
-            if plain {
-                for i in key.start..<key.end where base[i] >= 0x80 { plain = false; break }
-            }
-            out.append(RawField(name: key, nameSpan: nameSpan, value: RawValue(start: start, end: scanner.pos), plainName: plain))
+            visit(RawField(name: key, nameSpan: nameSpan, value: RawValue(start: start, end: scanner.pos), plainName: isPlain(key)))
         }
-        return out
+    }
+
+    /// No escapes and only ASCII: the name is its bytes (``RawField/plainName``).
+    func isPlain(_ key: EventJSONString) -> Bool {
+        guard !key.hasEscapes else { return false }
+        for i in key.start..<key.end where base[i] >= 0x80 { return false }
+        return true
     }
 
     /// Whether every element of the array at `value` passes `test`, without collecting them; false

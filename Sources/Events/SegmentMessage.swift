@@ -15,6 +15,16 @@ extension EventParser {
     public func parseSegment(
         _ body: UnsafeRawBufferPointer, call: SegmentCall?, headerWriteKey: String?, receivedAtMicros: Int64
     ) -> Result<SDKBatch, EventError> {
+        // The usual body (valid JSON, an object, a batch within the limits) in one pass; anything
+        // else, errors of the body as a whole included, by the general reader below.
+        parseSegmentInOnePass(body, call: call, headerWriteKey: headerWriteKey, receivedAtMicros: receivedAtMicros)
+            ?? parseSegmentGenerally(body, call: call, headerWriteKey: headerWriteKey, receivedAtMicros: receivedAtMicros)
+    }
+
+    /// Any Segment body: validated as a whole, then each message read by position.
+    func parseSegmentGenerally(
+        _ body: UnsafeRawBufferPointer, call: SegmentCall?, headerWriteKey: String?, receivedAtMicros: Int64
+    ) -> Result<SDKBatch, EventError> {
         let reader = RawJSONReader(body, nestingLimit: limits.hardNestingLimit)
         let root: RawValue
         do { root = try reader.validate() } catch { return .failure(error.error) }
@@ -48,8 +58,8 @@ extension EventParser {
         if let error = checkCount(messages.count, of: "messages") { return .failure(error) }
         return .success(mapEach(messages, reader: reader, dialect: .segment, writeKey: writeKey, receivedAtMicros: receivedAtMicros) {
             mapSegment(
-                $0, call: call, outerContext: outerContext, batchSentAtMicros: batchSentAt,
-                reader: reader, receivedAtMicros: receivedAtMicros
+                $0, lists: SegmentFieldLists(of: $0, reader: reader), call: call, outerContext: outerContext,
+                batchSentAtMicros: batchSentAt, reader: reader, receivedAtMicros: receivedAtMicros
             )
         })
     }
@@ -57,8 +67,10 @@ extension EventParser {
     /// Largest Segment message, as Segment's own API limits it.
     static let maxSegmentMessageBytes = 32 * 1024
 
-    private func mapSegment(
-        _ message: RawValue, call routeCall: SegmentCall?, outerContext: [RawField], batchSentAtMicros: Int64?,
+    /// Maps one message whose fields (and those of its `context`, `properties` and `traits`) are
+    /// in `lists`.
+    func mapSegment(
+        _ message: RawValue, lists: borrowing SegmentFieldLists, call routeCall: SegmentCall?, outerContext: [RawField], batchSentAtMicros: Int64?,
         reader: RawJSONReader, receivedAtMicros: Int64
     ) -> Result<MappedMessage, EventError> {
         guard reader.isObject(message) else {
@@ -70,7 +82,7 @@ extension EventParser {
                 message: "A message is at most \(Self.maxSegmentMessageBytes) bytes of JSON."
             ))
         }
-        let fields = reader.fields(message)
+        let fields = lists.fields
         let call: SegmentCall
         if let given = routeCall {
             call = given
@@ -117,13 +129,13 @@ extension EventParser {
         }
 
         // Context: the message's own fields win over the batch's.
-        var context = reader.value("context", in: fields).map(reader.fields) ?? []
+        var context = lists.context
         if !outerContext.isEmpty {
             let own = context
             context += outerContext.filter { outer in !own.contains { reader.sameName($0, outer) } }
         }
         let propertiesValue = reader.value(call == .identify || call == .group ? "traits" : "properties", in: fields)
-        let properties = propertiesValue.map(reader.fields) ?? []
+        let properties = call == .identify || call == .group ? lists.traits : lists.properties
         var consumed: ConsumedFields = []
 
         let (propertiesChannel, tags) = DialectRules.channelAndTags(in: properties, reader: reader, consumed: &consumed, names: &names)
@@ -139,18 +151,18 @@ extension EventParser {
             channel = .raw(value)
             names[.channel] = "context.channel"
         } else {
-            let library = reader.value("library", in: context).map(reader.fields)
-                .flatMap { reader.value("name", in: $0) }.flatMap(reader.string)
+            let library = reader.value("library", in: context)
+                .flatMap { reader.value("name", inObject: $0) }.flatMap(reader.string)
             channel = .text(DialectRules.defaultChannel(library: library))
         }
 
         // Campaign: context.campaign.name, else .id.
         var campaign: RawValue?
-        if let campaignFields = reader.value("campaign", in: context).map(reader.fields) {
-            if let value = reader.value("name", in: campaignFields), reader.isString(value), !reader.isEmptyString(value) {
+        if let campaignObject = reader.value("campaign", in: context) {
+            if let value = reader.value("name", inObject: campaignObject), reader.isString(value), !reader.isEmptyString(value) {
                 campaign = value
                 names[.campaignID] = "context.campaign.name"
-            } else if let value = reader.value("id", in: campaignFields), reader.isString(value), !reader.isEmptyString(value) {
+            } else if let value = reader.value("id", inObject: campaignObject), reader.isString(value), !reader.isEmptyString(value) {
                 campaign = value
                 names[.campaignID] = "context.campaign.id"
             }
