@@ -140,6 +140,25 @@ struct EventParseBenchmarkCommand: AsyncParsableCommand {
             Self.parseAndEncode(corpus.bulkJSON, parser: parser, now: now)
         }
 
+        // Issue 18: the load generator's events (`bench load`, seed 42), 100 per body, as our bulk body
+        // and as a Segment batch: what `/events/bulk` and `/v1/batch` parse for the same events.
+        let (oursBodies, segmentBodies) = Self.loadGeneratorBodies(count: n, now: now)
+        let oursLoad = measure("parse, bench load events x100: ours", perRound: n) {
+            var acc: Int64 = 0
+            for body in oursBodies {
+                if case .success(let r) = parser.parseBulk(body, format: .json, receivedAtMicros: now) { acc &+= Int64(r.events.count) }
+            }
+            return acc
+        }
+        let segmentLoad = measure("parse+map, same events: Segment", perRound: n) {
+            var acc: Int64 = 0
+            for body in segmentBodies {
+                let result = body.withUnsafeBytes { parser.parseSegment($0, call: nil, headerWriteKey: nil, receivedAtMicros: now) }
+                if case .success(let batch) = result { acc &+= Int64(batch.parsed.events.count) }
+            }
+            return acc
+        }
+
         var foundationSingle = Double.nan
         var foundationBulk = Double.nan
         if baseline {
@@ -187,9 +206,29 @@ struct EventParseBenchmarkCommand: AsyncParsableCommand {
             print("  JSONDecoder / parse+validate (bulk bodies):   \(eventBenchFormat(foundationBulk / parseBulk, digits: 1))x")
         }
         print("  parse+validate+encode per event (best CPU):   \(eventBenchFormat(endToEnd)) µs single, \(eventBenchFormat(bulkEndToEnd)) µs bulk (target ≤ 1.5 µs)")
+        print("  Segment /v1/batch vs ours, same events (best CPU): \(eventBenchFormat(segmentLoad)) vs \(eventBenchFormat(oursLoad)) µs")
         print("  encode alone (best CPU):                      \(eventBenchFormat(encode)) µs")
         print("  bulk parse+validate+encode, \(workers) workers (best wall): \(Int(parallelRate)) events/s")
         print("  (checksum \(sink))")
+    }
+
+    /// `count` events of `bench load --seed 42` in bodies of 100: ours and Segment's, each event the same.
+    private static func loadGeneratorBodies(count: Int, now: Int64) -> (ours: [[UInt8]], segment: [[UInt8]]) {
+        var generator = EventGenerator(seed: 42)
+        var ours: [[UInt8]] = [], segment: [[UInt8]] = []
+        let prefix = Array("bench-parse-".utf8)
+        for first in stride(from: 0, to: count, by: 100) {
+            var o = Array(#"{"events":["#.utf8), s = Array(#"{"batch":["#.utf8)
+            for i in first..<min(count, first + 100) {
+                let event = generator.next(timestamp: now / 1_000_000 - Int64(generator.random.below(60)))
+                if i > first { o.append(UInt8(ascii: ",")); s.append(UInt8(ascii: ",")) }
+                event.appendJSON(to: &o, keyPrefix: prefix, keyNumber: i)
+                event.appendSegmentJSON(to: &s, keyPrefix: prefix, keyNumber: i)
+            }
+            ours.append(o + Array("]}".utf8))
+            segment.append(s + Array("]}".utf8))
+        }
+        return (ours, segment)
     }
 
     private static func parseAndEncode(_ bodies: [[UInt8]], parser: EventParser, now: Int64) -> Int64 {
