@@ -46,6 +46,9 @@ struct MappedMessage {
     var messageID: String?
     /// Where each of our fields came from, to name the client's field in an error.
     var fieldNames: ClientFieldNames
+    /// Segment: the message has a timestamp and no `sentAt` of its own, so the batch's `sentAt`
+    /// corrects it (or would, when the one-pass reader has not read the batch's `sentAt` yet).
+    var batchSentAtApplies = false
 
     /// Why `messageID` cannot be an idempotency key (empty, or longer than ours may be), if it cannot.
     func invalidMessageID(limits: EventLimits) -> EventError? {

@@ -171,11 +171,14 @@ extension EventParser {
         // Timestamp: timestamp, else originalTimestamp, corrected with sentAt.
         let stamp = reader.value("timestamp", in: fields)
         let stampName: StaticString = stamp != nil ? "timestamp" : "originalTimestamp"
+        let stampValue = stamp ?? reader.value("originalTimestamp", in: fields)
+        let sentAt = reader.value("sentAt", in: fields)
         let time = DialectRules.eventTime(
-            timestamp: (stampName, stamp ?? reader.value("originalTimestamp", in: fields)),
-            sentAt: ("sentAt", reader.value("sentAt", in: fields)),
+            timestamp: (stampName, stampValue), sentAt: ("sentAt", sentAt),
             batchSentAtMicros: batchSentAtMicros, reader: reader, receivedAtMicros: receivedAtMicros
         )
+        // A timestamp without a sentAt of its own is corrected with the batch's.
+        let batchSentAtApplies = stampValue.map { !reader.isNull($0) } == true && sentAt.map(reader.isNull) != false
         let timestampMicros: Int64
         switch time {
         case .success(let micros): timestampMicros = micros
@@ -203,7 +206,7 @@ extension EventParser {
         return .success(MappedMessage(
             eventName: eventName, userID: userID, channel: channel, campaignID: campaign, tags: tags,
             timestampMicros: timestampMicros, metadata: metadata.finish(maxBytes: limits.maxMetadataBytes),
-            messageID: messageID, fieldNames: names
+            messageID: messageID, fieldNames: names, batchSentAtApplies: batchSentAtApplies
         ))
     }
 }

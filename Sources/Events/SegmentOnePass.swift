@@ -36,9 +36,10 @@ extension EventParser {
     /// general reader then parses and reports exactly as before. Whatever this returns, the general
     /// reader returns too (`SegmentOnePassTests` compares them).
     ///
-    /// A batch's `context` and `sentAt` may follow `batch` (analytics-python sends `sentAt` last), so
-    /// the top level is read first with `batch` only bracket-matched; the messages are then checked
-    /// and mapped in one walk, and that walk must end where the bracket matching did.
+    /// The messages are checked and mapped where `batch` stands, with the batch's `context` and
+    /// `sentAt` read so far, and validated (`assemble`) once the body is read. A `sentAt` that follows
+    /// `batch` (analytics-python sends it last) then corrects the timestamps that had none of their
+    /// own; a non-empty `context` that follows it has the batch mapped again.
     func parseSegmentInOnePass(
         _ body: UnsafeRawBufferPointer, call: SegmentCall?, headerWriteKey: String?, receivedAtMicros: Int64
     ) -> Result<SDKBatch, EventError>? {
@@ -66,75 +67,100 @@ extension EventParser {
                 result.append(mapped.flatMap { assemble($0, reader: reader, scope: scope, receivedAtMicros: receivedAtMicros) }, index: 0)
                 return .success(SDKBatch(writeKey: writeKey, parsed: result))
             }
-            guard let top = try Self.scanBatchTopLevel(&scanner, reader: reader) else { return nil }
-            let writeKey = headerWriteKey ?? top.writeKey.flatMap(reader.string)
-            let outerContext = top.context.map(reader.fields) ?? []
-            guard case .some(let batchSentAt) = DialectRules.timestamp(top.sentAt, reader: reader) else { return nil }
-
-            // The messages, each checked (at level 3: body, batch, message) and mapped as it is read.
-            var messages = reader.makeScanner(at: top.batch.start + 1)
-            messages.skipWhitespace()
-            guard messages.peek != UInt8(ascii: "]") else { return nil }  // no messages
-            var result = BulkParseResult()
-            let estimate = min(limits.maxEventsPerBulk, (top.batch.end - top.batch.start) / 128 + 1)
-            result.events.reserveCapacity(estimate)
-            result.eventIndexes.reserveCapacity(estimate)
-            let scope = SDKKeyScope(dialect: .segment, writeKey: writeKey ?? "")
-            var index = 0
-            repeat {
-                guard index < limits.maxEventsPerBulk else { return nil }  // too many
-                let start = messages.pos
-                if messages.peek == UInt8(ascii: "{") {
-                    try Self.scanMessage(&messages, depth: 3, reader: reader, into: &lists)
-                } else {
-                    lists.removeAll()
-                    var info = EventJSONSkipInfo()
-                    try messages.skipValue(depth: 3, info: &info)
+            // The top level, with each message checked and mapped where `batch` is found, from the
+            // batch's `context` and `sentAt` read so far.
+            var batch: RawValue?, context: RawValue?, sentAt: RawValue?, bodyWriteKey: RawValue?
+            var contextAfterBatch = false, sentAtAfterBatch = false
+            var mapped: [Result<MappedMessage, EventError>] = []
+            try Self.forEachField(&scanner, depth: 1, reader: reader) { (scanner, field) throws(EventBodyFailure) in
+                let start = scanner.pos
+                if batch == nil, reader.hasName(field, "batch") {
+                    guard scanner.peek == UInt8(ascii: "["),
+                          case .some(let sent) = DialectRules.timestamp(sentAt, reader: reader)
+                    else { throw Self.declined }
+                    try mapBatch(
+                        &scanner, outerContext: context.map(reader.fields) ?? [], batchSentAtMicros: sent,
+                        reader: reader, lists: &lists, receivedAtMicros: receivedAtMicros, into: &mapped
+                    )
+                    batch = RawValue(start: start, end: scanner.pos)
+                    return
                 }
-                let mapped = mapSegment(
-                    RawValue(start: start, end: messages.pos), lists: lists, call: nil, outerContext: outerContext,
-                    batchSentAtMicros: batchSentAt, reader: reader, receivedAtMicros: receivedAtMicros
+                var info = EventJSONSkipInfo()
+                try scanner.skipValue(depth: 2, info: &info)
+                let value = RawValue(start: start, end: scanner.pos)
+                if context == nil, reader.hasName(field, "context") {
+                    context = value
+                    contextAfterBatch = batch != nil
+                } else if sentAt == nil, reader.hasName(field, "sentAt") {
+                    sentAt = value
+                    sentAtAfterBatch = batch != nil
+                } else if bodyWriteKey == nil, reader.hasName(field, "writeKey") {
+                    bodyWriteKey = value
+                }
+            }
+            scanner.skipWhitespace()
+            guard scanner.atEnd, let batch, case .some(let batchSentAt) = DialectRules.timestamp(sentAt, reader: reader) else { return nil }
+            let outerContext = context.map(reader.fields) ?? []
+            if contextAfterBatch && !outerContext.isEmpty {
+                // Mapped without it: again, now that it is known (the batch is checked already).
+                var again = reader.makeScanner(at: batch.start)
+                mapped.removeAll(keepingCapacity: true)
+                try mapBatch(
+                    &again, outerContext: outerContext, batchSentAtMicros: batchSentAt,
+                    reader: reader, lists: &lists, receivedAtMicros: receivedAtMicros, into: &mapped
                 )
-                result.append(mapped.flatMap { assemble($0, reader: reader, scope: scope, receivedAtMicros: receivedAtMicros) }, index: index)
-                index += 1
-            } while try messages.nextElement(closing: UInt8(ascii: "]"), "expected ',' or ']' after a message")
-            // The checked walk and the bracket matching must agree, or the batch was not well-formed.
-            guard messages.pos == top.batch.end else { return nil }
+            } else if sentAtAfterBatch, let batchSentAt {
+                // Mapped as if without it: received − (sentAt − timestamp) = timestamp + (received − sentAt).
+                for i in mapped.indices {
+                    if case .success(var message) = mapped[i], message.batchSentAtApplies {
+                        message.timestampMicros += receivedAtMicros - batchSentAt
+                        mapped[i] = .success(message)
+                    }
+                }
+            }
+            let writeKey = headerWriteKey ?? bodyWriteKey.flatMap(reader.string)
+            let scope = SDKKeyScope(dialect: .segment, writeKey: writeKey ?? "")
+            var result = BulkParseResult()
+            result.events.reserveCapacity(mapped.count)
+            result.eventIndexes.reserveCapacity(mapped.count)
+            for (index, message) in mapped.enumerated() {
+                result.append(message.flatMap { assemble($0, reader: reader, scope: scope, receivedAtMicros: receivedAtMicros) }, index: index)
+            }
             return .success(SDKBatch(writeKey: writeKey, parsed: result))
         } catch {
             return nil
         }
     }
 
-    /// What the top level of a batch body holds: the first `batch` (an array, only bracket-matched),
-    /// `context`, `sentAt` and `writeKey` (checked). `nil` when there is no `batch` array or something
-    /// follows the object.
-    private static func scanBatchTopLevel(
-        _ scanner: inout EventJSONScanner, reader: RawJSONReader
-    ) throws(EventBodyFailure) -> (batch: RawValue, context: RawValue?, sentAt: RawValue?, writeKey: RawValue?)? {
-        var batch: RawValue?, context: RawValue?, sentAt: RawValue?, writeKey: RawValue?
-        var sawBatch = false
-        try forEachField(&scanner, depth: 1, reader: reader) { (scanner, field) throws(EventBodyFailure) in
-            let start = scanner.pos
-            if !sawBatch, reader.hasName(field, "batch") {
-                sawBatch = true
-                if scanner.peek == UInt8(ascii: "[") {
-                    guard let end = reader.bracketEnd(ofContainerAt: start) else { throw scanner.syntaxError("unclosed batch") }
-                    scanner.pos = end
-                    batch = RawValue(start: start, end: end)
-                    return
-                }
-            }
-            var info = EventJSONSkipInfo()
-            try scanner.skipValue(depth: 2, info: &info)
-            let value = RawValue(start: start, end: scanner.pos)
-            if context == nil, reader.hasName(field, "context") { context = value }
-            else if sentAt == nil, reader.hasName(field, "sentAt") { sentAt = value }
-            else if writeKey == nil, reader.hasName(field, "writeKey") { writeKey = value }
-        }
+    /// Thrown to leave a body to the general reader.
+    private static let declined = EventBodyFailure(error: EventParser.emptyBody)
+
+    /// Checks the batch array at `scanner.pos` (level 2) and maps each message (level 3) as it is
+    /// read, into `mapped`; throws ``declined`` when it holds no messages or too many.
+    private func mapBatch(
+        _ scanner: inout EventJSONScanner, outerContext: [RawField], batchSentAtMicros: Int64?,
+        reader: RawJSONReader, lists: inout SegmentFieldLists, receivedAtMicros: Int64,
+        into mapped: inout [Result<MappedMessage, EventError>]
+    ) throws(EventBodyFailure) {
+        scanner.pos += 1
         scanner.skipWhitespace()
-        guard scanner.atEnd, let batch else { return nil }
-        return (batch, context, sentAt, writeKey)
+        guard scanner.peek != UInt8(ascii: "]") else { throw Self.declined }
+        mapped.reserveCapacity(min(limits.maxEventsPerBulk, (scanner.end - scanner.pos) / 128 + 1))
+        repeat {
+            guard mapped.count < limits.maxEventsPerBulk else { throw Self.declined }
+            let start = scanner.pos
+            if scanner.peek == UInt8(ascii: "{") {
+                try Self.scanMessage(&scanner, depth: 3, reader: reader, into: &lists)
+            } else {
+                lists.removeAll()
+                var info = EventJSONSkipInfo()
+                try scanner.skipValue(depth: 3, info: &info)
+            }
+            mapped.append(mapSegment(
+                RawValue(start: start, end: scanner.pos), lists: lists, call: nil, outerContext: outerContext,
+                batchSentAtMicros: batchSentAtMicros, reader: reader, receivedAtMicros: receivedAtMicros
+            ))
+        } while try scanner.nextElement(closing: UInt8(ascii: "]"), "expected ',' or ']' after a message")
     }
 
     /// Checks the message object at `scanner.pos` (nesting level `depth`) and lists its fields, and
@@ -205,36 +231,5 @@ extension EventParser {
             )
             try visit(&scanner, field)
         } while try scanner.nextElement(closing: UInt8(ascii: "}"), "expected ',' or '}' in an object")
-    }
-}
-
-extension RawJSONReader {
-    /// After the bracket that closes the array or object at `start`, matching brackets outside
-    /// strings; `nil` when the body ends first. Nothing else is checked: the caller checks the value.
-    func bracketEnd(ofContainerAt start: Int) -> Int? {
-        var i = start
-        var depth = 0
-        while i < count {
-            let c = base[i]
-            if c == EventJSONBytes.quote {
-                i &+= 1
-                while true {
-                    i = EventJSONBytes.skipPlainStringWords(in: base, from: i, end: count)
-                    guard i < count else { return nil }
-                    let s = base[i]
-                    i &+= s == EventJSONBytes.backslash ? 2 : 1
-                    if s == EventJSONBytes.quote { break }
-                }
-                continue
-            }
-            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
-                depth &+= 1
-            } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
-                depth &-= 1
-                if depth == 0 { return i &+ 1 }
-            }
-            i &+= 1
-        }
-        return nil
     }
 }
