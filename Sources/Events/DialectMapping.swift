@@ -376,6 +376,8 @@ struct ConsumedFields: ExpressibleByArrayLiteral {
         for name in elements { insert(name) }
     }
 
+    var isEmpty: Bool { names.0 == nil }
+
     mutating func insert(_ name: StaticString) {
         if names.0 == nil { names.0 = name } else if names.1 == nil { names.1 = name }
         else if names.2 == nil { names.2 = name } else { names.3 = name }
@@ -392,14 +394,17 @@ struct ConsumedFields: ExpressibleByArrayLiteral {
 /// fits, and `"cut": [names]` says which.
 struct MetadataBuilder {
     private var out: [UInt8] = []
-    /// Where each part starts in `out` (at its comma), and its name.
-    private var parts: [(start: Int, name: StaticString)] = []
+    /// Where each part starts in `out` (at its comma), and its name: at most six (name, category,
+    /// groupId, previousId, properties, context), in fixed slots rather than an array per message.
+    private var partStarts = InlineArray<6, Int>(repeating: 0)
+    private var partNames = InlineArray<6, StaticString>(repeating: "")
+    private var partCount = 0
 
-    init(type: String, reserving capacity: Int) {
+    /// `type` is plain ASCII (a Segment call, `capture`): it is written as it is, in quotes.
+    init(type: StaticString, reserving capacity: Int) {
         out.reserveCapacity(capacity + 64)
-        parts.reserveCapacity(6)  // at most: name, category, groupId, previousId, properties, context
         JSONOut.append(#"{"type":"#, to: &out)
-        JSONOut.appendQuoted(type, to: &out)
+        JSONOut.append(type, quoted: true, to: &out)
     }
 
     /// A part that is a value of the body, as sent.
@@ -409,23 +414,45 @@ struct MetadataBuilder {
     }
 
     /// A part that is an object of `fields`, without the `consumed` ones (those that became our
-    /// channel, tags or user).
+    /// channel, tags or user): `{` and each field's name and value as sent, `:` between them and `,`
+    /// between fields. Fields that lie so in the body already (no white space between) are copied as
+    /// one run.
     mutating func add(_ name: StaticString, _ fields: [RawField], without consumed: ConsumedFields, reader: RawJSONReader) {
         begin(name)
         out.append(UInt8(ascii: "{"))
-        var first = true
-        for field in fields where !consumed.contains(field, reader: reader) {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            out.append(contentsOf: reader.bytes(field.nameSpan))
-            out.append(UInt8(ascii: ":"))
-            out.append(contentsOf: reader.bytes(field.value))
+        var run = RawValue(start: 0, end: 0)
+        for field in fields where consumed.isEmpty || !consumed.contains(field, reader: reader) {
+            let compact = field.value.start == field.nameSpan.end + 1
+            if run.end > run.start && compact && field.nameSpan.start == run.end + 1 {
+                run.end = field.value.end
+                continue
+            }
+            if run.end > run.start {
+                out.append(contentsOf: reader.bytes(run))
+                out.append(UInt8(ascii: ","))
+            }
+            if compact {
+                run = RawValue(start: field.nameSpan.start, end: field.value.end)
+            } else {
+                run = RawValue(start: 0, end: 0)
+                out.append(contentsOf: reader.bytes(field.nameSpan))
+                out.append(UInt8(ascii: ":"))
+                out.append(contentsOf: reader.bytes(field.value))
+                out.append(UInt8(ascii: ","))
+            }
+        }
+        if run.end > run.start {
+            out.append(contentsOf: reader.bytes(run))
+        } else if out.last == UInt8(ascii: ",") {
+            out.removeLast()
         }
         out.append(UInt8(ascii: "}"))
     }
 
     private mutating func begin(_ name: StaticString) {
-        parts.append((out.count, name))
+        partStarts[partCount] = out.count
+        partNames[partCount] = name
+        partCount += 1
         out.append(UInt8(ascii: ","))
         JSONOut.append(name, quoted: true, to: &out)
         out.append(UInt8(ascii: ":"))
@@ -433,19 +460,19 @@ struct MetadataBuilder {
 
     /// The object, cut to `maxBytes` when parts can be cut (`{"type":…}` alone is never cut).
     consuming func finish(maxBytes: Int) -> [UInt8] {
-        var kept = parts.count
+        var kept = partCount
         // `,"cut":[` + the quoted names of the parts from `kept` on, with commas between, + `]`.
         var cutBytes = 0
-        while (kept == parts.count ? out.count : parts[kept].start + cutBytes) + 1 > maxBytes && kept > 0 {
+        while (kept == partCount ? out.count : partStarts[kept] + cutBytes) + 1 > maxBytes && kept > 0 {
             kept -= 1
-            cutBytes += (cutBytes == 0 ? 9 : 1) + parts[kept].name.utf8CodeUnitCount + 2
+            cutBytes += (cutBytes == 0 ? 9 : 1) + partNames[kept].utf8CodeUnitCount + 2
         }
-        if kept < parts.count {
-            out.removeSubrange(parts[kept].start...)
+        if kept < partCount {
+            out.removeSubrange(partStarts[kept]...)
             JSONOut.append(#","cut":["#, to: &out)
-            for (i, part) in parts[kept...].enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONOut.append(part.name, quoted: true, to: &out)
+            for i in kept..<partCount {
+                if i > kept { out.append(UInt8(ascii: ",")) }
+                JSONOut.append(partNames[i], quoted: true, to: &out)
             }
             out.append(UInt8(ascii: "]"))
         }

@@ -3,6 +3,18 @@
 /// The calls of Segment's HTTP Tracking API; `/v1/batch` and `/v1/import` carry any of them.
 public enum SegmentCall: String, Sendable, CaseIterable {
     case track, page, screen, identify, group, alias
+
+    /// `rawValue` as a static string, for metadata written without a String per message.
+    var name: StaticString {
+        switch self {
+        case .track: "track"
+        case .page: "page"
+        case .screen: "screen"
+        case .identify: "identify"
+        case .group: "group"
+        case .alias: "alias"
+        }
+    }
 }
 
 extension EventParser {
@@ -187,7 +199,7 @@ extension EventParser {
         names[.timestamp] = stampName
 
         // Metadata: the call's own fields, the remaining properties (or traits), then the context.
-        var metadata = MetadataBuilder(type: call.rawValue, reserving: message.end - message.start)
+        var metadata = MetadataBuilder(type: call.name, reserving: message.end - message.start)
         for name: StaticString in ["name", "category", "groupId", "previousId"] {
             if let value = reader.value(name, in: fields) { metadata.add(name, value, reader: reader) }
         }

@@ -176,6 +176,33 @@ import Testing
         #expect(try #require(compare(top)).get().writeKey == "body-key")
     }
 
+    @Test func metadataPartsCopyRunsAsTheFieldByFieldCopyWouldWriteThem() {
+        var random = SplitMix64(seed: 7)
+        let spaces = ["", " ", "\n  "]
+        for _ in 0..<2000 {
+            let names = (0..<Int(random.next() % 6)).map { _ in Self.innerNames[Int(random.next() % UInt64(Self.innerNames.count))] }
+            func space() -> String { spaces[Int(random.next() % 6) % 3 == 0 ? Int(random.next() % 3) : 0] }
+            let text = "{" + space() + names.map { "\"\($0)\"" + space() + ":" + space() + Self.value(&random, depth: 1) + space() }
+                .joined(separator: "," + space()) + "}"
+            var consumed: ConsumedFields = []
+            if random.next() % 2 == 0 { consumed.insert("channel") }
+            if random.next() % 2 == 0 { consumed.insert("tags") }
+            let body = Array(text.utf8)
+            body.withUnsafeBytes { buffer in
+                let reader = RawJSONReader(buffer, nestingLimit: 128)
+                let fields = reader.fields(RawValue(start: 0, end: body.count))
+                var builder = MetadataBuilder(type: "track", reserving: body.count)
+                builder.add("properties", fields, without: consumed, reader: reader)
+                // The field-by-field copy: name and value as sent, `:` and `,` between.
+                let kept = fields.filter { !consumed.contains($0, reader: reader) }.map {
+                    Array(reader.bytes($0.nameSpan)) + [UInt8(ascii: ":")] + Array(reader.bytes($0.value))
+                }
+                let expected = Array(#"{"type":"track","properties":{"#.utf8) + Array(kept.joined(separator: [UInt8(ascii: ",")])) + Array("}}".utf8)
+                #expect(builder.finish(maxBytes: 1 << 20) == expected, "\(text)")
+            }
+        }
+    }
+
     // MARK: random bodies
 
     static let values = [
