@@ -307,7 +307,12 @@ enum DialectRules {
     /// The client's id of a message (Segment `messageId`, PostHog `uuid`): `nil` when absent or
     /// null, an error when it is not a string.
     static func messageID(_ name: StaticString, in fields: [RawField], reader: RawJSONReader) -> Result<String?, EventError> {
-        guard let value = reader.value(name, in: fields), !reader.isNull(value) else { return .success(nil) }
+        messageID(name, reader.value(name, in: fields), reader: reader)
+    }
+
+    /// ``messageID(_:in:reader:)`` of the field's value, found already.
+    static func messageID(_ name: StaticString, _ value: RawValue?, reader: RawJSONReader) -> Result<String?, EventError> {
+        guard let value, !reader.isNull(value) else { return .success(nil) }
         guard let text = reader.string(value) else {
             return .failure(EventError(code: EventError.Code.wrongType, field: "\(name)", message: "\(name) must be a string."))
         }

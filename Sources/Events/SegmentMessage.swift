@@ -94,12 +94,11 @@ extension EventParser {
                 message: "A message is at most \(Self.maxSegmentMessageBytes) bytes of JSON."
             ))
         }
-        let fields = lists.fields
         let call: SegmentCall
         if let given = routeCall {
             call = given
         } else {
-            guard let typeValue = reader.value("type", in: fields) else {
+            guard let typeValue = lists.value(.type) else {
                 return .failure(EventError(
                     code: EventError.Code.missingField, field: "type",
                     message: "Each message of a batch names its type: track, page, screen, identify, group or alias."
@@ -120,7 +119,7 @@ extension EventParser {
         // Event name.
         let eventName: MappedValue
         if call == .track {
-            guard let event = reader.value("event", in: fields) else {
+            guard let event = lists.value(.event) else {
                 return .failure(EventError(code: EventError.Code.missingField, field: "event", message: "A track call needs event, the name of the event."))
             }
             eventName = .raw(event)
@@ -130,10 +129,10 @@ extension EventParser {
 
         // User: userId, else anonymousId (a null or empty userId counts as absent).
         let userID: MappedValue
-        if let user = reader.value("userId", in: fields), !reader.isNull(user), !reader.isEmptyString(user) {
+        if let user = lists.value(.userId), !reader.isNull(user), !reader.isEmptyString(user) {
             userID = .raw(user)
             names[.userID] = "userId"
-        } else if let anonymous = reader.value("anonymousId", in: fields), !reader.isNull(anonymous) {
+        } else if let anonymous = lists.value(.anonymousId), !reader.isNull(anonymous) {
             userID = .raw(anonymous)
             names[.userID] = "anonymousId"
         } else {
@@ -146,7 +145,7 @@ extension EventParser {
             let own = context
             context += outerContext.filter { outer in !own.contains { reader.sameName($0, outer) } }
         }
-        let propertiesValue = reader.value(call == .identify || call == .group ? "traits" : "properties", in: fields)
+        let propertiesValue = lists.value(call == .identify || call == .group ? .traits : .properties)
         let properties = call == .identify || call == .group ? lists.traits : lists.properties
         var consumed: ConsumedFields = []
 
@@ -156,7 +155,7 @@ extension EventParser {
         let channel: MappedValue
         if let propertiesChannel {
             channel = .raw(propertiesChannel)
-        } else if let value = reader.value("channel", in: fields), reader.isString(value) {
+        } else if let value = lists.value(.channel), reader.isString(value) {
             channel = .raw(value)
             names[.channel] = "channel"
         } else if let value = reader.value("channel", in: context), reader.isString(value) {
@@ -181,10 +180,10 @@ extension EventParser {
         }
 
         // Timestamp: timestamp, else originalTimestamp, corrected with sentAt.
-        let stamp = reader.value("timestamp", in: fields)
+        let stamp = lists.value(.timestamp)
         let stampName: StaticString = stamp != nil ? "timestamp" : "originalTimestamp"
-        let stampValue = stamp ?? reader.value("originalTimestamp", in: fields)
-        let sentAt = reader.value("sentAt", in: fields)
+        let stampValue = stamp ?? lists.value(.originalTimestamp)
+        let sentAt = lists.value(.sentAt)
         let time = DialectRules.eventTime(
             timestamp: (stampName, stampValue), sentAt: ("sentAt", sentAt),
             batchSentAtMicros: batchSentAtMicros, reader: reader, receivedAtMicros: receivedAtMicros
@@ -200,8 +199,8 @@ extension EventParser {
 
         // Metadata: the call's own fields, the remaining properties (or traits), then the context.
         var metadata = MetadataBuilder(type: call.name, reserving: message.end - message.start)
-        for name: StaticString in ["name", "category", "groupId", "previousId"] {
-            if let value = reader.value(name, in: fields) { metadata.add(name, value, reader: reader) }
+        for name in [SegmentFieldName.name, .category, .groupId, .previousId] {
+            if let value = lists.value(name) { metadata.add(name.literal, value, reader: reader) }
         }
         if let propertiesValue, reader.isObject(propertiesValue) {
             metadata.add(call == .identify || call == .group ? "traits" : "properties", properties, without: consumed, reader: reader)
@@ -211,7 +210,7 @@ extension EventParser {
         }
 
         let messageID: String?
-        switch DialectRules.messageID("messageId", in: fields, reader: reader) {
+        switch DialectRules.messageID("messageId", lists.value(.messageId), reader: reader) {
         case .success(let id): messageID = id
         case .failure(let error): return .failure(error)
         }

@@ -5,19 +5,53 @@
 /// The fields the Segment mapper reads of one message: the message's own, and those of its first
 /// `context`, `properties` and `traits` when they are objects (`[]` otherwise), in body order.
 struct SegmentFieldLists {
-    var fields: [RawField] = []
+    private(set) var fields: [RawField] = []
     var context: [RawField] = []
     var properties: [RawField] = []
     var traits: [RawField] = []
+    /// Where in `fields` the first field of each name the mapper reads is (-1: none), found as the
+    /// fields are listed, so that the mapper does not search the list name by name.
+    private var first = InlineArray<17, Int32>(repeating: -1)
 
     init() {}
 
     /// The lists of `message`, read from a body `reader` has validated.
     init(of message: RawValue, reader: RawJSONReader) {
-        fields = reader.fields(message)
-        context = reader.value("context", in: fields).map(reader.fields) ?? []
-        properties = reader.value("properties", in: fields).map(reader.fields) ?? []
-        traits = reader.value("traits", in: fields).map(reader.fields) ?? []
+        for field in reader.fields(message) { _ = append(field, reader: reader) }
+        context = value(.context).map(reader.fields) ?? []
+        properties = value(.properties).map(reader.fields) ?? []
+        traits = value(.traits).map(reader.fields) ?? []
+    }
+
+    /// Lists a field of the message; returns its name when it is the first field of that name.
+    mutating func append(_ field: RawField, reader: RawJSONReader) -> SegmentFieldName? {
+        fields.append(field)
+        guard let name = SegmentFieldName(of: field, reader: reader), first[name.rawValue] < 0 else { return nil }
+        first[name.rawValue] = Int32(fields.count - 1)
+        return name
+    }
+
+    /// The value of the first field named `name`: what `reader.value(name.literal, in: fields)` gives.
+    func value(_ name: SegmentFieldName) -> RawValue? {
+        let index = first[name.rawValue]
+        return index < 0 ? nil : fields[Int(index)].value
+    }
+
+    /// The list of the object field `name` (`context`, `properties` or `traits`).
+    subscript(listOf name: SegmentFieldName) -> [RawField] {
+        get { name == .context ? context : name == .properties ? properties : traits }
+        set {
+            switch name {
+            case .context: context = newValue
+            case .properties: properties = newValue
+            default: traits = newValue
+            }
+        }
+    }
+
+    /// Where the value of the field listed last ends, once it is read.
+    mutating func setLastValueEnd(_ end: Int) {
+        fields[fields.count - 1].value.end = end
     }
 
     /// Empties the lists and keeps their storage for the next message of the request.
@@ -26,6 +60,67 @@ struct SegmentFieldLists {
         context.removeAll(keepingCapacity: true)
         properties.removeAll(keepingCapacity: true)
         traits.removeAll(keepingCapacity: true)
+        first = InlineArray(repeating: -1)
+    }
+}
+
+/// The names of a Segment message's fields that the mapper reads.
+enum SegmentFieldName: Int, CaseIterable {
+    case type, event, userId, anonymousId, context, properties, traits, channel, timestamp, originalTimestamp
+    case sentAt, messageId, name, category, groupId, previousId, writeKey
+
+    var literal: StaticString {
+        switch self {
+        case .type: "type"
+        case .event: "event"
+        case .userId: "userId"
+        case .anonymousId: "anonymousId"
+        case .context: "context"
+        case .properties: "properties"
+        case .traits: "traits"
+        case .channel: "channel"
+        case .timestamp: "timestamp"
+        case .originalTimestamp: "originalTimestamp"
+        case .sentAt: "sentAt"
+        case .messageId: "messageId"
+        case .name: "name"
+        case .category: "category"
+        case .groupId: "groupId"
+        case .previousId: "previousId"
+        case .writeKey: "writeKey"
+        }
+    }
+
+    /// The name `field` has, as `RawJSONReader.hasName` compares names: a plain name by its length and
+    /// bytes, any other (escapes, non-ASCII) as a String.
+    init?(of field: RawField, reader: RawJSONReader) {
+        if field.plainName {
+            let count = field.name.end - field.name.start
+            let p = reader.base + field.name.start
+            func named(_ candidate: SegmentFieldName) -> Bool {
+                let literal = candidate.literal
+                guard literal.utf8CodeUnitCount == count else { return false }
+                for i in 0..<count where p[i] != literal.utf8Start[i] { return false }
+                return true
+            }
+            let match: SegmentFieldName? = switch count {
+            case 4: named(.type) ? .type : named(.name) ? .name : nil
+            case 5: named(.event) ? .event : nil
+            case 6: named(.userId) ? .userId : named(.traits) ? .traits : named(.sentAt) ? .sentAt : nil
+            case 7: named(.context) ? .context : named(.channel) ? .channel : named(.groupId) ? .groupId : nil
+            case 8: named(.category) ? .category : named(.writeKey) ? .writeKey : nil
+            case 9: named(.timestamp) ? .timestamp : named(.messageId) ? .messageId : nil
+            case 10: named(.properties) ? .properties : named(.previousId) ? .previousId : nil
+            case 11: named(.anonymousId) ? .anonymousId : nil
+            case 17: named(.originalTimestamp) ? .originalTimestamp : nil
+            default: nil
+            }
+            guard let match else { return nil }
+            self = match
+        } else {
+            guard let match = Self.allCases.first(where: { reader.hasName(field, $0.literal) }) else { return nil }
+            self = match
+        }
     }
 }
 
@@ -57,7 +152,7 @@ extension EventParser {
                 let message = RawValue(start: start, end: scanner.pos)
                 scanner.skipWhitespace()
                 guard scanner.atEnd else { return nil }
-                let writeKey = headerWriteKey ?? reader.value("writeKey", in: lists.fields).flatMap(reader.string)
+                let writeKey = headerWriteKey ?? lists.value(.writeKey).flatMap(reader.string)
                 var result = BulkParseResult()
                 let mapped = mapSegment(
                     message, lists: lists, call: call, outerContext: [], batchSentAtMicros: nil,
@@ -169,28 +264,21 @@ extension EventParser {
         _ scanner: inout EventJSONScanner, depth: Int, reader: RawJSONReader, into lists: inout SegmentFieldLists
     ) throws(EventBodyFailure) {
         lists.removeAll()
-        var sawContext = false, sawProperties = false, sawTraits = false
         try forEachField(&scanner, depth: depth, reader: reader) { (scanner, field) throws(EventBodyFailure) in
             let start = scanner.pos
-            let isObject = scanner.peek == UInt8(ascii: "{")
+            // Listed before its value is read (the value's end is set after), to know its name.
+            let name = lists.append(field, reader: reader)
             // The first field of each name is the one the mapper reads, whatever its type.
-            if !sawContext, reader.hasName(field, "context") {
-                sawContext = true
-                if isObject { try listFields(&scanner, depth: depth + 1, reader: reader, into: &lists.context) }
-            } else if !sawProperties, reader.hasName(field, "properties") {
-                sawProperties = true
-                if isObject { try listFields(&scanner, depth: depth + 1, reader: reader, into: &lists.properties) }
-            } else if !sawTraits, reader.hasName(field, "traits") {
-                sawTraits = true
-                if isObject { try listFields(&scanner, depth: depth + 1, reader: reader, into: &lists.traits) }
-            }
-            if scanner.pos == start {
+            if scanner.peek == UInt8(ascii: "{"), let name, name == .context || name == .properties || name == .traits {
+                var inner: [RawField] = []
+                swap(&inner, &lists[listOf: name])
+                try listFields(&scanner, depth: depth + 1, reader: reader, into: &inner)
+                swap(&inner, &lists[listOf: name])
+            } else {
                 var info = EventJSONSkipInfo()
                 try scanner.skipValue(depth: depth + 1, info: &info)
             }
-            var listed = field
-            listed.value = RawValue(start: start, end: scanner.pos)
-            lists.fields.append(listed)
+            lists.setLastValueEnd(scanner.pos)
         }
     }
 

@@ -203,6 +203,21 @@ import Testing
         }
     }
 
+    @Test func fieldNamesAreKnownAsHasNameComparesThem() {
+        // Escaped, non-ASCII (the Kelvin sign is canonically a K), near misses and every known name.
+        let names = SegmentFieldName.allCases.map { "\($0.literal)" } + [
+            #"\u0074ype"#, "write\u{212A}ey", #"write\u212Aey"#, "typ", "typee", "Type", "userid", "ｔype", "",
+        ]
+        let body = Array(("{" + names.map { "\"\($0)\":1" }.joined(separator: ",") + "}").utf8)
+        body.withUnsafeBytes { buffer in
+            let reader = RawJSONReader(buffer, nestingLimit: 128)
+            for field in reader.fields(RawValue(start: 0, end: body.count)) {
+                let expected = SegmentFieldName.allCases.first { reader.hasName(field, $0.literal) }
+                #expect(SegmentFieldName(of: field, reader: reader) == expected, "\(reader.nameString(field))")
+            }
+        }
+    }
+
     // MARK: random bodies
 
     static let values = [
