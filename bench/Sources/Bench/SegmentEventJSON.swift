@@ -59,15 +59,15 @@ extension [UInt8] {
         append(UInt8(ascii: "Z"))
     }
 
-    /// The last `count` decimal digits of a non-negative `value`, zero-padded.
+    /// The last `count` (2 or 4) decimal digits of a non-negative `value`, zero-padded, written
+    /// without a loop of divisions (this runs for every Segment message the load generator sends).
     private mutating func appendDigits(_ value: Int, count: Int) {
-        var divisor = 1
-        for _ in 1..<count { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-            rest %= divisor
-            divisor /= 10
+        let zero = UInt8(ascii: "0")
+        if count == 4 {
+            append(zero + UInt8(value / 1000 % 10))
+            append(zero + UInt8(value / 100 % 10))
         }
+        append(zero + UInt8(value / 10 % 10))
+        append(zero + UInt8(value % 10))
     }
 }
