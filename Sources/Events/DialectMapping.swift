@@ -49,6 +49,10 @@ struct MappedMessage {
     /// Segment: the message has a timestamp and no `sentAt` of its own, so the batch's `sentAt`
     /// corrects it (or would, when the one-pass reader has not read the batch's `sentAt` yet).
     var batchSentAtApplies = false
+    /// At least as deep as `metadata` nests, when the one-pass reader knows that `metadata` holds no
+    /// ill-formed UTF-8, U+0000 or out-of-range number (it checked every byte it is made of); `nil`
+    /// has `assemble` check `metadata` again.
+    var metadataDepthBound: Int?
 
     /// Why `messageID` cannot be an idempotency key (empty, or longer than ours may be), if it cannot.
     func invalidMessageID(limits: EventLimits) -> EventError? {
@@ -135,11 +139,17 @@ extension EventParser {
             try? readTags(&scanner, into: &values)  // cannot throw: the body was validated
         }
         if !values.failed {
-            let accepted = message.metadata.withUnsafeBufferPointer { bytes in
-                var scanner = EventJSONScanner(base: bytes.baseAddress!, count: bytes.count, nestingLimit: limits.hardNestingLimit)
-                var info = EventJSONSkipInfo()
-                try? scanner.skipValue(depth: 1, info: &info)  // cannot throw: built from validated parts
-                return acceptMetadata(size: bytes.count, info, into: &values)
+            let accepted: Bool
+            if let bound = message.metadataDepthBound, bound <= limits.maxMetadataDepth {
+                // Nothing for the check to find but the size.
+                accepted = acceptMetadata(size: message.metadata.count, EventJSONSkipInfo(), into: &values)
+            } else {
+                accepted = message.metadata.withUnsafeBufferPointer { bytes in
+                    var scanner = EventJSONScanner(base: bytes.baseAddress!, count: bytes.count, nestingLimit: limits.hardNestingLimit)
+                    var info = EventJSONSkipInfo()
+                    try? scanner.skipValue(depth: 1, info: &info)  // cannot throw: built from validated parts
+                    return acceptMetadata(size: bytes.count, info, into: &values)
+                }
             }
             if accepted { values.metadata = message.metadata }
         }

@@ -9,6 +9,9 @@ struct SegmentFieldLists {
     var context: [RawField] = []
     var properties: [RawField] = []
     var traits: [RawField] = []
+    /// What checking the message found in every name and value it holds (nesting levels counted from
+    /// the body's top), so that its metadata, made of those bytes, need not be checked again.
+    var info = EventJSONSkipInfo()
     /// Where in `fields` the first field of each name the mapper reads is (-1: none), found as the
     /// fields are listed, so that the mapper does not search the list name by name.
     private var first = InlineArray<17, Int32>(repeating: -1)
@@ -61,6 +64,7 @@ struct SegmentFieldLists {
         properties.removeAll(keepingCapacity: true)
         traits.removeAll(keepingCapacity: true)
         first = InlineArray(repeating: -1)
+        info = EventJSONSkipInfo()
     }
 }
 
@@ -157,7 +161,7 @@ extension EventParser {
                 let mapped = mapSegment(
                     message, lists: lists, call: call, outerContext: [], batchSentAtMicros: nil,
                     reader: reader, receivedAtMicros: receivedAtMicros
-                )
+                ).map { Self.knowingMetadata($0, lists.info, messageDepth: 1, outer: nil) }
                 let scope = SDKKeyScope(dialect: .segment, writeKey: writeKey ?? "")
                 result.append(mapped.flatMap { assemble($0, reader: reader, scope: scope, receivedAtMicros: receivedAtMicros) }, index: 0)
                 return .success(SDKBatch(writeKey: writeKey, parsed: result))
@@ -166,6 +170,7 @@ extension EventParser {
             // batch's `context` and `sentAt` read so far.
             var batch: RawValue?, context: RawValue?, sentAt: RawValue?, bodyWriteKey: RawValue?
             var contextAfterBatch = false, sentAtAfterBatch = false
+            var contextInfo = EventJSONSkipInfo()
             var mapped: [Result<MappedMessage, EventError>] = []
             try Self.forEachField(&scanner, depth: 1, reader: reader) { (scanner, field) throws(EventBodyFailure) in
                 let start = scanner.pos
@@ -174,7 +179,7 @@ extension EventParser {
                           case .some(let sent) = DialectRules.timestamp(sentAt, reader: reader)
                     else { throw Self.declined }
                     try mapBatch(
-                        &scanner, outerContext: context.map(reader.fields) ?? [], batchSentAtMicros: sent,
+                        &scanner, outerContext: context.map(reader.fields) ?? [], outerInfo: contextInfo, batchSentAtMicros: sent,
                         reader: reader, lists: &lists, receivedAtMicros: receivedAtMicros, into: &mapped
                     )
                     batch = RawValue(start: start, end: scanner.pos)
@@ -185,6 +190,7 @@ extension EventParser {
                 let value = RawValue(start: start, end: scanner.pos)
                 if context == nil, reader.hasName(field, "context") {
                     context = value
+                    contextInfo = info
                     contextAfterBatch = batch != nil
                 } else if sentAt == nil, reader.hasName(field, "sentAt") {
                     sentAt = value
@@ -201,7 +207,7 @@ extension EventParser {
                 var again = reader.makeScanner(at: batch.start)
                 mapped.removeAll(keepingCapacity: true)
                 try mapBatch(
-                    &again, outerContext: outerContext, batchSentAtMicros: batchSentAt,
+                    &again, outerContext: outerContext, outerInfo: contextInfo, batchSentAtMicros: batchSentAt,
                     reader: reader, lists: &lists, receivedAtMicros: receivedAtMicros, into: &mapped
                 )
             } else if sentAtAfterBatch, let batchSentAt {
@@ -227,13 +233,28 @@ extension EventParser {
         }
     }
 
+    /// `message` with ``MappedMessage/metadataDepthBound`` set when what checking the message (at
+    /// level `messageDepth`) and the batch's `context` (`outer`, when merged) found leaves nothing
+    /// for the metadata check to find but its depth: no ill-formed UTF-8, U+0000 or number
+    /// PostgreSQL cannot hold anywhere in them. A message value at level `messageDepth + 1` is a
+    /// metadata part at level 2, and the batch's context is at level 2 in both.
+    private static func knowingMetadata(
+        _ message: MappedMessage, _ info: EventJSONSkipInfo, messageDepth: Int, outer: EventJSONSkipInfo?
+    ) -> MappedMessage {
+        func clean(_ info: EventJSONSkipInfo) -> Bool { info.invalidAt < 0 && !info.containsNUL && !info.numberOutOfRange }
+        guard clean(info), outer.map(clean) != false else { return message }
+        var message = message
+        message.metadataDepthBound = max(1, info.maxDepth - messageDepth + 1, outer?.maxDepth ?? 0)
+        return message
+    }
+
     /// Thrown to leave a body to the general reader.
     private static let declined = EventBodyFailure(error: EventParser.emptyBody)
 
     /// Checks the batch array at `scanner.pos` (level 2) and maps each message (level 3) as it is
     /// read, into `mapped`; throws ``declined`` when it holds no messages or too many.
     private func mapBatch(
-        _ scanner: inout EventJSONScanner, outerContext: [RawField], batchSentAtMicros: Int64?,
+        _ scanner: inout EventJSONScanner, outerContext: [RawField], outerInfo: EventJSONSkipInfo, batchSentAtMicros: Int64?,
         reader: RawJSONReader, lists: inout SegmentFieldLists, receivedAtMicros: Int64,
         into mapped: inout [Result<MappedMessage, EventError>]
     ) throws(EventBodyFailure) {
@@ -248,13 +269,12 @@ extension EventParser {
                 try Self.scanMessage(&scanner, depth: 3, reader: reader, into: &lists)
             } else {
                 lists.removeAll()
-                var info = EventJSONSkipInfo()
-                try scanner.skipValue(depth: 3, info: &info)
+                try scanner.skipValue(depth: 3, info: &lists.info)
             }
             mapped.append(mapSegment(
                 RawValue(start: start, end: scanner.pos), lists: lists, call: nil, outerContext: outerContext,
                 batchSentAtMicros: batchSentAtMicros, reader: reader, receivedAtMicros: receivedAtMicros
-            ))
+            ).map { Self.knowingMetadata($0, lists.info, messageDepth: 3, outer: outerContext.isEmpty ? nil : outerInfo) })
         } while try scanner.nextElement(closing: UInt8(ascii: "]"), "expected ',' or ']' after a message")
     }
 
@@ -266,29 +286,32 @@ extension EventParser {
         lists.removeAll()
         try forEachField(&scanner, depth: depth, reader: reader) { (scanner, field) throws(EventBodyFailure) in
             let start = scanner.pos
+            lists.info.note(field.name)
             // Listed before its value is read (the value's end is set after), to know its name.
             let name = lists.append(field, reader: reader)
             // The first field of each name is the one the mapper reads, whatever its type.
             if scanner.peek == UInt8(ascii: "{"), let name, name == .context || name == .properties || name == .traits {
                 var inner: [RawField] = []
                 swap(&inner, &lists[listOf: name])
-                try listFields(&scanner, depth: depth + 1, reader: reader, into: &inner)
+                try listFields(&scanner, depth: depth + 1, reader: reader, into: &inner, info: &lists.info)
                 swap(&inner, &lists[listOf: name])
             } else {
-                var info = EventJSONSkipInfo()
-                try scanner.skipValue(depth: depth + 1, info: &info)
+                try scanner.skipValue(depth: depth + 1, info: &lists.info)
             }
             lists.setLastValueEnd(scanner.pos)
         }
     }
 
-    /// Checks the object at `scanner.pos` (level `depth`) and appends its fields to `list`.
+    /// Checks the object at `scanner.pos` (level `depth`) and appends its fields to `list`, and what
+    /// checking them found to `info`.
     private static func listFields(
-        _ scanner: inout EventJSONScanner, depth: Int, reader: RawJSONReader, into list: inout [RawField]
+        _ scanner: inout EventJSONScanner, depth: Int, reader: RawJSONReader, into list: inout [RawField],
+        info: inout EventJSONSkipInfo
     ) throws(EventBodyFailure) {
+        info.maxDepth = max(info.maxDepth, depth)
         try forEachField(&scanner, depth: depth, reader: reader) { (scanner, field) throws(EventBodyFailure) in
             let start = scanner.pos
-            var info = EventJSONSkipInfo()
+            info.note(field.name)
             try scanner.skipValue(depth: depth + 1, info: &info)
             var listed = field
             listed.value = RawValue(start: start, end: scanner.pos)
