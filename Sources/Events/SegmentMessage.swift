@@ -83,7 +83,7 @@ extension EventParser {
     /// in `lists`.
     func mapSegment(
         _ message: RawValue, lists: borrowing SegmentFieldLists, call routeCall: SegmentCall?, outerContext: [RawField], batchSentAtMicros: Int64?,
-        reader: RawJSONReader, receivedAtMicros: Int64
+        reader: RawJSONReader, receivedAtMicros: Int64, metadataDepthBound: Int? = nil
     ) -> Result<MappedMessage, EventError> {
         guard reader.isObject(message) else {
             return .failure(EventError(code: EventError.Code.wrongType, field: "message", message: "Each message must be a JSON object."))
@@ -217,7 +217,8 @@ extension EventParser {
         return .success(MappedMessage(
             eventName: eventName, userID: userID, channel: channel, campaignID: campaign, tags: tags,
             timestampMicros: timestampMicros, metadata: metadata.finish(maxBytes: limits.maxMetadataBytes),
-            messageID: messageID, fieldNames: names, batchSentAtApplies: batchSentAtApplies
+            messageID: messageID, fieldNames: names, batchSentAtApplies: batchSentAtApplies,
+            metadataDepthBound: metadataDepthBound
         ))
     }
 }

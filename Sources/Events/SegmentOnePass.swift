@@ -159,9 +159,9 @@ extension EventParser {
                 let writeKey = headerWriteKey ?? lists.value(.writeKey).flatMap(reader.string)
                 var result = BulkParseResult()
                 let mapped = mapSegment(
-                    message, lists: lists, call: call, outerContext: [], batchSentAtMicros: nil,
-                    reader: reader, receivedAtMicros: receivedAtMicros
-                ).map { Self.knowingMetadata($0, lists.info, messageDepth: 1, outer: nil) }
+                    message, lists: lists, call: call, outerContext: [], batchSentAtMicros: nil, reader: reader,
+                    receivedAtMicros: receivedAtMicros, metadataDepthBound: Self.metadataDepthBound(lists.info, messageDepth: 1, outer: nil)
+                )
                 let scope = SDKKeyScope(dialect: .segment, writeKey: writeKey ?? "")
                 result.append(mapped.flatMap { assemble($0, reader: reader, scope: scope, receivedAtMicros: receivedAtMicros) }, index: 0)
                 return .success(SDKBatch(writeKey: writeKey, parsed: result))
@@ -224,8 +224,13 @@ extension EventParser {
             var result = BulkParseResult()
             result.events.reserveCapacity(mapped.count)
             result.eventIndexes.reserveCapacity(mapped.count)
-            for (index, message) in mapped.enumerated() {
-                result.append(message.flatMap { assemble($0, reader: reader, scope: scope, receivedAtMicros: receivedAtMicros) }, index: index)
+            for index in mapped.indices {
+                switch mapped[index] {
+                case .success(let message):
+                    result.append(assemble(message, reader: reader, scope: scope, receivedAtMicros: receivedAtMicros), index: index)
+                case .failure(let error):
+                    result.append(.failure(error), index: index)
+                }
             }
             return .success(SDKBatch(writeKey: writeKey, parsed: result))
         } catch {
@@ -233,19 +238,15 @@ extension EventParser {
         }
     }
 
-    /// `message` with ``MappedMessage/metadataDepthBound`` set when what checking the message (at
-    /// level `messageDepth`) and the batch's `context` (`outer`, when merged) found leaves nothing
-    /// for the metadata check to find but its depth: no ill-formed UTF-8, U+0000 or number
-    /// PostgreSQL cannot hold anywhere in them. A message value at level `messageDepth + 1` is a
-    /// metadata part at level 2, and the batch's context is at level 2 in both.
-    private static func knowingMetadata(
-        _ message: MappedMessage, _ info: EventJSONSkipInfo, messageDepth: Int, outer: EventJSONSkipInfo?
-    ) -> MappedMessage {
+    /// ``MappedMessage/metadataDepthBound`` of a message, when what checking it (at level
+    /// `messageDepth`) and the batch's `context` (`outer`, when merged) found leaves nothing for the
+    /// metadata check to find but its depth: no ill-formed UTF-8, U+0000 or number PostgreSQL cannot
+    /// hold anywhere in them. A message value at level `messageDepth + 1` is a metadata part at
+    /// level 2, and the batch's context is at level 2 in both.
+    private static func metadataDepthBound(_ info: EventJSONSkipInfo, messageDepth: Int, outer: EventJSONSkipInfo?) -> Int? {
         func clean(_ info: EventJSONSkipInfo) -> Bool { info.invalidAt < 0 && !info.containsNUL && !info.numberOutOfRange }
-        guard clean(info), outer.map(clean) != false else { return message }
-        var message = message
-        message.metadataDepthBound = max(1, info.maxDepth - messageDepth + 1, outer?.maxDepth ?? 0)
-        return message
+        guard clean(info), outer.map(clean) != false else { return nil }
+        return max(1, info.maxDepth - messageDepth + 1, outer?.maxDepth ?? 0)
     }
 
     /// Thrown to leave a body to the general reader.
@@ -273,8 +274,9 @@ extension EventParser {
             }
             mapped.append(mapSegment(
                 RawValue(start: start, end: scanner.pos), lists: lists, call: nil, outerContext: outerContext,
-                batchSentAtMicros: batchSentAtMicros, reader: reader, receivedAtMicros: receivedAtMicros
-            ).map { Self.knowingMetadata($0, lists.info, messageDepth: 3, outer: outerContext.isEmpty ? nil : outerInfo) })
+                batchSentAtMicros: batchSentAtMicros, reader: reader, receivedAtMicros: receivedAtMicros,
+                metadataDepthBound: Self.metadataDepthBound(lists.info, messageDepth: 3, outer: outerContext.isEmpty ? nil : outerInfo)
+            ))
         } while try scanner.nextElement(closing: UInt8(ascii: "]"), "expected ',' or ']' after a message")
     }
 
