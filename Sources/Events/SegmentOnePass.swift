@@ -2,42 +2,46 @@
 // validating scanner of `/events/bulk` walks them, instead of validating the whole body first and then
 // walking every message, and its `context`, `properties` and `traits`, again to list their fields.
 
-/// The fields the Segment mapper reads of one message: the message's own, and those of its first
-/// `context`, `properties` and `traits` when they are objects (`[]` otherwise), in body order.
+/// The fields the Segment mapper reads of one message: the value of the first of its own fields of
+/// each name it reads, and the fields of its first `context`, `properties` and `traits` when they are
+/// objects (`[]` otherwise), in body order.
 struct SegmentFieldLists {
-    private(set) var fields: [RawField] = []
     var context: [RawField] = []
     var properties: [RawField] = []
     var traits: [RawField] = []
     /// What checking the message found in every name and value it holds (nesting levels counted from
     /// the body's top), so that its metadata, made of those bytes, need not be checked again.
     var info = EventJSONSkipInfo()
-    /// Where in `fields` the first field of each name the mapper reads is (-1: none), found as the
-    /// fields are listed, so that the mapper does not search the list name by name.
-    private var first = InlineArray<17, Int32>(repeating: -1)
+    /// The value of the first field of each name the mapper reads (`start` -1: none), kept as the
+    /// fields are read, so that the mapper does not search them name by name.
+    private var firstValues = InlineArray<17, RawValue>(repeating: RawValue(start: -1, end: -1))
+    /// The slot in `firstValues` of the field read last, if it was the first of its name; else -1.
+    private var lastFirst = -1
 
     init() {}
 
     /// The lists of `message`, read from a body `reader` has validated.
     init(of message: RawValue, reader: RawJSONReader) {
-        for field in reader.fields(message) { _ = append(field, reader: reader) }
+        for field in reader.fields(message) { _ = add(field, reader: reader) }
         context = value(.context).map(reader.fields) ?? []
         properties = value(.properties).map(reader.fields) ?? []
         traits = value(.traits).map(reader.fields) ?? []
     }
 
-    /// Lists a field of the message; returns its name when it is the first field of that name.
-    mutating func append(_ field: RawField, reader: RawJSONReader) -> SegmentFieldName? {
-        fields.append(field)
-        guard let name = SegmentFieldName(of: field, reader: reader), first[name.rawValue] < 0 else { return nil }
-        first[name.rawValue] = Int32(fields.count - 1)
+    /// Reads a field of the message; returns its name when it is the first field of that name.
+    mutating func add(_ field: RawField, reader: RawJSONReader) -> SegmentFieldName? {
+        lastFirst = -1
+        guard let name = SegmentFieldName(of: field, reader: reader), firstValues[name.rawValue].start < 0 else { return nil }
+        firstValues[name.rawValue] = field.value
+        lastFirst = name.rawValue
         return name
     }
 
-    /// The value of the first field named `name`: what `reader.value(name.literal, in: fields)` gives.
+    /// The value of the first field named `name`: what `reader.value(name.literal, in: fields)`
+    /// gives for the message's fields.
     func value(_ name: SegmentFieldName) -> RawValue? {
-        let index = first[name.rawValue]
-        return index < 0 ? nil : fields[Int(index)].value
+        let value = firstValues[name.rawValue]
+        return value.start < 0 ? nil : value
     }
 
     /// The list of the object field `name` (`context`, `properties` or `traits`).
@@ -52,18 +56,18 @@ struct SegmentFieldLists {
         }
     }
 
-    /// Where the value of the field listed last ends, once it is read.
+    /// Where the value of the field read last ends, once it is read.
     mutating func setLastValueEnd(_ end: Int) {
-        fields[fields.count - 1].value.end = end
+        if lastFirst >= 0 { firstValues[lastFirst].end = end }
     }
 
     /// Empties the lists and keeps their storage for the next message of the request.
     mutating func removeAll() {
-        fields.removeAll(keepingCapacity: true)
         context.removeAll(keepingCapacity: true)
         properties.removeAll(keepingCapacity: true)
         traits.removeAll(keepingCapacity: true)
-        first = InlineArray(repeating: -1)
+        firstValues = InlineArray(repeating: RawValue(start: -1, end: -1))
+        lastFirst = -1
         info = EventJSONSkipInfo()
     }
 }
@@ -289,8 +293,8 @@ extension EventParser {
         try forEachField(&scanner, depth: depth, reader: reader) { (scanner, field) throws(EventBodyFailure) in
             let start = scanner.pos
             lists.info.note(field.name)
-            // Listed before its value is read (the value's end is set after), to know its name.
-            let name = lists.append(field, reader: reader)
+            // Read before its value is (the value's end is set after), to know its name.
+            let name = lists.add(field, reader: reader)
             // The first field of each name is the one the mapper reads, whatever its type.
             if scanner.peek == UInt8(ascii: "{"), let name, name == .context || name == .properties || name == .traits {
                 var inner: [RawField] = []
