@@ -1,6 +1,6 @@
-// Reading a Segment batch in one pass: each message's bytes are checked and its fields listed as the
-// validating scanner of `/events/bulk` walks them, instead of validating the whole body first and then
-// walking every message, and its `context`, `properties` and `traits`, again to list their fields.
+// Reading a Segment batch in one pass: each message's bytes are checked, and the fields the mapper
+// reads picked, as the validating scanner of `/events/bulk` walks them, instead of validating the whole
+// body first and then walking every message, and its `context`, `properties` and `traits`, again.
 
 /// The fields the Segment mapper reads of one message: the value of the first of its own fields of
 /// each name it reads, and the fields of its first `context`, `properties` and `traits` when they are
