@@ -80,10 +80,12 @@ extension EventParser {
     static let maxSegmentMessageBytes = 32 * 1024
 
     /// Maps one message whose fields (and those of its `context`, `properties` and `traits`) are
-    /// in `lists`.
+    /// in `lists`; `metadataDepthBound` is ``MappedMessage/metadataDepthBound``, when the one-pass
+    /// reader knows it.
     func mapSegment(
-        _ message: RawValue, lists: borrowing SegmentFieldLists, call routeCall: SegmentCall?, outerContext: [RawField], batchSentAtMicros: Int64?,
-        reader: RawJSONReader, receivedAtMicros: Int64, metadataDepthBound: Int? = nil
+        _ message: RawValue, lists: borrowing SegmentFieldLists, call routeCall: SegmentCall?,
+        outerContext: [RawField], batchSentAtMicros: Int64?, reader: RawJSONReader, receivedAtMicros: Int64,
+        metadataDepthBound: Int? = nil
     ) -> Result<MappedMessage, EventError> {
         guard reader.isObject(message) else {
             return .failure(EventError(code: EventError.Code.wrongType, field: "message", message: "Each message must be a JSON object."))
