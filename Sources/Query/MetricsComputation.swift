@@ -35,13 +35,18 @@ public enum MetricsComputation {
     /// `group_by=hour` in a zone whose offset stays a whole number of hours over the window: its local
     /// hours are UTC hours, so the UTC plan answers and only the keys are local.
     static func fromRollups(_ request: MetricsRequest, useLevels: Bool, cache: BitmapCache?, on connection: PostgresConnection) throws -> MetricsResult? {
-        let utc = MetricsRequest.isUTC(request.timeZone)
-        if request.groupBy == .week || request.groupBy == .month || (!utc && request.groupBy == .day)
-            || (request.groupBy == .hour && !request.hasWholeHourOffsets)
-        {
+        if request.needsLocalBuckets {
             return try LocalBucketQuery(request: request).run(cache: cache, on: connection)
         }
-        let split = MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros)
+        // The campaign tables have no all-channels rows: a campaign over every channel is a union of
+        // channel rows, so a day or hour group is several rows and needs each one's bitmap. Then
+        // group_by=day reads every day's (no blocks: the daily-only plan) and group_by=hour every hour's.
+        let campaignsByTime = request.usesCampaigns && request.channel == nil && (request.groupBy == .day || request.groupBy == .hour)
+        let useLevels = useLevels && !(campaignsByTime && request.groupBy == .day)
+        var split = MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros)
+        if campaignsByTime && request.groupBy == .hour { split.days = split.hours.upperBound..<split.hours.upperBound }
+        // The query cache holds bitmaps of the main tables only (its keys have no campaign).
+        let cache = request.usesCampaigns ? nil : cache
         var plan = RollupMetricsQuery(request: request, split: split, useLevels: useLevels)
         // The cover's days and blocks may come from the cache (every day for the daily-only plan).
         let pieces: [(level: Int, start: Int64)] =

@@ -79,7 +79,8 @@ struct RollupMetricsFold {
         let key: GroupKey? =
             switch (groupBy, kind) {
             case (.none, _): nil
-            case (.channel, _): .channel(Array(row.channel.utf8))
+            // The key column holds the campaign for group_by=campaign.
+            case (.channel, _), (.campaign, _): .channel(Array(row.channel.utf8))
             case (.hour, .hour): .bucket(row.bucket)
             case (.hour, _), (.day, .block), (.week, _), (.month, _): nil
             case (.day, _): .bucket(UTCTime.bucketStart(seconds: row.bucket, bucketSeconds: UTCTime.secondsPerDay))
@@ -100,7 +101,7 @@ struct RollupMetricsFold {
         let key: GroupKey? =
             switch groupBy {
             case .none, .week, .month: nil
-            case .channel: .channel(Array(raw.channel.utf8))
+            case .channel, .campaign: .channel(Array(raw.channel.utf8))
             case .hour: .bucket(raw.hour)
             case .day: .bucket(UTCTime.bucketStart(seconds: raw.hour, bucketSeconds: UTCTime.secondsPerDay))
             }

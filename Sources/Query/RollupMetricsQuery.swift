@@ -25,12 +25,15 @@ import Store
 /// `$1` event name; `$2..$13` six time ranges (days, hours, two edge-hour ranges, two raw ranges);
 /// `$14` the channel; `$15..$16` the raw ranges' hours; `$17` the cover's single days; `$18..$19` the
 /// cover's block levels and starts; `$20` whether blocks may be used; `$21..$24` the query cache's entries (level, start, channel,
-/// version) for these pieces: rows it holds come without bitmap, marked in the last column. Rows come back in binary, so
-/// bitmaps arrive as raw bytes and uids as `int4[]`.
+/// version) for these pieces: rows it holds come without bitmap, marked in the last column; `$25` the
+/// `campaign_id` filter. Rows come back in binary, so bitmaps arrive as raw bytes and uids as `int4[]`.
 ///
 /// Which rollup rows are read: with a channel filter, that channel's; for `group_by=channel`
 /// without one, every channel's (never the all-channels row); otherwise the all-channels rows
-/// (channel `''`).
+/// (channel `''`). A request with `campaign_id` or `group_by=campaign` reads the campaign tables
+/// instead (`rollup_campaign_…`, per campaign and channel, no all-channels rows): the filter's
+/// campaign (or every campaign), and that channel or every channel; with `group_by=campaign` the
+/// campaign comes back in the key column, so the fold groups it as it groups channels.
 struct RollupMetricsQuery {
     /// One rollup row. `users` is nil where the query left it out.
     struct RollupRow {
@@ -74,13 +77,28 @@ struct RollupMetricsQuery {
     var cover: [RollupLevel.Piece] { split.days.isEmpty ? [] : RollupLevel.cover(days: split.days) }
 
     private var channelCondition: String {
+        if request.usesCampaigns {
+            // No all-channels rows here: every row is one campaign's on one channel.
+            let conditions = (request.campaignID == nil ? [] : ["campaign = $25"]) + (request.channel == nil ? [] : ["channel = $14"])
+            return conditions.isEmpty ? "true" : conditions.joined(separator: " AND ")
+        }
         if request.channel != nil { return "channel = $14" }
         return request.groupBy == .channel ? "channel <> ''" : "channel = ''"
     }
 
+    private var tables: (hourly: String, daily: String, blocks: String) {
+        let campaign = request.usesCampaigns
+        return (
+            campaign ? RollupTable.hourly.campaignName : RollupTable.hourly.name, campaign ? RollupTable.daily.campaignName : RollupTable.daily.name,
+            RollupLevel.tableName(campaign: campaign)
+        )
+    }
+
     /// The statement for this request's shape.
     var sql: String {
-        func rollupColumns(_ bucket: String) -> String { "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8" }
+        let key = request.groupBy == .campaign ? "campaign" : "channel"
+        func rollupColumns(_ bucket: String) -> String { "\(key), extract(epoch FROM \(bucket))::int8, total, uniques::int8" }
+        let tables = self.tables
         let levels = "(SELECT levels_complete FROM rollup_status) AND $20::bool"
         // Whether the query cache holds this row at this version ($21..$24: its entries' levels,
         // starts, channels and versions), so its bitmap need not be sent.
@@ -91,7 +109,8 @@ struct RollupMetricsQuery {
             """
         }
         let none = "NULL::int8, NULL::int8"
-        var parts = ["SELECT 0, NULL::text, NULL::int8, complete::int::int8, (levels_complete AND $20::bool)::int::int8, NULL::bytea, NULL::int4[], \(none) FROM rollup_status"]
+        let complete = request.usesCampaigns ? "(complete AND campaigns_complete)" : "complete"
+        var parts = ["SELECT 0, NULL::text, NULL::int8, \(complete)::int::int8, (levels_complete AND $20::bool)::int::int8, NULL::bytea, NULL::int4[], \(none) FROM rollup_status"]
         if !split.days.isEmpty {
             // A day's bitmap is needed unless a block covers it; its row also for its own day group.
             let bitmap = "(day = ANY($17::timestamptz[]) OR NOT (\(levels)))"
@@ -99,7 +118,7 @@ struct RollupMetricsQuery {
             let cached = "(\(bitmap) AND \(held("0", "day")))"
             parts.append("""
                 SELECT 1, \(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8
-                FROM rollup_daily
+                FROM \(tables.daily)
                 WHERE event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)
                 """)
             if cover.contains(where: { $0.level != nil }) {
@@ -107,7 +126,7 @@ struct RollupMetricsQuery {
                 parts.append("""
                     SELECT 4, \(rollupColumns("start")), CASE WHEN NOT \(cachedBlock) THEN users END, NULL, version, \(cachedBlock)::int::int8
                     FROM unnest($18::int8[], $19::timestamptz[]) AS c(l, s)
-                    JOIN rollup_blocks ON event_name = $1 AND level = c.l AND start = c.s
+                    JOIN \(tables.blocks) ON event_name = $1 AND level = c.l AND start = c.s
                     WHERE \(levels) AND \(channelCondition)
                     """)
             }
@@ -115,21 +134,28 @@ struct RollupMetricsQuery {
         let hourColumns = rollupColumns("hour")
         if request.groupBy == .hour, !split.hours.isEmpty {
             parts.append("""
-                SELECT 2, \(hourColumns), CASE WHEN hour >= $2 AND hour < $3 THEN NULL ELSE users END, NULL, \(none) FROM rollup_hourly
+                SELECT 2, \(hourColumns), CASE WHEN hour >= $2 AND hour < $3 THEN NULL ELSE users END, NULL, \(none) FROM \(tables.hourly)
                 WHERE event_name = $1 AND hour >= $4 AND hour < $5 AND \(channelCondition)
                 """)
         } else {
             for index in split.edgeHours.indices {
                 let (low, high) = index == 0 ? ("$6", "$7") : ("$8", "$9")
                 parts.append("""
-                    SELECT 2, \(hourColumns), users, NULL, \(none) FROM rollup_hourly
+                    SELECT 2, \(hourColumns), users, NULL, \(none) FROM \(tables.hourly)
                     WHERE event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)
                     """)
             }
         }
-        let filter = request.channel == nil ? "" : " AND channel = $14"
-        // Per channel only when grouping by it: one plain aggregate is cheaper than hashing by channel.
-        let (channel, grouping) = request.groupBy == .channel ? ("channel", " GROUP BY channel") : ("''", "")
+        // (Raw rows read campaign_id from the heap: events_name_ts does not include it.)
+        let filter = (request.channel == nil ? "" : " AND channel = $14")
+            + (request.campaignID == nil ? "" : " AND campaign_id IS NOT DISTINCT FROM nullif($25, '')")
+        // Per channel (campaign) only when grouping by it: one plain aggregate is cheaper than hashing.
+        let (channel, grouping) =
+            switch request.groupBy {
+            case .channel: ("channel", " GROUP BY channel")
+            case .campaign: ("coalesce(campaign_id, '')", " GROUP BY 2")
+            default: ("''", "")
+            }
         for index in split.raw.indices {
             let (low, high, hour) = index == 0 ? ("$10", "$11", "$15") : ("$12", "$13", "$16")
             parts.append("""
@@ -168,6 +194,7 @@ struct RollupMetricsQuery {
         parameters.append(PostgresBinaryArray.timestamptz(seconds: held.map(\.key.start)))
         parameters.append(PostgresBinaryArray.text(held.map { String(decoding: $0.key.channel, as: UTF8.self) }))
         parameters.append(PostgresBinaryArray.int8(held.map(\.version)))
+        parameters.append(.binary(Array((request.campaignID ?? "").utf8), oid: PostgresType.text))
         return parameters
     }
 

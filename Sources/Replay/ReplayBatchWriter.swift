@@ -81,15 +81,15 @@ final class ReplayBatchWriter {
         """
 
     /// ``insertEvents`` returning what it inserted, grouped for the rollups: a batch of 20,000 events
-    /// comes back as a few dozen rows of (event name, channel, hour, count, uids), in binary. Hours are
+    /// comes back as a few hundred rows of (event name, channel, hour, count, uids, campaign), in binary. Hours are
     /// UTC (the connection's session time zone).
     static let insertEventsReturningGroups = """
         WITH inserted AS (
         \(insertEvents)
-            RETURNING event_name, channel, uid, ts
+            RETURNING event_name, channel, campaign_id, uid, ts
         )
-        SELECT event_name, channel, extract(epoch FROM date_trunc('hour', ts))::int8, count(*), array_agg(uid)
-        FROM inserted GROUP BY 1, 2, 3
+        SELECT event_name, channel, extract(epoch FROM date_trunc('hour', ts))::int8, count(*), array_agg(uid), campaign_id
+        FROM inserted GROUP BY 1, 2, 3, 6
         """
 
     static let saveCheckpoint = """
@@ -114,10 +114,12 @@ final class ReplayBatchWriter {
         var stagedSlices = 0
     }
 
-    /// New rows of one (event name, channel, hour), as ``insertEventsReturningGroups`` returns them.
+    /// New rows of one (event name, channel, campaign, hour), as ``insertEventsReturningGroups`` returns them.
     struct InsertedGroup {
         var eventName: String
         var channel: String
+        /// Nil for events without a campaign.
+        var campaign: String?
         var hourStart: Int64
         var count: Int64
         var uids: [UInt32]
@@ -198,7 +200,9 @@ final class ReplayBatchWriter {
             if slice.direct { outcome.directSlices += 1 } else { outcome.stagedSlices += 1 }
             users.remember(slice.resolvedUsers)
             for group in slice.groups {
-                deltas.add(eventName: group.eventName, channel: group.channel, hourStart: group.hourStart, count: group.count, uids: group.uids)
+                deltas.add(
+                    eventName: group.eventName, channel: group.channel, campaign: group.campaign, hourStart: group.hourStart, count: group.count,
+                    uids: group.uids)
             }
             outcome.inserted += slice.inserted
             outcome.duplicates += records.count - slice.inserted
@@ -262,7 +266,7 @@ final class ReplayBatchWriter {
             guard let name = result.string(row, 0), let channel = result.string(row, 1), let hour = result.int64(row, 2),
                   let count = result.int64(row, 3), let array = result.bytes(row, 4), let uids = PostgresBinaryArray.decodeInt4(array)
             else { throw ReplayError(message: "unexpected row from the replay insert") }
-            groups.append(InsertedGroup(eventName: name, channel: channel, hourStart: hour, count: count, uids: uids))
+            groups.append(InsertedGroup(eventName: name, channel: channel, campaign: result.string(row, 5), hourStart: hour, count: count, uids: uids))
             inserted += Int(count)
         }
         return (inserted, groups)

@@ -9,10 +9,18 @@ public struct RollupKey: Hashable, Comparable, Sendable, CustomStringConvertible
     public var bucket: Int64
     /// A channel, or ``allChannels``.
     public var channel: String
+    /// The campaign of a row of the campaign tables (`0005_campaign_rollups.sql`): a `campaign_id`,
+    /// or ``noCampaign``. Always ``noCampaign`` for the other tables, which have no campaign column.
+    public var campaign: String
 
-    public init(eventName: String, bucket: Int64, channel: String) {
+    /// The campaign of events without a `campaign_id` (stored NULL in `events`; the parser never
+    /// keeps an empty one, so no real campaign has this id).
+    public static let noCampaign = ""
+
+    public init(eventName: String, bucket: Int64, campaign: String = RollupKey.noCampaign, channel: String) {
         self.eventName = eventName
         self.bucket = bucket
+        self.campaign = campaign
         self.channel = channel
     }
 
@@ -22,7 +30,7 @@ public struct RollupKey: Hashable, Comparable, Sendable, CustomStringConvertible
     /// would merge canonically equivalent spellings ("é" and "e\u{301}") that are distinct rows.
     public static func == (lhs: RollupKey, rhs: RollupKey) -> Bool {
         lhs.bucket == rhs.bucket && lhs.eventName.utf8.elementsEqual(rhs.eventName.utf8)
-            && lhs.channel.utf8.elementsEqual(rhs.channel.utf8)
+            && lhs.channel.utf8.elementsEqual(rhs.channel.utf8) && lhs.campaign.utf8.elementsEqual(rhs.campaign.utf8)
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -30,6 +38,8 @@ public struct RollupKey: Hashable, Comparable, Sendable, CustomStringConvertible
         for byte in eventName.utf8 { hasher.combine(byte) }
         hasher.combine(0xFF as UInt8)  // never in UTF-8: separates the two names
         for byte in channel.utf8 { hasher.combine(byte) }
+        hasher.combine(0xFF as UInt8)
+        for byte in campaign.utf8 { hasher.combine(byte) }
     }
 
     /// The one order in which every writer locks rows (UTF-8 bytes, so it does not depend on any
@@ -37,10 +47,11 @@ public struct RollupKey: Hashable, Comparable, Sendable, CustomStringConvertible
     public static func < (lhs: RollupKey, rhs: RollupKey) -> Bool {
         if lhs.eventName != rhs.eventName { return lhs.eventName.utf8.lexicographicallyPrecedes(rhs.eventName.utf8) }
         if lhs.bucket != rhs.bucket { return lhs.bucket < rhs.bucket }
+        if !lhs.campaign.utf8.elementsEqual(rhs.campaign.utf8) { return lhs.campaign.utf8.lexicographicallyPrecedes(rhs.campaign.utf8) }
         return lhs.channel.utf8.lexicographicallyPrecedes(rhs.channel.utf8)
     }
 
     public var description: String {
-        "(\(eventName), \(bucket), \(isAllChannels ? "all channels" : channel))"
+        "(\(eventName), \(bucket), \(campaign.isEmpty ? "" : "campaign \(campaign), ")\(isAllChannels ? "all channels" : channel))"
     }
 }

@@ -65,6 +65,7 @@ public enum RollupRebuilder {
         // Every day was rebuilt with the blocks that hold it, bottom-up and in day order, so the last
         // day of each block left it the union of complete children.
         try RollupStatus.setLevelsComplete(true, on: connection)
+        try RollupStatus.setCampaignsComplete(true, on: connection)
         try RollupStatus.setComplete(true, on: connection)
         return true
     }
@@ -73,15 +74,17 @@ public enum RollupRebuilder {
     static func rebuildDay(_ dayStart: Int64, on connection: PostgresConnection) throws -> (events: Int64, hourly: Int, daily: Int) {
         // Replayers wait here (or we wait for their open transactions), so the events read below and
         // the rows deleted are the same state.
-        try connection.executeScript("LOCK TABLE rollup_hourly, rollup_daily, rollup_blocks IN EXCLUSIVE MODE; SET LOCAL work_mem = '256MB'")
+        try connection.executeScript("\(RollupTable.lockAllForRebuild); SET LOCAL work_mem = '256MB'")
         let names = try RawRollupSource.allEventNames(on: connection)
         guard !names.isEmpty else { return (0, 0, 0) }
         let from = dayStart * 1_000_000
         let to = (dayStart + 86_400) * 1_000_000
         for table in RollupTable.allCases {
-            try connection.execute(
-                "DELETE FROM \(table.name) WHERE event_name = ANY($1::text[]) AND \(table.bucketColumn) >= $2 AND \(table.bucketColumn) < $3",
-                parameters: [PostgresBinaryArray.text(names), .timestamptz(unixMicros: from), .timestamptz(unixMicros: to)])
+            for name in [table.name, table.campaignName] {
+                try connection.execute(
+                    "DELETE FROM \(name) WHERE event_name = ANY($1::text[]) AND \(table.bucketColumn) >= $2 AND \(table.bucketColumn) < $3",
+                    parameters: [PostgresBinaryArray.text(names), .timestamptz(unixMicros: from), .timestamptz(unixMicros: to)])
+            }
         }
         var deltas = RollupDeltas()
         try RawRollupSource.fold(eventNames: names, fromMicros: from, toMicros: to, into: &deltas, on: connection)
@@ -89,6 +92,9 @@ public enum RollupRebuilder {
         let daily = deltas.rows(for: .daily)
         try RollupWriter.insert(hourly, into: .hourly, on: connection)
         try RollupWriter.insert(daily, into: .daily, on: connection)
+        for table in RollupTable.allCases {
+            try RollupWriter.insert(deltas.campaignRows(for: table), into: table, campaign: true, on: connection)
+        }
         // The blocks holding this day, from the rebuilt day up, in the same transaction: /metrics never
         // sees a block that disagrees with its days.
         _ = try RollupLevelRebuilder.refreshBlocks(containing: dayStart, names: names, on: connection)

@@ -29,7 +29,7 @@ import Testing
                     #expect(response.status == .ok)
                     #expect(response.headers[.contentType] == "application/json; charset=utf-8")
                     #expect(String(buffer: response.body) == """
-                        {"event_name":"add_to_cart","from":"2025-11-29T00:00:00Z","to":"2025-12-01T00:00:00Z","filter":{"channel":"web"},"group_by":"day","tz":"UTC",\
+                        {"event_name":"add_to_cart","from":"2025-11-29T00:00:00Z","to":"2025-12-01T00:00:00Z","filter":{"channel":"web","campaign_id":null},"group_by":"day","tz":"UTC",\
                         "total_count":4,"unique_user_count":2,"groups":[{"key":"2025-11-29","total_count":3,"unique_user_count":2},\
                         {"key":"2025-11-30","total_count":1,"unique_user_count":1}],"freshness":{"replay_lag_seconds":1.5,"as_of":"2025-12-15T11:59:58.5Z"}}
                         """)
@@ -71,7 +71,7 @@ import Testing
                 }
             }
             try await client.execute(uri: "/metrics?event_name=e&group_by=quarter", method: .get) { response in
-                #expect(String(buffer: response.body) == #"{"error":{"code":"invalid_parameter","message":"group_by must be one of: channel, hour, day, week, month, none","field":"group_by"}}"#)
+                #expect(String(buffer: response.body) == #"{"error":{"code":"invalid_parameter","message":"group_by must be one of: channel, hour, day, week, month, campaign, none","field":"group_by"}}"#)
             }
         }
     }

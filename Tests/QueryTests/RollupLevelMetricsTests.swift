@@ -141,22 +141,7 @@ func seedMerging(_ events: [SeedEvent], url: String) async throws {
         defer { connection.close() }
         try connection.transaction { tx in
             let before = try tx.execute("SELECT coalesce(max(id), 0) FROM events").int64(0, 0)!
-            try tx.executeScript("CREATE TEMP TABLE late (name text, channel text, user_id text, ts timestamptz) ON COMMIT DROP")
-            var writer = CopyBinaryWriter()
-            for event in events {
-                writer.beginRow(fieldCount: 4)
-                writer.text(event.name)
-                writer.text(event.channel)
-                writer.text(event.user)
-                writer.timestamp(unixMicros: event.micros)
-            }
-            try tx.copyIn("COPY late FROM STDIN (FORMAT binary)", writer.finish())
-            try tx.executeScript("""
-                INSERT INTO users (user_id) SELECT DISTINCT user_id FROM late ON CONFLICT (user_id) DO NOTHING;
-                INSERT INTO events (idempotency_key, event_name, channel, user_id, uid, ts, received_at, node_id)
-                SELECT gen_random_uuid(), l.name, l.channel, l.user_id, u.uid, l.ts, now(), 'late'
-                FROM late l JOIN users u USING (user_id);
-                """)
+            try insertSeedEvents(events, node: "late", on: tx)
             let after = try tx.execute("SELECT max(id) FROM events").int64(0, 0)!
             var deltas = RollupDeltas()
             try RawRollupSource.fold(ids: (before + 1)...after, into: &deltas, on: tx)

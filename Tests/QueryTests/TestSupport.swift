@@ -12,19 +12,23 @@ struct SeedEvent: Sendable {
     var user: String
     /// Microseconds since the Unix epoch.
     var micros: Int64
+    /// The event's `campaign_id` (nil: none).
+    var campaign: String?
 
-    init(_ name: String, _ channel: String, _ user: String, _ time: String) {
+    init(_ name: String, _ channel: String, _ user: String, _ time: String, campaign: String? = nil) {
         self.name = name
         self.channel = channel
         self.user = user
         self.micros = UTCTime.parseRFC3339(time)!
+        self.campaign = campaign
     }
 
-    init(name: String, channel: String, user: String, micros: Int64) {
+    init(name: String, channel: String, user: String, micros: Int64, campaign: String? = nil) {
         self.name = name
         self.channel = channel
         self.user = user
         self.micros = micros
+        self.campaign = campaign
     }
 }
 
@@ -39,26 +43,31 @@ func seed(_ events: [SeedEvent], url: String) async throws {
 private func seedBlocking(_ events: [SeedEvent], url: String) throws {
     let connection = try PostgresConnection(url: url)
     defer { connection.close() }
-    try connection.transaction { tx in
-        try tx.executeScript("CREATE TEMP TABLE seed (name text, channel text, user_id text, ts timestamptz) ON COMMIT DROP")
-        var writer = CopyBinaryWriter()
-        for event in events {
-            writer.beginRow(fieldCount: 4)
-            writer.text(event.name)
-            writer.text(event.channel)
-            writer.text(event.user)
-            writer.timestamp(unixMicros: event.micros)
-        }
-        try tx.copyIn("COPY seed FROM STDIN (FORMAT binary)", writer.finish())
-        try tx.executeScript("""
-            INSERT INTO users (user_id) SELECT DISTINCT user_id FROM seed ON CONFLICT (user_id) DO NOTHING;
-            INSERT INTO events (idempotency_key, event_name, channel, user_id, uid, ts, received_at, node_id)
-            SELECT gen_random_uuid(), s.name, s.channel, s.user_id, u.uid, s.ts, now(), 'test'
-            FROM seed s JOIN users u USING (user_id);
-            """)
-    }
+    try connection.transaction { tx in try insertSeedEvents(events, node: "test", on: tx) }
     guard let first = events.map(\.micros).min(), let last = events.map(\.micros).max() else { return }
     _ = try RollupRebuilder.rebuild(fromMicros: first, toMicros: last + 1, on: connection)
+}
+
+/// Inserts `events` (and their users) into `events` in the caller's transaction, without rollups.
+func insertSeedEvents(_ events: [SeedEvent], node: String, on tx: PostgresConnection) throws {
+    try tx.executeScript("CREATE TEMP TABLE seed (name text, channel text, user_id text, ts timestamptz, campaign text) ON COMMIT DROP")
+    var writer = CopyBinaryWriter()
+    for event in events {
+        writer.beginRow(fieldCount: 5)
+        writer.text(event.name)
+        writer.text(event.channel)
+        writer.text(event.user)
+        writer.timestamp(unixMicros: event.micros)
+        writer.text(event.campaign)
+    }
+    try tx.copyIn("COPY seed FROM STDIN (FORMAT binary)", writer.finish())
+    try tx.execute("INSERT INTO users (user_id) SELECT DISTINCT user_id FROM seed ON CONFLICT (user_id) DO NOTHING")
+    try tx.execute(
+        """
+        INSERT INTO events (idempotency_key, event_name, channel, campaign_id, user_id, uid, ts, received_at, node_id)
+        SELECT gen_random_uuid(), s.name, s.channel, s.campaign, s.user_id, u.uid, s.ts, now(), $1
+        FROM seed s JOIN users u USING (user_id)
+        """, [node])
 }
 
 func makeService(url: String, statementTimeoutMilliseconds: Int? = nil, nowMicros: Int64 = UTCTime.parseRFC3339("2025-12-15T12:00:00Z")!) -> MetricsService {

@@ -21,7 +21,7 @@ import Testing
         }
         var deltas = RollupDeltas()
         for (event, count, uids) in groups.values {
-            deltas.add(eventName: event.name, channel: event.channel, hourStart: event.micros / 1_000_000, count: count, uids: uids)
+            deltas.add(eventName: event.name, channel: event.channel, campaign: nil, hourStart: event.micros / 1_000_000, count: count, uids: uids)
         }
         return deltas
     }
