@@ -9,7 +9,7 @@ import Time
 struct RollupsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollups",
-        abstract: "Verify or rebuild the metrics rollups (hourly, daily and the coarser day blocks).",
+        abstract: "Verify or rebuild the metrics rollups (hourly, daily and the coarser day blocks, and their campaign twins).",
         subcommands: [RollupsVerifyCommand.self, RollupsRebuildCommand.self]
     )
 }
@@ -68,6 +68,9 @@ struct RollupsVerifyCommand: ParsableCommand {
         print("checked \(report.rowsChecked) rollup rows over \(RollupProgress.days(report.days)) in \(RollupProgress.seconds(since: started)): \(report.differences.isEmpty ? "all equal raw SQL" : "\(report.differences.count) differ")")
         if !report.complete {
             print("note: rollup_status.complete is false: /metrics uses raw SQL until a full `rollups rebuild`")
+        }
+        if !report.campaignsComplete {
+            print("note: rollup_status.campaigns_complete is false: campaign_id= and group_by=campaign use raw SQL until a full `rollups rebuild`")
         }
         if !report.levelsComplete {
             print("note: rollup_status.levels_complete is false: the day blocks were not checked, and /metrics reads daily rows only until `rollups rebuild` (or `rollups rebuild --levels-only`)")
@@ -144,14 +147,15 @@ enum RollupProgress {
 
     static func describe(_ difference: RollupDifference) -> String {
         let key = difference.key
+        // The campaign tables' rows name their campaign ("(none)": events without one).
+        let campaign = difference.campaign ? " campaign=\(key.campaign.isEmpty ? "(none)" : key.campaign)" : ""
+        let channel = "channel=\(key.isAllChannels ? "(all)" : key.channel)"
         if let level = difference.level {
-            return "rollup_blocks event_name=\(key.eventName) level=\(level.level) start=\(UTCTime.dayKey(seconds: key.bucket)) channel=\(key.isAllChannels ? "(all)" : key.channel)"
+            let table = RollupLevel.tableName(campaign: difference.campaign)
+            return "\(table) event_name=\(key.eventName) level=\(level.level) start=\(UTCTime.dayKey(seconds: key.bucket))\(campaign) \(channel)"
         }
-        return describe(difference.table, key)
-    }
-
-    static func describe(_ table: RollupTable, _ key: RollupKey) -> String {
+        let table = difference.table
         let bucket = table == .hourly ? UTCTime.hourKey(seconds: key.bucket) : UTCTime.dayKey(seconds: key.bucket)
-        return "\(table.name) event_name=\(key.eventName) \(table.bucketColumn)=\(bucket) channel=\(key.isAllChannels ? "(all)" : key.channel)"
+        return "\(difference.campaign ? table.campaignName : table.name) event_name=\(key.eventName) \(table.bucketColumn)=\(bucket)\(campaign) \(channel)"
     }
 }

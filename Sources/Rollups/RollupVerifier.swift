@@ -36,6 +36,8 @@ public enum RollupVerifier {
         public var complete = false
         /// `rollup_status.levels_complete`: false means the blocks were not checked.
         public var levelsComplete = false
+        /// `rollup_status.campaigns_complete` at the end.
+        public var campaignsComplete = false
     }
 
     public struct Progress: Sendable {
@@ -55,6 +57,7 @@ public enum RollupVerifier {
         let known = (fromMicros == nil || toMicros == nil) ? try RollupRange.span(on: connection) : nil
         let span = (fromMicros ?? known?.lowerBound ?? 0)..<(toMicros ?? known?.upperBound ?? 0)
         report.complete = try RollupStatus.isComplete(on: connection)
+        report.campaignsComplete = try RollupStatus.campaignsComplete(on: connection)
         guard !span.isEmpty else { return report }
         let firstDay = RollupTable.daily.bucket(containing: UTCTime.seconds(micros: span.lowerBound))
         let lastDay = RollupTable.daily.bucket(containing: UTCTime.seconds(micros: span.upperBound - 1))
