@@ -149,7 +149,7 @@ let package = Package(
         // Helpers that tests (and bench) share: scratch databases, a private PostgreSQL, test events.
         .target(
             name: "TestSupport",
-            dependencies: ["Store", "Events", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "Events", "WAL", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
 

@@ -7,8 +7,9 @@
 // 1. as the bytes of segment 1 on disk: `RecoveryScanner.scan`, then `RecoveryPlanner.plan` in both
 //    modes, alone and followed by a clean segment 2 (so the "not the newest segment" rules run too);
 //    every batch the scan calls valid must decode with `collect: true` to its record count;
-// 2. the same, after recomputing every CRC32C (`repairingChecksums`), so mutated header fields get
-//    past the checksum;
+// 2. the same, after recomputing every CRC32C (`repairingChecksums`, in
+//    Tests/WALTests/ChecksumRepair.swift, which scripts/fuzz compiles in), so mutated header fields
+//    get past the checksum;
 // 3. as one batch frame at offset 0 and at offset 32 (after a segment header), decoded with
 //    `BatchCodec.decode` WITHOUT the CRC check, so the fuzzer reaches LZ4 and record framing without
 //    having to forge checksums; records that decode are framed again by `BatchEncoder` and must come
@@ -71,34 +72,6 @@ func fuzzSegment(_ bytes: UnsafeRawBufferPointer) {
             require(!(scan.isClean && input.count == 1), "strict mode refused a clean segment")
         }
     }
-}
-
-/// A copy of `bytes` with the segment header's CRC and the CRC of every frame whose header parses
-/// (for any segment id) recomputed.
-func repairingChecksums(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-    var copy = Array(bytes)
-    copy.withUnsafeMutableBytes { out in
-        if out.count >= SegmentHeader.size, UnsafeRawBufferPointer(out).loadLE(at: 0, as: UInt32.self) == SegmentHeader.magic {
-            out.storeLE(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: out[0..<28])), at: 28)
-        }
-        var position = SegmentHeader.size
-        while position + BatchHeader.size <= out.count {
-            let view = UnsafeRawBufferPointer(rebasing: out[position...])
-            let id = view.count >= BatchHeader.size ? view.loadLE(at: 24, as: UInt64.self) : 0
-            // Frames claiming over 64 KiB raw keep their bad CRC: decode would allocate that much
-            // up front (up to 1 GiB), which makes the fuzzer crawl; see fuzzFrame.
-            guard case .success(let header) = BatchHeader.parse(view, expectedSegmentId: id), header.frameLength <= view.count,
-                  header.rawLength <= 1 << 16 else {
-                position += 1
-                continue
-            }
-            let headerBytes = UnsafeRawBufferPointer(rebasing: view[0..<BatchHeader.size])
-            let payload = UnsafeRawBufferPointer(rebasing: view[BatchHeader.size..<header.frameLength])
-            out.storeLE(BatchHeader.checksum(header: headerBytes, payload: payload), at: position + BatchHeader.checksumOffset)
-            position += header.frameLength
-        }
-    }
-    return copy
 }
 
 func checkPlan(_ plan: RecoveryPlan, input: [(path: String, scan: SegmentScan)]) {

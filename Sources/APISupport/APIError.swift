@@ -60,9 +60,15 @@ extension APIError {
     }
 }
 
-/// Minimal JSON string quoting for hand-written response bodies.
+/// Minimal JSON string quoting for hand-written response bodies (and logfmt's quoted values).
 public enum JSONString {
     public static func quote(_ string: String) -> String {
+        quote(string) { scalar in "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16) }
+    }
+
+    /// `string` in double quotes with `\"`, `\\`, `\n`, `\r` and `\t` escaped, and any other control
+    /// character (below U+0020) replaced by `otherControl` of it.
+    public static func quote(_ string: String, otherControl: (Unicode.Scalar) -> String) -> String {
         var out = "\""
         out.reserveCapacity(string.utf8.count + 2)
         for scalar in string.unicodeScalars {
@@ -72,8 +78,7 @@ public enum JSONString {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case let s where s.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(s.value, radix: 16).count) + String(s.value, radix: 16)
+            case let s where s.value < 0x20: out += otherControl(s)
             default: out.unicodeScalars.append(scalar)
             }
         }

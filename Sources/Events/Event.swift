@@ -84,11 +84,6 @@ public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
     public var field: String
     public var message: String
 
-    public init(code: Code, field: String, message: String) {
-        self.code = code
-        self.field = field
-        self.message = message
-    }
 
     public var description: String { "\(field): \(code): \(message)" }
 }

@@ -29,7 +29,7 @@ public struct LogOutput: Sendable {
     }
 }
 
-/// What both handlers share: merging metadata the way swift-log specifies (handler, then provider,
+/// What both formats share: merging metadata the way swift-log specifies (handler, then provider,
 /// then the call's own, later wins) and a UTC timestamp with milliseconds.
 enum LogLine {
     static func mergedMetadata(
@@ -69,11 +69,6 @@ public enum LogFormat: String, Sendable, CaseIterable {
     /// A handler factory for `LoggingSystem.bootstrap`; every logger starts at `level`, so
     /// `--log-level` also applies to loggers that libraries create for themselves.
     public func handlerFactory(level: Logger.Level, output: LogOutput = .standardError) -> @Sendable (String) -> any LogHandler {
-        switch self {
-        case .logfmt:
-            return { label in LogfmtLogHandler(label: label, logLevel: level, output: output) }
-        case .json:
-            return { label in JSONLogHandler(label: label, logLevel: level, output: output) }
-        }
+        { label in LineLogHandler(label: label, format: self, logLevel: level, output: output) }
     }
 }

@@ -1,7 +1,7 @@
 /// What operators see and set around the HTTP API, kept apart from the API itself so the routes
 /// stay about events and metrics:
 ///
-/// - log lines as logfmt or JSON (``LogfmtLogHandler``, ``JSONLogHandler``): one line per event,
+/// - log lines as logfmt or JSON (``LineLogHandler`` in a ``LogFormat``): one line per event,
 ///   machine-parseable, written with one `write(2)` so concurrent lines never interleave;
 /// - optional API keys (``APIKeys``, ``BearerAuthMiddleware``): `Authorization: Bearer <key>`,
 ///   compared in constant time, never logged;

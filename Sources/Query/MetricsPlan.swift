@@ -80,22 +80,10 @@ public struct MetricsResult: Sendable, Hashable {
     /// Sorted by key: channels in UTF-8 byte order, time buckets in time order (local keys with
     /// different offsets need not sort as text does); groups with no events are absent.
     public var groups: [MetricsGroup]
-
-    public init(totalCount: Int64, uniqueUserCount: Int64, groups: [MetricsGroup]) {
-        self.totalCount = totalCount
-        self.uniqueUserCount = uniqueUserCount
-        self.groups = groups
-    }
 }
 
 public struct MetricsGroup: Sendable, Hashable {
     public var key: String
     public var totalCount: Int64
     public var uniqueUserCount: Int64
-
-    public init(key: String, totalCount: Int64, uniqueUserCount: Int64) {
-        self.key = key
-        self.totalCount = totalCount
-        self.uniqueUserCount = uniqueUserCount
-    }
 }

@@ -37,10 +37,4 @@ public struct WALCorruption: Sendable, Equatable {
     public var file: String
     public var offset: UInt64
     public var reason: String
-
-    public init(file: String, offset: UInt64, reason: String) {
-        self.file = file
-        self.offset = offset
-        self.reason = reason
-    }
 }

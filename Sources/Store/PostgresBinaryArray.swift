@@ -7,32 +7,23 @@
 /// per element: int32 byte length, bytes             (big-endian throughout)
 /// ```
 public enum PostgresBinaryArray {
-    /// Array type OIDs (`pg_type.typarray`) of the element types used here.
-    public enum ArrayType {
-        public static let bytea: UInt32 = 1001
-        public static let int4: UInt32 = 1007
-        public static let text: UInt32 = 1009
-        public static let int8: UInt32 = 1016
-        public static let timestamptz: UInt32 = 1185
-    }
-
     /// Seconds between the Unix epoch and PostgreSQL's (2000-01-01T00:00:00Z).
     public static let postgresEpochOffsetSeconds: Int64 = 946_684_800
 
     public static func text(_ values: [String]) -> PostgresParameter {
-        array(elementType: PostgresType.text, arrayType: ArrayType.text, values.map { Array($0.utf8) })
+        array(elementType: PostgresType.text, arrayType: PostgresType.textArray, values.map { Array($0.utf8) })
     }
 
     public static func bytea(_ values: [[UInt8]]) -> PostgresParameter {
-        array(elementType: PostgresType.bytea, arrayType: ArrayType.bytea, values)
+        array(elementType: PostgresType.bytea, arrayType: PostgresType.byteaArray, values)
     }
 
     public static func int8(_ values: [Int64]) -> PostgresParameter {
-        array(elementType: PostgresType.int8, arrayType: ArrayType.int8, values.map(bigEndianBytes))
+        array(elementType: PostgresType.int8, arrayType: PostgresType.int8Array, values.map(bigEndianBytes))
     }
 
     public static func int4(_ values: [Int32]) -> PostgresParameter {
-        array(elementType: PostgresType.int4, arrayType: ArrayType.int4, values.map(bigEndianBytes))
+        array(elementType: PostgresType.int4, arrayType: PostgresType.int4Array, values.map(bigEndianBytes))
     }
 
     /// `timestamptz[]` from Unix seconds.
@@ -43,7 +34,7 @@ public enum PostgresBinaryArray {
     /// `timestamptz[]` from microseconds since the Unix epoch.
     public static func timestamptz(unixMicros values: [Int64]) -> PostgresParameter {
         array(
-            elementType: PostgresType.timestamptz, arrayType: ArrayType.timestamptz,
+            elementType: PostgresType.timestamptz, arrayType: PostgresType.timestamptzArray,
             values.map { bigEndianBytes($0 - postgresEpochOffsetSeconds * 1_000_000) })
     }
 

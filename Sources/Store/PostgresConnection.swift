@@ -23,20 +23,6 @@ public enum PostgresParameter: Sendable, Hashable, ExpressibleByStringLiteral, E
     public static func bytea(_ bytes: [UInt8]) -> PostgresParameter { .binary(bytes, oid: PostgresType.bytea) }
 }
 
-/// Type OIDs used by this module and its callers.
-public enum PostgresType {
-    public static let bool: UInt32 = 16
-    public static let bytea: UInt32 = 17
-    public static let int8: UInt32 = 20
-    public static let int2: UInt32 = 21
-    public static let int4: UInt32 = 23
-    public static let text: UInt32 = 25
-    public static let float8: UInt32 = 701
-    public static let timestamptz: UInt32 = 1184
-    public static let uuid: UInt32 = 2950
-    public static let jsonb: UInt32 = 3802
-}
-
 /// One libpq connection (`PGconn`), closed exactly once: by `close()` or at `deinit`.
 ///
 /// Every method blocks the calling thread until the server answers, so call it from a thread that

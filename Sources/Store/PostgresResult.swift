@@ -67,36 +67,40 @@ public struct PostgresResult: Sendable {
         return String(decoding: slice, as: UTF8.self)
     }
 
-    /// An integer cell (int2, int4, int8, or text digits in text format, e.g. `count(*)`).
-    public func int64(_ row: Int, _ column: Int) -> Int64? {
+    /// A numeric cell: nil for NULL, its text parsed in text format, or its big-endian bits (with
+    /// their byte count) decoded by `binary` in binary format.
+    private func number<T: LosslessStringConvertible>(
+        _ row: Int, _ column: Int, binary: (_ bits: UInt64, _ byteCount: Int) -> T?
+    ) -> T? {
         guard let slice = bytes(row, column) else { return nil }
         switch format {
         case .text:
-            return Int64(String(decoding: slice, as: UTF8.self))
+            return T(String(decoding: slice, as: UTF8.self))
         case .binary:
-            guard slice.count == 2 || slice.count == 4 || slice.count == 8 else { return nil }
-            var value: UInt64 = 0
-            for byte in slice { value = value << 8 | UInt64(byte) }
+            guard slice.count <= 8 else { return nil }
+            return binary(slice.reduce(0) { $0 << 8 | UInt64($1) }, slice.count)
+        }
+    }
+
+    /// An integer cell (int2, int4, int8, or text digits in text format, e.g. `count(*)`).
+    public func int64(_ row: Int, _ column: Int) -> Int64? {
+        number(row, column) { bits, byteCount in
+            guard byteCount == 2 || byteCount == 4 || byteCount == 8 else { return nil }
             // Sign-extend 2- and 4-byte integers.
-            let shift = UInt64(64 - 8 * slice.count)
-            return Int64(bitPattern: value << shift) >> Int64(shift)
+            let shift = UInt64(64 - 8 * byteCount)
+            return Int64(bitPattern: bits << shift) >> Int64(shift)
         }
     }
 
     public func int(_ row: Int, _ column: Int) -> Int? { int64(row, column).map { Int($0) } }
 
+    /// A float8 or float4 cell (or its text).
     public func double(_ row: Int, _ column: Int) -> Double? {
-        guard let slice = bytes(row, column) else { return nil }
-        switch format {
-        case .text:
-            return Double(String(decoding: slice, as: UTF8.self))
-        case .binary:
-            var bits: UInt64 = 0
-            for byte in slice { bits = bits << 8 | UInt64(byte) }
-            switch slice.count {
-            case 8: return Double(bitPattern: bits)
-            case 4: return Double(Float(bitPattern: UInt32(truncatingIfNeeded: bits)))
-            default: return nil
+        number(row, column) { bits, byteCount in
+            switch byteCount {
+            case 8: Double(bitPattern: bits)
+            case 4: Double(Float(bitPattern: UInt32(truncatingIfNeeded: bits)))
+            default: nil
             }
         }
     }

@@ -5,12 +5,6 @@ public struct WALAppendResult: Sendable, Equatable {
     /// The sequence number of the first record; the others follow without gaps.
     public var firstSequence: UInt64
     public var count: Int
-
-    public init(position: WALPosition, firstSequence: UInt64, count: Int) {
-        self.position = position
-        self.firstSequence = firstSequence
-        self.count = count
-    }
 }
 
 /// One batch as a reader returns it.

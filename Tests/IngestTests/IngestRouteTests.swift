@@ -12,36 +12,7 @@ import WAL
 /// The ingest routes over a real WAL in a temporary directory.
 @Suite("Ingest routes")
 struct IngestRouteTests {
-    struct Harness {
-        let directory: TemporaryDirectory
-        let wal: WriteAheadLog
-        let app: Application<RouterResponder<BasicRequestContext>>
-
-        init(configuration: IngestConfiguration = IngestConfiguration(), wal walConfiguration: ((inout WALConfiguration) -> Void)? = nil) throws {
-            directory = try TemporaryDirectory()
-            var config = WALConfiguration(directory: directory.appending("wal"))
-            walConfiguration?(&config)
-            wal = try WriteAheadLog.open(config, logger: Logger(label: "test"))
-            let router = Router()
-            addIngestRoutes(to: router, wal: wal, configuration: configuration)
-            app = Application(router: router)
-        }
-
-        /// Every event durable in the WAL, in order.
-        func storedEvents() throws -> [Event] {
-            let reader = wal.reader(from: wal.stats.oldestPosition)
-            var events: [Event] = []
-            while let batch = try reader.next() {
-                events += try batch.records.map { try EventRecordCodec.decode($0) }
-            }
-            return events
-        }
-
-        func close() async throws {
-            try await wal.close()
-            directory.remove()
-        }
-    }
+    typealias Harness = IngestHarness
 
     static func errorBody(_ buffer: ByteBuffer) throws -> (code: String, field: String?) {
         let object = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any]
@@ -239,25 +210,9 @@ struct IngestRouteTests {
     }
 
     @Test func walOverItsCapAnswers503WithRetryAfter() async throws {
-        let harness = try Harness { $0.maxUnreplayedBytes = 2_048 }
-        try await harness.app.test(.router) { client in
-            var statuses: [HTTPResponse.Status] = []
-            for i in 0..<100 {
-                try await client.execute(uri: "/events", method: .post, body: ByteBuffer(string: EventFactory.json(user: "cap\(i)"))) { response in
-                    statuses.append(response.status)
-                    if response.status == .serviceUnavailable {
-                        #expect(response.headers[.retryAfter] != nil)
-                        let error = try Self.errorBody(response.body)
-                #expect(error.code == "wal_over_capacity")
-                    }
-                }
-            }
-            #expect(statuses.contains(.accepted))
-            #expect(statuses.contains(.serviceUnavailable))
-            // Exactly what was acknowledged is in the WAL.
-            #expect(try harness.storedEvents().count == statuses.filter { $0 == .accepted }.count)
-        }
-        try await harness.close()
+        try await Harness.expectOverCapacityRefusals(
+            uri: "/events", accepted: .accepted, errorCode: { ($0["error"] as? [String: Any])?["code"] as? String },
+            body: { EventFactory.json(user: "cap\($0)") })
     }
 
     @Test func thousandConcurrentPostsAreAllDurableWithTheirKeys() async throws {

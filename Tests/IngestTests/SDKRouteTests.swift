@@ -14,43 +14,7 @@ import WAL
 /// per-message errors and gzip (the real SDK clients are driven by scripts/sdk-test).
 @Suite("SDK routes")
 struct SDKRouteTests {
-    struct Harness {
-        let directory: TemporaryDirectory
-        let wal: WriteAheadLog
-        let app: Application<RouterResponder<BasicRequestContext>>
-
-        init(
-            configuration: IngestConfiguration = IngestConfiguration(), keys: [String]? = nil,
-            wal walConfiguration: ((inout WALConfiguration) -> Void)? = nil
-        ) throws {
-            directory = try TemporaryDirectory()
-            var config = WALConfiguration(directory: directory.appending("wal"))
-            walConfiguration?(&config)
-            wal = try WriteAheadLog.open(config, logger: Logger(label: "test"))
-            let router = Router()
-            var check: WriteKeyCheck?
-            if let keys {
-                check = { key in keys.contains(key) }
-            }
-            addIngestRoutes(to: router, wal: wal, configuration: configuration)
-            addSDKRoutes(to: router, wal: wal, configuration: configuration, writeKeys: check)
-            app = Application(router: router)
-        }
-
-        func storedEvents() throws -> [Event] {
-            let reader = wal.reader(from: wal.stats.oldestPosition)
-            var events: [Event] = []
-            while let batch = try reader.next() {
-                events += try batch.records.map { try EventRecordCodec.decode($0) }
-            }
-            return events
-        }
-
-        func close() async throws {
-            try await wal.close()
-            directory.remove()
-        }
-    }
+    typealias Harness = IngestHarness
 
     static func json(_ buffer: ByteBuffer) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any] ?? [:]
@@ -374,21 +338,8 @@ struct SDKRouteTests {
     }
 
     @Test func walOverItsCapAnswers503WithRetryAfter() async throws {
-        let harness = try Harness { $0.maxUnreplayedBytes = 2_048 }
-        try await harness.app.test(.router) { client in
-            var statuses: [HTTPResponse.Status] = []
-            for i in 0..<100 {
-                let (status, answer, headers) = try await Self.post(client, "/v1/track", #"{"event":"e","userId":"cap\#(i)"}"#)
-                statuses.append(status)
-                if status == .serviceUnavailable {
-                    #expect(headers[.retryAfter] != nil)
-                    #expect(answer["code"] as? String == "wal_over_capacity")
-                }
-            }
-            #expect(statuses.contains(.ok))
-            #expect(statuses.contains(.serviceUnavailable))
-            #expect(try harness.storedEvents().count == statuses.filter { $0 == .ok }.count)
-        }
-        try await harness.close()
+        try await Harness.expectOverCapacityRefusals(
+            uri: "/v1/track", headers: [.contentType: "application/json"], accepted: .ok, errorCode: { $0["code"] as? String },
+            body: { #"{"event":"e","userId":"cap\#($0)"}"# })
     }
 }

@@ -17,7 +17,7 @@ struct SampleDataTests {
     @Test func everySampleEventIsAcceptedAsNDJSON() async throws {
         let body = try Data(contentsOf: Self.dataDirectory.appendingPathComponent("sample-events.ndjson"))
         let lines = String(decoding: body, as: UTF8.self).split(separator: "\n").count
-        let harness = try IngestRouteTests.Harness()
+        let harness = try IngestHarness()
         try await harness.app.test(.router) { client in
             try await client.execute(
                 uri: "/events/bulk", method: .post, headers: [.contentType: "application/x-ndjson"],
@@ -53,7 +53,7 @@ struct SampleDataTests {
                 code: object["code"] as? String, description: object["description"] as? String ?? "")
         }
         #expect(cases.count >= 20)
-        let harness = try IngestRouteTests.Harness()
+        let harness = try IngestHarness()
         try await harness.app.test(.router) { client in
             for testCase in cases {
                 try await client.execute(uri: "/events", method: .post, body: ByteBuffer(bytes: testCase.body)) { response in

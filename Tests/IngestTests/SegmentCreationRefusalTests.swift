@@ -15,7 +15,7 @@ import WAL
 @Suite struct SegmentCreationRefusalTests {
     @Test func outOfDescriptorsAnswers503AndIngestionResumes() async throws {
         let fileSystem = DescriptorStarvedFileSystem()
-        let harness = try IngestRouteTests.Harness(wal: { $0.fileSystem = fileSystem; $0.segmentSize = 2_048 })
+        let harness = try IngestHarness(wal: { $0.fileSystem = fileSystem; $0.segmentSize = 2_048 })
         try await harness.app.test(.router) { client in
             // From now on every open fails; the first rotation still works (its file was opened ahead),
             // a later one cannot create its file.
@@ -49,28 +49,12 @@ import WAL
 }
 
 /// The real file system, except that every `open` fails with EMFILE while `starved` is set.
-final class DescriptorStarvedFileSystem: WALFileSystem {
+final class DescriptorStarvedFileSystem: ForwardingFileSystem {
     let starved = Atomic<Bool>(false)
-    private let real = POSIXFileSystem()
+    let base = POSIXFileSystem()
 
     func open(_ path: String, mode: WALOpenMode) throws -> CInt {
         if starved.load(ordering: .relaxed) { throw WALError.system(errno: EMFILE, operation: "open", file: path) }
-        return try real.open(path, mode: mode)
+        return try base.open(path, mode: mode)
     }
-    func close(_ fd: CInt) throws { try real.close(fd) }
-    func pread(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) throws -> Int {
-        try real.pread(fd, into: buffer, offset: offset)
-    }
-    func pwrite(_ fd: CInt, from buffer: UnsafeRawBufferPointer, offset: Int64) throws -> Int {
-        try real.pwrite(fd, from: buffer, offset: offset)
-    }
-    func fdatasync(_ fd: CInt) throws { try real.fdatasync(fd) }
-    func fsync(_ fd: CInt) throws { try real.fsync(fd) }
-    func ftruncate(_ fd: CInt, length: Int64) throws { try real.ftruncate(fd, length: length) }
-    func fileSize(_ fd: CInt) throws -> Int64 { try real.fileSize(fd) }
-    func rename(_ from: String, to: String) throws { try real.rename(from, to: to) }
-    func unlink(_ path: String) throws { try real.unlink(path) }
-    func contentsOfDirectory(_ path: String) throws -> [String] { try real.contentsOfDirectory(path) }
-    func createDirectory(_ path: String) throws { try real.createDirectory(path) }
-    func availableBytes(_ path: String) throws -> Int64 { try real.availableBytes(path) }
 }

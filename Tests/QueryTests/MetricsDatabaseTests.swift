@@ -25,26 +25,12 @@ import Time
 
     static let window = ["from": "2025-11-29T00:00:00Z", "to": "1764547200"]  // to = 2025-12-01T00:00:00Z
 
-    func withSeededService(_ events: [SeedEvent] = handSet, _ body: (MetricsService, ScratchDatabase) async throws -> Void) async throws {
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(events, url: database.url)
-            let service = makeService(url: database.url)
-            do {
-                try await body(service, database)
-            } catch {
-                await service.pool.shutdown()
-                throw error
-            }
-            await service.pool.shutdown()
-        }
-    }
-
     func result(_ service: MetricsService, _ pairs: [String: String]) async throws -> MetricsResult {
         try await service.metrics(for: service.parse(params(pairs)))
     }
 
     @Test func handComputedAnswersForEveryGrouping() async throws {
-        try await withSeededService { service, _ async throws in
+        try await withSeededService(Self.handSet) { service, _, _ async throws in
             var query = Self.window
             query["event_name"] = "add_to_cart"
 
@@ -87,7 +73,7 @@ import Time
     }
 
     @Test func windowEdgesAreHalfOpen() async throws {
-        try await withSeededService { service, _ async throws in
+        try await withSeededService(Self.handSet) { service, _, _ async throws in
             // [10:59:59.999999, 11:00:00) holds exactly the app event; the 11:00:00 one is at `to`.
             let narrow = try await result(service, [
                 "event_name": "add_to_cart", "from": "2025-11-29T10:59:59.999999Z", "to": "2025-11-29T11:00:00Z", "group_by": "channel",
@@ -105,7 +91,7 @@ import Time
     }
 
     @Test func unicodeNamesAndChannels() async throws {
-        try await withSeededService { service, _ async throws in
+        try await withSeededService(Self.handSet) { service, _, _ async throws in
             let result = try await result(service, ["event_name": "ajouter_au_panier_🛒", "from": "2025-11-29T00:00:00Z", "to": "2025-11-30T00:00:00Z"])
             #expect(result == MetricsResult(totalCount: 3, uniqueUserCount: 2, groups: [
                 MetricsGroup(key: "móvil", totalCount: 2, uniqueUserCount: 2),
@@ -117,7 +103,7 @@ import Time
     }
 
     @Test func emptyResults() async throws {
-        try await withSeededService { service, _ async throws in
+        try await withSeededService(Self.handSet) { service, _, _ async throws in
             for groupBy in MetricsRequest.GroupBy.allCases {
                 for query in [
                     ["event_name": "never_sent", "group_by": groupBy.rawValue],
@@ -132,7 +118,7 @@ import Time
 
     @Test func duplicateUsersCountOnce() async throws {
         let events = (0..<50).map { SeedEvent(name: "e", channel: "web", user: "same", micros: 1_764_374_400_000_000 + Int64($0) * 60_000_000) }
-        try await withSeededService(events) { service, _ async throws in
+        try await withSeededService(events) { service, _, _ async throws in
             let result = try await result(service, ["event_name": "e", "from": "1764374400", "to": "1764460800", "group_by": "hour"])
             #expect(result.totalCount == 50)
             #expect(result.uniqueUserCount == 1)
@@ -152,9 +138,7 @@ import Time
                 name: names.randomElement(using: &generator)!, channel: channels.randomElement(using: &generator)!,
                 user: "user_\(Int.random(in: 0..<80, using: &generator))", micros: base + Int64.random(in: 0..<span, using: &generator))
         }
-        try await withSeededService(events) { service, database async throws in
-            // The independent answers come through a pool of their own (its threads may block).
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+        try await withSeededService(events) { service, check, _ async throws in
             for _ in 0..<40 {
                 let a = base - 86_400_000_000 + Int64.random(in: 0..<(span + 2 * 86_400_000_000), using: &generator)
                 let b = base - 86_400_000_000 + Int64.random(in: 0..<(span + 2 * 86_400_000_000), using: &generator)
@@ -172,7 +156,6 @@ import Time
                 let expected = try await MetricsOracle.answer(check, name: name, from: from, to: to, channel: channel, groupBy: groupBy)
                 #expect(actual == expected, "query \(query)")
             }
-            await check.shutdown()
         }
     }
 }

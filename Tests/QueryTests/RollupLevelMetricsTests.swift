@@ -42,12 +42,9 @@ import Time
 
     @Test func randomizedLongWindowsEqualRawSQLAfterLateEvents() async throws {
         var generator = SystemRandomNumberGenerator()
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(Self.events(count: 5_000, days: 70, users: 300), url: database.url)
+        try await withSeededService(Self.events(count: 5_000, days: 70, users: 300)) { service, check, database in
             // Late events into days and blocks closed weeks ago, merged as the replayer merges them.
             try await seedMerging(Self.events(count: 600, days: 60, users: 400), url: database.url)
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
             var blocksUsed = 0
             for _ in 0..<40 {
                 let (from, to) = Self.window(using: &generator)
@@ -64,23 +61,15 @@ import Time
                 }
             }
             #expect(blocksUsed > 25)
-            await check.shutdown()
-            await service.pool.shutdown()
         }
     }
 
     /// Until `levels_complete` (a database that predates the blocks), queries read daily rows only,
     /// and are still exact even though the blocks hold only part of the events.
     @Test func incompleteLevelsAreNotRead() async throws {
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(Self.events(count: 2_000, days: 40, users: 200), url: database.url)
-            try await offload {
-                let connection = try PostgresConnection(url: database.url)
-                defer { connection.close() }
-                try connection.executeScript("UPDATE rollup_blocks SET total = 0, uniques = 0, users = '\\x3a30000000000000'; UPDATE rollup_status SET levels_complete = false")
-            }
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+        try await withSeededService(Self.events(count: 2_000, days: 40, users: 200), prepare: { connection in
+            try connection.executeScript("UPDATE rollup_blocks SET total = 0, uniques = 0, users = '\\x3a30000000000000'; UPDATE rollup_status SET levels_complete = false")
+        }) { service, check, _ in
             let (from, to) = (Self.base + 2 * Self.day, Self.base + 38 * Self.day)
             for groupBy in MetricsRequest.GroupBy.allCases {
                 let request = MetricsRequest(eventName: "purchase", fromMicros: from, toMicros: to, groupBy: groupBy)
@@ -88,8 +77,6 @@ import Time
                 #expect(expected.totalCount > 0)
                 #expect(try await service.metrics(for: request) == expected)
             }
-            await check.shutdown()
-            await service.pool.shutdown()
         }
     }
 
@@ -133,31 +120,11 @@ import Time
     }
 }
 
-/// Inserts events and merges their rollups in one transaction, as the replayer does (not the
-/// rebuild that ``seed(_:url:)`` uses): the path late events take.
-func seedMerging(_ events: [SeedEvent], url: String) async throws {
-    try await offload {
-        let connection = try PostgresConnection(url: url)
-        defer { connection.close() }
-        try connection.transaction { tx in
-            let before = try tx.execute("SELECT coalesce(max(id), 0) FROM events").int64(0, 0)!
-            try insertSeedEvents(events, node: "late", on: tx)
-            let after = try tx.execute("SELECT max(id) FROM events").int64(0, 0)!
-            var deltas = RollupDeltas()
-            try RawRollupSource.fold(ids: (before + 1)...after, into: &deltas, on: tx)
-            try RollupWriter.merge(deltas, on: tx)
-        }
-    }
-}
-
 /// The query cache: hits on repeated windows, and still exact after late events written by another
 /// connection (another node's replayer) into cached days and blocks.
 @Suite struct BitmapCacheTests {
     @Test func cachedBitmapsStayExactUnderLateEventsFromAnotherNode() async throws {
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(RollupLevelMetricsTests.events(count: 3_000, days: 60, users: 300), url: database.url)
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+        try await withSeededService(RollupLevelMetricsTests.events(count: 3_000, days: 60, users: 300)) { service, check, database in
             let base = RollupLevelMetricsTests.base, day = RollupLevelMetricsTests.day
             let windows = [(base + 3 * day, base + 45 * day), (base + 1 * day + 5, base + 59 * day - 7)]
             func checkAll(_ label: String) async throws {
@@ -181,8 +148,6 @@ func seedMerging(_ events: [SeedEvent], url: String) async throws {
             try await seedMerging(RollupLevelMetricsTests.events(count: 300, days: 60, users: 500), url: database.url)
             try await checkAll("after late events")
             #expect(service.cache.statistics.misses > warm.misses)
-            await check.shutdown()
-            await service.pool.shutdown()
         }
     }
 

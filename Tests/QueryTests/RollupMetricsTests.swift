@@ -68,10 +68,7 @@ import Time
 
     @Test func randomizedWindowsEqualRawSQL() async throws {
         var generator = SystemRandomNumberGenerator()
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(Self.events(), url: database.url)
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+        try await withSeededService(Self.events()) { service, check, _ in
             var shapesSeen = 0
             for _ in 0..<120 {
                 let (from, to) = Self.window(using: &generator)
@@ -88,46 +85,30 @@ import Time
                 }
             }
             #expect(shapesSeen > 200)
-            await check.shutdown()
-            await service.pool.shutdown()
         }
     }
 
     /// Until the rollups cover every row, answers come from raw SQL, and they are still exact.
     @Test func incompleteRollupsFallBackToRawSQL() async throws {
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(Self.events(), url: database.url)
-            try await offload {
-                let connection = try PostgresConnection(url: database.url)
-                defer { connection.close() }
-                try connection.executeScript("DELETE FROM rollup_hourly; DELETE FROM rollup_daily")
-                try RollupStatus.setComplete(false, on: connection)
-            }
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+        try await withSeededService(Self.events(), prepare: { connection in
+            try connection.executeScript("DELETE FROM rollup_hourly; DELETE FROM rollup_daily")
+            try RollupStatus.setComplete(false, on: connection)
+        }) { service, check, _ in
             let (from, to) = (Self.base + 5 * Self.hour + 17, Self.base + 4 * Self.day - 3)
             let request = MetricsRequest(eventName: "purchase", fromMicros: from, toMicros: to, groupBy: .day)
             let expected = try await MetricsOracle.answer(check, name: "purchase", from: from, to: to, channel: nil, groupBy: .day)
             #expect(expected.totalCount > 0)
             #expect(try await service.metrics(for: request) == expected)
-            await check.shutdown()
-            await service.pool.shutdown()
         }
     }
 
     /// A stored bitmap that is not a Roaring bitmap fails the query (500), never a wrong number.
     @Test func corruptBitmapIsAnErrorNotAWrongAnswer() async throws {
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(Self.events(), url: database.url)
-            try await offload {
-                let connection = try PostgresConnection(url: database.url)
-                defer { connection.close() }
-                try connection.executeScript(#"UPDATE rollup_daily SET users = '\x3a30000001000000' WHERE channel = ''"#)
-            }
-            let service = makeService(url: database.url)
+        try await withSeededService(Self.events(), prepare: { connection in
+            try connection.executeScript(#"UPDATE rollup_daily SET users = '\x3a30000001000000' WHERE channel = ''"#)
+        }) { service, _, _ in
             let request = MetricsRequest(eventName: "purchase", fromMicros: Self.base, toMicros: Self.base + 3 * Self.day, groupBy: .none)
             await #expect(throws: (any Error).self) { try await service.metrics(for: request) }
-            await service.pool.shutdown()
         }
     }
 }

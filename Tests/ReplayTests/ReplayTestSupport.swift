@@ -55,3 +55,45 @@ final class ReplayFault: Sendable {
         }
     }
 }
+
+/// What the replay suites share: a logger, and the scratch WALs and database every test starts from.
+protocol ReplayTestSuite {
+    var logger: Logger { get }
+}
+
+extension ReplayTestSuite {
+    func openWAL(_ directory: TemporaryDirectory, _ name: String = "wal", segmentSize: Int = 64 << 20) throws -> WriteAheadLog {
+        var configuration = WALConfiguration(directory: directory.appending(name))
+        configuration.segmentSize = segmentSize
+        return try WriteAheadLog.open(configuration, logger: logger)
+    }
+
+    /// Runs `body` with a fresh migrated database and one WAL in a fresh temporary directory; closes
+    /// the WAL and removes both afterwards, also when `body` throws.
+    func withWAL(segmentSize: Int = 64 << 20, _ body: (WriteAheadLog, TestDatabase) async throws -> Void) async throws {
+        try await withWALs(1, segmentSize: segmentSize) { wals, database in try await body(wals[0], database) }
+    }
+
+    /// The same with two WALs in two directories, as two nodes writing into one database.
+    func withTwoWALs(_ body: (WriteAheadLog, WriteAheadLog, TestDatabase) async throws -> Void) async throws {
+        try await withWALs(2, segmentSize: 64 << 20) { wals, database in try await body(wals[0], wals[1], database) }
+    }
+
+    private func withWALs(
+        _ count: Int, segmentSize: Int, _ body: ([WriteAheadLog], TestDatabase) async throws -> Void
+    ) async throws {
+        let database = try TestDatabase.create()
+        defer { database.dropQuietly() }
+        let directories = try (0..<count).map { _ in try TemporaryDirectory() }
+        defer { directories.forEach { $0.remove() } }
+        var wals: [WriteAheadLog] = []
+        do {
+            for directory in directories { wals.append(try openWAL(directory, segmentSize: segmentSize)) }
+            try await body(wals, database)
+        } catch {
+            for wal in wals { try? await wal.close() }
+            throw error
+        }
+        for wal in wals { try await wal.close() }
+    }
+}

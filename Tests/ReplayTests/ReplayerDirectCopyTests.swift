@@ -52,7 +52,7 @@ extension ReplayerRollupTests {
         try await first.close()
 
         // Another node's WAL: 1,200 new events, and the already stored `rollup-5` at position 150.
-        let second = try WriteAheadLog.open(WALConfiguration(directory: directory.appending("wal-b")), logger: logger)
+        let second = try openWAL(directory, "wal-b")
         for i in 0..<1_200 { _ = try await second.append(i == 150 ? record(5) : record(10_000 + i)) }
         let replayer = replayer(second, database, node: "node-b", batch: 100)
         try await replayer.drain()
@@ -72,67 +72,55 @@ extension ReplayerRollupTests {
     /// instead of committing every few events: a trickle of 100 events over ~1 s takes a handful of
     /// transactions, not one per event.
     @Test func aTrickleIsAppliedInFewTransactions() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        let replayer = replayer(wal, database, batch: 1_000)
-        let running = Task { try await replayer.run() }
-        let started = ContinuousClock.now
-        for i in 0..<100 {
-            _ = try await wal.append(record(i))
-            try await Task.sleep(for: .milliseconds(10))
+        try await withWAL { wal, database in
+            let replayer = replayer(wal, database, batch: 1_000)
+            let running = Task { try await replayer.run() }
+            let started = ContinuousClock.now
+            for i in 0..<100 {
+                _ = try await wal.append(record(i))
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let trickle = ContinuousClock.now - started
+            let trickleSeconds = Double(trickle.components.seconds) + Double(trickle.components.attoseconds) / 1e18
+            try await waitUntil(timeout: .seconds(20), polling: .milliseconds(50)) { replayer.status().insertedEvents >= 100 }
+            running.cancel()
+            _ = try? await running.value
+            let status = replayer.status()
+            #expect(status.insertedEvents == 100)
+            // ~1.2 s of appends (longer on a busy machine) at one batch per 250 ms: about 5, plus the
+            // first batch and the last; 100 if every append were its own batch.
+            let allowed = UInt64(trickleSeconds / 0.25) + 3
+            #expect(status.directSlices + status.stagedSlices <= allowed)
+            // Only if the trickle took 25 s (a machine far busier than any CI run) could the bound reach
+            // one transaction per event and stop telling batching from none.
+            #expect(allowed < 100, "the trickle took \(trickleSeconds) s; too slow to tell batching from none")
+            try expectRollupsMatchRaw(database, events: 100)
         }
-        let trickle = ContinuousClock.now - started
-        let trickleSeconds = Double(trickle.components.seconds) + Double(trickle.components.attoseconds) / 1e18
-        let deadline = ContinuousClock.now + .seconds(20)
-        while replayer.status().insertedEvents < 100, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        running.cancel()
-        _ = try? await running.value
-        let status = replayer.status()
-        #expect(status.insertedEvents == 100)
-        // ~1.2 s of appends (longer on a busy machine) at one batch per 250 ms: about 5, plus the
-        // first batch and the last; 100 if every append were its own batch.
-        let allowed = UInt64(trickleSeconds / 0.25) + 3
-        #expect(status.directSlices + status.stagedSlices <= allowed)
-        // Only if the trickle took 25 s (a machine far busier than any CI run) could the bound reach
-        // one transaction per event and stop telling batching from none.
-        #expect(allowed < 100, "the trickle took \(trickleSeconds) s; too slow to tell batching from none")
-        try expectRollupsMatchRaw(database, events: 100)
-        try await wal.close()
     }
 
     /// The gathering pause is for a replayer that has caught up, not for one cut short by the byte
     /// limit: a backlog of large events (≈ 4 per batch here) drains without pausing between batches.
     @Test func aBacklogCutByTheByteLimitIsNotPaused() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        let filler = String(repeating: "x", count: 7_000)
-        for i in 0..<200 {
-            var event = EventFactory.event(user: "user_\(i % 50)", timestamp: now - 600, key: "large-\(i)")
-            event.metadataJSON = Array(#"{"filler":"\#(filler)"}"#.utf8)
-            _ = try await wal.append(EventRecordCodec.encode(event))
+        try await withWAL { wal, database in
+            let filler = String(repeating: "x", count: 7_000)
+            for i in 0..<200 {
+                var event = EventFactory.event(user: "user_\(i % 50)", timestamp: now - 600, key: "large-\(i)")
+                event.metadataJSON = Array(#"{"filler":"\#(filler)"}"#.utf8)
+                _ = try await wal.append(EventRecordCodec.encode(event))
+            }
+            let replayer = makeTestReplayer(wal, database, logger: logger, batch: 1_000, maxBytes: 28 << 10)
+            let started = ContinuousClock.now
+            let running = Task { try await replayer.run() }
+            try await waitUntil(timeout: .seconds(30)) { replayer.status().insertedEvents >= 200 }
+            let elapsed = ContinuousClock.now - started
+            running.cancel()
+            _ = try? await running.value
+            #expect(replayer.status().insertedEvents == 200)
+            // ~50 batches: with a 250 ms pause after each, at least slices × 250 ms; without, about 1 s here
+            // (debug build). The bound is that pause itself, not a wall time a busy machine could exceed.
+            let slices = replayer.status().directSlices
+            #expect(slices >= 40)
+            #expect(elapsed < .milliseconds(250) * Int(slices), "took \(elapsed) for \(slices) batches")
         }
-        let replayer = makeTestReplayer(wal, database, logger: logger, batch: 1_000, maxBytes: 28 << 10)
-        let started = ContinuousClock.now
-        let running = Task { try await replayer.run() }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while replayer.status().insertedEvents < 200, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let elapsed = ContinuousClock.now - started
-        running.cancel()
-        _ = try? await running.value
-        #expect(replayer.status().insertedEvents == 200)
-        // ~50 batches: with a 250 ms pause after each, at least slices × 250 ms; without, about 1 s here
-        // (debug build). The bound is that pause itself, not a wall time a busy machine could exceed.
-        let slices = replayer.status().directSlices
-        #expect(slices >= 40)
-        #expect(elapsed < .milliseconds(250) * Int(slices), "took \(elapsed) for \(slices) batches")
-        try await wal.close()
     }
 }

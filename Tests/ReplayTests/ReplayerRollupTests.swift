@@ -13,13 +13,9 @@ import WAL
 /// The replayer keeps the rollups equal to raw SQL whatever happens: duplicates, crashes around the
 /// commit, a killed connection, two nodes at once, a replay from an older checkpoint, poison records.
 @Suite("Replayer rollups")
-struct ReplayerRollupTests {
+struct ReplayerRollupTests: ReplayTestSuite {
     let logger = Logger(label: "replayer-rollup-test")
     let now = Int64(Date().timeIntervalSince1970)
-
-    func openWAL(_ directory: TemporaryDirectory) throws -> WriteAheadLog {
-        try WriteAheadLog.open(WALConfiguration(directory: directory.appending("wal")), logger: logger)
-    }
 
     func replayer(
         _ wal: WriteAheadLog, _ database: TestDatabase, node: String = "node-a", batch: Int = 250, retain: Bool = false,
@@ -50,118 +46,94 @@ struct ReplayerRollupTests {
     }
 
     @Test func duplicatesNeverReachTheRollups() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        for i in 0..<600 {
-            _ = try await wal.append(contentsOf: Array(repeating: record(i), count: 1 + i % 4))
+        try await withWAL { wal, database in
+            for i in 0..<600 {
+                _ = try await wal.append(contentsOf: Array(repeating: record(i), count: 1 + i % 4))
+            }
+            // The same keys again, later in the WAL: a retried request.
+            for i in 0..<200 { _ = try await wal.append(record(i)) }
+            try await replayer(wal, database).drain()
+            #expect(try database.int("SELECT count(*) FROM events") == 600)
+            try expectRollupsMatchRaw(database, events: 600)
         }
-        // The same keys again, later in the WAL: a retried request.
-        for i in 0..<200 { _ = try await wal.append(record(i)) }
-        try await replayer(wal, database).drain()
-        #expect(try database.int("SELECT count(*) FROM events") == 600)
-        try expectRollupsMatchRaw(database, events: 600)
-        try await wal.close()
     }
 
     @Test(arguments: [ReplayFaultPoint.beforeCommit, .afterCommit])
     func crashesAroundTheCommitNeverDoubleCount(point: ReplayFaultPoint) async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        for i in 0..<1_000 { _ = try await wal.append(record(i)) }
-        let fault = ReplayFault()
-        let replayer = replayer(wal, database, batch: 300, fault: fault.failFirst(3, at: point))
-        try await replayer.drain()
-        #expect(fault.count > 3)
-        try expectRollupsMatchRaw(database, events: 1_000)
-        try await wal.close()
+        try await withWAL { wal, database in
+            for i in 0..<1_000 { _ = try await wal.append(record(i)) }
+            let fault = ReplayFault()
+            let replayer = replayer(wal, database, batch: 300, fault: fault.failFirst(3, at: point))
+            try await replayer.drain()
+            #expect(fault.count > 3)
+            try expectRollupsMatchRaw(database, events: 1_000)
+        }
     }
 
     @Test func connectionKilledMidTransaction() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        for i in 0..<500 { _ = try await wal.append(record(i)) }
-        let fault = ReplayFault()
-        let replayer = replayer(wal, database, batch: 200, fault: fault.killConnectionBeforeCommit(2, adminURL: database.url))
-        try await replayer.drain()
-        #expect(fault.count == 2)
-        try expectRollupsMatchRaw(database, events: 500)
-        try await wal.close()
+        try await withWAL { wal, database in
+            for i in 0..<500 { _ = try await wal.append(record(i)) }
+            let fault = ReplayFault()
+            let replayer = replayer(wal, database, batch: 200, fault: fault.killConnectionBeforeCommit(2, adminURL: database.url))
+            try await replayer.drain()
+            #expect(fault.count == 2)
+            try expectRollupsMatchRaw(database, events: 500)
+        }
     }
 
     @Test func twoNodesMergeTheSameRowsWithoutDeadlock() async throws {
-        let directoryA = try TemporaryDirectory()
-        let directoryB = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directoryA.remove(); directoryB.remove(); database.dropQuietly() }
-        let walA = try openWAL(directoryA)
-        let walB = try openWAL(directoryB)
-        // 1,000 keys on A, 600..<1,600 on B: 400 arrive through both; every batch touches shared rows.
-        for i in 0..<1_000 { _ = try await walA.append(record(i)) }
-        for i in 600..<1_600 { _ = try await walB.append(record(i)) }
-        async let a: Void = replayer(walA, database, node: "node-a", batch: 100).drain()
-        async let b: Void = replayer(walB, database, node: "node-b", batch: 100).drain()
-        _ = try await (a, b)
-        #expect(try database.int("SELECT count(*) FROM events") == 1_600)
-        try expectRollupsMatchRaw(database, events: 1_600)
-        try await walA.close()
-        try await walB.close()
+        try await withTwoWALs { walA, walB, database in
+            // 1,000 keys on A, 600..<1,600 on B: 400 arrive through both; every batch touches shared rows.
+            for i in 0..<1_000 { _ = try await walA.append(record(i)) }
+            for i in 600..<1_600 { _ = try await walB.append(record(i)) }
+            async let a: Void = replayer(walA, database, node: "node-a", batch: 100).drain()
+            async let b: Void = replayer(walB, database, node: "node-b", batch: 100).drain()
+            _ = try await (a, b)
+            #expect(try database.int("SELECT count(*) FROM events") == 1_600)
+            try expectRollupsMatchRaw(database, events: 1_600)
+        }
     }
 
     @Test func replayingFromAnOlderCheckpointChangesNoRollup() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        for i in 0..<400 { _ = try await wal.append(record(i, users: 50)) }
-        try await replayer(wal, database, retain: true).drain()
-        let snapshot = "SELECT md5(string_agg(event_name || hour || channel || total || uniques || encode(users, 'hex'), ',' ORDER BY event_name, hour, channel)) FROM rollup_hourly"
-        let before = try database.scalar(snapshot)
-        _ = try database.scalar(#"UPDATE wal_checkpoints SET segment = 0, "offset" = 0, sequence = 0"#)
-        let second = replayer(wal, database, retain: true)
-        try await second.drain()
-        #expect(second.status().duplicateEvents == 400)
-        #expect(try database.scalar(snapshot) == before)
-        try expectRollupsMatchRaw(database, events: 400)
-        try await wal.close()
+        try await withWAL { wal, database in
+            for i in 0..<400 { _ = try await wal.append(record(i, users: 50)) }
+            try await replayer(wal, database, retain: true).drain()
+            let snapshot = "SELECT md5(string_agg(event_name || hour || channel || total || uniques || encode(users, 'hex'), ',' ORDER BY event_name, hour, channel)) FROM rollup_hourly"
+            let before = try database.scalar(snapshot)
+            _ = try database.scalar(#"UPDATE wal_checkpoints SET segment = 0, "offset" = 0, sequence = 0"#)
+            let second = replayer(wal, database, retain: true)
+            try await second.drain()
+            #expect(second.status().duplicateEvents == 400)
+            #expect(try database.scalar(snapshot) == before)
+            try expectRollupsMatchRaw(database, events: 400)
+        }
     }
 
     @Test func poisonSlicesThatRollBackAreNotCounted() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        for i in 0..<150 { _ = try await wal.append(record(i)) }
-        var rejected = EventFactory.event(user: "user_x")
-        rejected.userID = "nul\u{0}inside"
-        _ = try await wal.append(EventRecordCodec.encode(rejected))
-        for i in 150..<300 { _ = try await wal.append(record(i)) }
-        try await replayer(wal, database, batch: 1_000).drain()
-        #expect(try database.int("SELECT count(*) FROM dead_letters") == 1)
-        try expectRollupsMatchRaw(database, events: 300)
-        try await wal.close()
+        try await withWAL { wal, database in
+            for i in 0..<150 { _ = try await wal.append(record(i)) }
+            var rejected = EventFactory.event(user: "user_x")
+            rejected.userID = "nul\u{0}inside"
+            _ = try await wal.append(EventRecordCodec.encode(rejected))
+            for i in 150..<300 { _ = try await wal.append(record(i)) }
+            try await replayer(wal, database, batch: 1_000).drain()
+            #expect(try database.int("SELECT count(*) FROM dead_letters") == 1)
+            try expectRollupsMatchRaw(database, events: 300)
+        }
     }
 
     /// Replay without rollup maintenance (benchmarks only) marks the rollups incomplete, so /metrics
     /// falls back to raw SQL; a full rebuild restores them.
     @Test func replayWithoutRollupsMarksThemIncomplete() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        for i in 0..<200 { _ = try await wal.append(record(i)) }
-        try await replayer(wal, database, rollups: false).drain()
-        #expect(try database.int("SELECT count(*) FROM rollup_hourly") == 0)
-        #expect(try database.scalar("SELECT complete FROM rollup_status") == "f")
-        let connection = try PostgresConnection(url: database.url)
-        defer { connection.close() }
-        _ = try RollupRebuilder.rebuild(on: connection)
-        try expectRollupsMatchRaw(database, events: 200)
-        try await wal.close()
+        try await withWAL { wal, database in
+            for i in 0..<200 { _ = try await wal.append(record(i)) }
+            try await replayer(wal, database, rollups: false).drain()
+            #expect(try database.int("SELECT count(*) FROM rollup_hourly") == 0)
+            #expect(try database.scalar("SELECT complete FROM rollup_status") == "f")
+            let connection = try PostgresConnection(url: database.url)
+            defer { connection.close() }
+            _ = try RollupRebuilder.rebuild(on: connection)
+            try expectRollupsMatchRaw(database, events: 200)
+        }
     }
 }

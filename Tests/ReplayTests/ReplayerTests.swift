@@ -11,14 +11,8 @@ import WAL
 
 /// The replayer against a real PostgreSQL and real WAL files: exactly once, whatever fails when.
 @Suite("Replayer")
-struct ReplayerTests {
+struct ReplayerTests: ReplayTestSuite {
     let logger = Logger(label: "replayer-test")
-
-    func openWAL(_ directory: TemporaryDirectory, segmentSize: Int = 64 << 20) throws -> WriteAheadLog {
-        var configuration = WALConfiguration(directory: directory.appending("wal"))
-        configuration.segmentSize = segmentSize
-        return try WriteAheadLog.open(configuration, logger: logger)
-    }
 
     func replayer(
         _ wal: WriteAheadLog, _ database: TestDatabase, node: String = "node-a", retain: Bool = false, batch: Int = 500,
@@ -28,106 +22,85 @@ struct ReplayerTests {
     }
 
     @Test func duplicatesInTheWALBecomeOneRow() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
+        try await withWAL { wal, database in
+            var appended = 0
+            for i in 0..<300 {
+                let record = EventFactory.record(user: "user_\(i % 97)", name: i % 2 == 0 ? "product_view" : "purchase", key: "key-\(i)")
+                let copies = 1 + i % 5
+                _ = try await wal.append(contentsOf: Array(repeating: record, count: copies))
+                appended += copies
+            }
+            let replayer = replayer(wal, database)
+            try await replayer.drain()
 
-        var appended = 0
-        for i in 0..<300 {
-            let record = EventFactory.record(user: "user_\(i % 97)", name: i % 2 == 0 ? "product_view" : "purchase", key: "key-\(i)")
-            let copies = 1 + i % 5
-            _ = try await wal.append(contentsOf: Array(repeating: record, count: copies))
-            appended += copies
+            #expect(try database.int("SELECT count(*) FROM events") == 300)
+            #expect(try database.int("SELECT count(DISTINCT idempotency_key) FROM events") == 300)
+            #expect(try database.int("SELECT count(*) FROM users") == 97)
+            let status = replayer.status()
+            #expect(status.insertedEvents == 300)
+            #expect(status.duplicateEvents == UInt64(appended - 300))
+            #expect(status.unreplayedRecords == 0)
         }
-        let replayer = replayer(wal, database)
-        try await replayer.drain()
-
-        #expect(try database.int("SELECT count(*) FROM events") == 300)
-        #expect(try database.int("SELECT count(DISTINCT idempotency_key) FROM events") == 300)
-        #expect(try database.int("SELECT count(*) FROM users") == 97)
-        let status = replayer.status()
-        #expect(status.insertedEvents == 300)
-        #expect(status.duplicateEvents == UInt64(appended - 300))
-        #expect(status.unreplayedRecords == 0)
-        try await wal.close()
     }
 
     @Test(arguments: [ReplayFaultPoint.beforeCommit, .afterCommit])
     func failureAroundCommitNeitherLosesNorDuplicates(point: ReplayFaultPoint) async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        for i in 0..<1_000 {
-            _ = try await wal.append(EventFactory.record(user: "user_\(i)", key: "k\(i)"))
+        try await withWAL { wal, database in
+            for i in 0..<1_000 {
+                _ = try await wal.append(EventFactory.record(user: "user_\(i)", key: "k\(i)"))
+            }
+            let fault = ReplayFault()
+            let replayer = replayer(wal, database, batch: 300, fault: fault.failFirst(3, at: point))
+            try await replayer.drain()
+            #expect(fault.count > 3)
+            #expect(try database.int("SELECT count(*) FROM events") == 1_000)
+            #expect(try database.int("SELECT count(DISTINCT idempotency_key) FROM events") == 1_000)
+            #expect(try database.int(#"SELECT sequence FROM wal_checkpoints WHERE node_id = 'node-a'"#) == Int(wal.stats.nextSequence))
         }
-        let fault = ReplayFault()
-        let replayer = replayer(wal, database, batch: 300, fault: fault.failFirst(3, at: point))
-        try await replayer.drain()
-        #expect(fault.count > 3)
-        #expect(try database.int("SELECT count(*) FROM events") == 1_000)
-        #expect(try database.int("SELECT count(DISTINCT idempotency_key) FROM events") == 1_000)
-        #expect(try database.int(#"SELECT sequence FROM wal_checkpoints WHERE node_id = 'node-a'"#) == Int(wal.stats.nextSequence))
-        try await wal.close()
     }
 
     @Test func connectionKilledBetweenCopyAndCommit() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        for i in 0..<500 {
-            _ = try await wal.append(EventFactory.record(user: "user_\(i)"))
+        try await withWAL { wal, database in
+            for i in 0..<500 {
+                _ = try await wal.append(EventFactory.record(user: "user_\(i)"))
+            }
+            let fault = ReplayFault()
+            let replayer = replayer(wal, database, batch: 200, fault: fault.killConnectionBeforeCommit(2, adminURL: database.url))
+            try await replayer.drain()
+            #expect(fault.count == 2)
+            #expect(try database.int("SELECT count(*) FROM events") == 500)
         }
-        let fault = ReplayFault()
-        let replayer = replayer(wal, database, batch: 200, fault: fault.killConnectionBeforeCommit(2, adminURL: database.url))
-        try await replayer.drain()
-        #expect(fault.count == 2)
-        #expect(try database.int("SELECT count(*) FROM events") == 500)
-        try await wal.close()
     }
 
     @Test func replayingAgainFromAnOlderCheckpointChangesNothing() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        var configuration = WALConfiguration(directory: directory.appending("wal"))
-        configuration.segmentSize = 64 << 20
-        let wal = try WriteAheadLog.open(configuration, logger: logger)
-        for i in 0..<400 {
-            _ = try await wal.append(EventFactory.record(user: "user_\(i % 50)", key: "again-\(i)"))
+        try await withWAL { wal, database in
+            for i in 0..<400 {
+                _ = try await wal.append(EventFactory.record(user: "user_\(i % 50)", key: "again-\(i)"))
+            }
+            try await replayer(wal, database, retain: true).drain()
+            let before = try database.int("SELECT count(*) FROM events")
+            // As if a commit's acknowledgement was lost: the checkpoint goes back and everything replays.
+            _ = try database.scalar(#"UPDATE wal_checkpoints SET segment = 0, "offset" = 0, sequence = 0"#)
+            let second = replayer(wal, database, retain: true)
+            try await second.drain()
+            #expect(before == 400)
+            #expect(try database.int("SELECT count(*) FROM events") == 400)
+            #expect(second.status().duplicateEvents == 400)
         }
-        try await replayer(wal, database, retain: true).drain()
-        let before = try database.int("SELECT count(*) FROM events")
-        // As if a commit's acknowledgement was lost: the checkpoint goes back and everything replays.
-        _ = try database.scalar(#"UPDATE wal_checkpoints SET segment = 0, "offset" = 0, sequence = 0"#)
-        let second = replayer(wal, database, retain: true)
-        try await second.drain()
-        #expect(before == 400)
-        #expect(try database.int("SELECT count(*) FROM events") == 400)
-        #expect(second.status().duplicateEvents == 400)
-        try await wal.close()
     }
 
     @Test func twoNodesDrainTheExactUnionIntoOneDatabase() async throws {
-        let directoryA = try TemporaryDirectory()
-        let directoryB = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directoryA.remove(); directoryB.remove(); database.dropQuietly() }
-        let walA = try openWAL(directoryA)
-        let walB = try openWAL(directoryB)
-        // Keys 0..<600 on A, 400..<1000 on B: 200 keys arrive through both nodes.
-        for i in 0..<600 { _ = try await walA.append(EventFactory.record(user: "user_\(i % 150)", key: "union-\(i)")) }
-        for i in 400..<1_000 { _ = try await walB.append(EventFactory.record(user: "user_\(i % 150)", key: "union-\(i)")) }
-        async let a: Void = replayer(walA, database, node: "node-a").drain()
-        async let b: Void = replayer(walB, database, node: "node-b").drain()
-        _ = try await (a, b)
-        #expect(try database.int("SELECT count(*) FROM events") == 1_000)
-        #expect(try database.int("SELECT count(*) FROM users") == 150)
-        #expect(try database.int("SELECT count(*) FROM wal_checkpoints") == 2)
-        try await walA.close()
-        try await walB.close()
+        try await withTwoWALs { walA, walB, database in
+            // Keys 0..<600 on A, 400..<1000 on B: 200 keys arrive through both nodes.
+            for i in 0..<600 { _ = try await walA.append(EventFactory.record(user: "user_\(i % 150)", key: "union-\(i)")) }
+            for i in 400..<1_000 { _ = try await walB.append(EventFactory.record(user: "user_\(i % 150)", key: "union-\(i)")) }
+            async let a: Void = replayer(walA, database, node: "node-a").drain()
+            async let b: Void = replayer(walB, database, node: "node-b").drain()
+            _ = try await (a, b)
+            #expect(try database.int("SELECT count(*) FROM events") == 1_000)
+            #expect(try database.int("SELECT count(*) FROM users") == 150)
+            #expect(try database.int("SELECT count(*) FROM wal_checkpoints") == 2)
+        }
     }
 
     /// Found by the crash suite: a checkpoint taken in one WAL directory pointed into the middle of a
@@ -154,58 +127,49 @@ struct ReplayerTests {
     }
 
     @Test func retentionDeletesOnlyReplayedSegments() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory, segmentSize: 16 << 10)
-        for i in 0..<600 {
-            _ = try await wal.append(EventFactory.record(user: "user_\(i)"))
+        try await withWAL(segmentSize: 16 << 10) { wal, database in
+            for i in 0..<600 {
+                _ = try await wal.append(EventFactory.record(user: "user_\(i)"))
+            }
+            #expect(wal.stats.segmentCount > 3)
+            let replayer = replayer(wal, database)
+            try await replayer.drain()
+            #expect(try database.int("SELECT count(*) FROM events") == 600)
+            // Only the segment holding the checkpoint may remain.
+            #expect(wal.stats.segmentCount == 1)
+            // New data after the deletion still replays.
+            for i in 600..<700 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
+            try await self.replayer(wal, database).drain()
+            #expect(try database.int("SELECT count(*) FROM events") == 700)
         }
-        #expect(wal.stats.segmentCount > 3)
-        let replayer = replayer(wal, database)
-        try await replayer.drain()
-        #expect(try database.int("SELECT count(*) FROM events") == 600)
-        // Only the segment holding the checkpoint may remain.
-        #expect(wal.stats.segmentCount == 1)
-        // New data after the deletion still replays.
-        for i in 600..<700 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
-        try await self.replayer(wal, database).drain()
-        #expect(try database.int("SELECT count(*) FROM events") == 700)
-        try await wal.close()
     }
 
     @Test func retainedSegmentsStay() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory, segmentSize: 16 << 10)
-        for i in 0..<600 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
-        let segments = wal.stats.segmentCount
-        try await replayer(wal, database, retain: true).drain()
-        #expect(wal.stats.segmentCount == segments)
-        try await wal.close()
+        try await withWAL(segmentSize: 16 << 10) { wal, database in
+            for i in 0..<600 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
+            let segments = wal.stats.segmentCount
+            try await replayer(wal, database, retain: true).drain()
+            #expect(wal.stats.segmentCount == segments)
+        }
     }
 
     @Test func poisonRecordsGoToDeadLettersAndReplayGoesOn() async throws {
-        let directory = try TemporaryDirectory()
-        let database = try TestDatabase.create()
-        defer { directory.remove(); database.dropQuietly() }
-        let wal = try openWAL(directory)
-        for i in 0..<100 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
-        _ = try await wal.append([0xFF, 0x00, 0x13, 0x37])  // not an event record
-        var rejected = EventFactory.event(user: "user_x")
-        rejected.userID = "nul\u{0}inside"  // PostgreSQL text cannot hold NUL: rejected even alone
-        _ = try await wal.append(EventRecordCodec.encode(rejected))
-        for i in 100..<200 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
+        try await withWAL { wal, database in
+            for i in 0..<100 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
+            _ = try await wal.append([0xFF, 0x00, 0x13, 0x37])  // not an event record
+            var rejected = EventFactory.event(user: "user_x")
+            rejected.userID = "nul\u{0}inside"  // PostgreSQL text cannot hold NUL: rejected even alone
+            _ = try await wal.append(EventRecordCodec.encode(rejected))
+            for i in 100..<200 { _ = try await wal.append(EventFactory.record(user: "user_\(i)")) }
 
-        let replayer = replayer(wal, database)
-        try await replayer.drain()
-        #expect(try database.int("SELECT count(*) FROM events") == 200)
-        #expect(try database.int("SELECT count(*) FROM dead_letters") == 2)
-        #expect(try database.int("SELECT count(*) FROM dead_letters WHERE reason LIKE 'cannot decode%'") == 1)
-        #expect(try database.int("SELECT count(*) FROM dead_letters WHERE reason LIKE 'rejected by PostgreSQL%'") == 1)
-        #expect(replayer.status().deadLetters == 2)
-        try await wal.close()
+            let replayer = replayer(wal, database)
+            try await replayer.drain()
+            #expect(try database.int("SELECT count(*) FROM events") == 200)
+            #expect(try database.int("SELECT count(*) FROM dead_letters") == 2)
+            #expect(try database.int("SELECT count(*) FROM dead_letters WHERE reason LIKE 'cannot decode%'") == 1)
+            #expect(try database.int("SELECT count(*) FROM dead_letters WHERE reason LIKE 'rejected by PostgreSQL%'") == 1)
+            #expect(replayer.status().deadLetters == 2)
+        }
     }
 
     @Test func postgresStoppedAndRestartedDuringIngestion() async throws {
@@ -228,19 +192,13 @@ struct ReplayerTests {
         try postgres.stop()
         try await ingest(500)  // ingestion goes on while PostgreSQL is down
         // Wait for the replayer to notice (bounded), rather than a fixed sleep a busy machine can lose.
-        let noticed = ContinuousClock.now + .seconds(30)
-        while replayer.status().postgresReachable, ContinuousClock.now < noticed {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await waitUntil(timeout: .seconds(30)) { !replayer.status().postgresReachable }
         #expect(replayer.status().postgresReachable == false)
         #expect(replayer.status().unreplayedRecords > 0)
         try postgres.start()
         try await ingest(500)
 
-        let deadline = ContinuousClock.now + .seconds(30)
-        while replayer.status().unreplayedRecords > 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await waitUntil(timeout: .seconds(30), polling: .milliseconds(100)) { replayer.status().unreplayedRecords == 0 }
         running.cancel()
         _ = try? await running.value
         #expect(try database.int("SELECT count(*) FROM events") == 1_500)

@@ -10,22 +10,6 @@ import Testing
 @Suite struct RollupDatabaseTests {
     static let start: Int64 = 1_764_374_400  // 2025-11-29T00:00:00Z
 
-    /// Folds `events` the way the replayer does (grouped by name, channel and hour).
-    static func deltas(_ events: [RawEvent]) -> RollupDeltas {
-        var groups: [String: (RawEvent, Int64, [UInt32])] = [:]
-        for event in events {
-            let hour = RollupTable.hourly.bucket(containing: event.micros / 1_000_000)
-            let key = "\(event.name)\u{0}\(event.channel)\u{0}\(hour)"
-            groups[key, default: (event, 0, [])].1 += 1
-            groups[key]!.2.append(UInt32(bitPattern: event.uid))
-        }
-        var deltas = RollupDeltas()
-        for (event, count, uids) in groups.values {
-            deltas.add(eventName: event.name, channel: event.channel, campaign: nil, hourStart: event.micros / 1_000_000, count: count, uids: uids)
-        }
-        return deltas
-    }
-
     static func verifyClean(_ connection: PostgresConnection) throws -> RollupVerifier.Report {
         let report = try RollupVerifier.verify(on: connection)
         #expect(report.differences.map(\.description) == [])
@@ -33,15 +17,8 @@ import Testing
     }
 
     @Test func mergingBatchesEqualsRawSQL() async throws {
-        try await withDatabase { _, connection in
-            let events = randomEvents(count: 3_000, start: Self.start, days: 3)
-            // Three batches, as three replay transactions, overlapping in keys.
-            for batch in stride(from: 0, to: events.count, by: 1_000).map({ Array(events[$0..<($0 + 1_000)]) }) {
-                try connection.transaction { connection in
-                    try insertRaw(batch, on: connection)
-                    try RollupWriter.merge(Self.deltas(batch), on: connection)
-                }
-            }
+        // Three batches, as three replay transactions, overlapping in keys.
+        try await withDatabase(merging: randomEvents(count: 3_000, start: Self.start, days: 3), batchSize: 1_000) { _, connection in
             let report = try Self.verifyClean(connection)
             #expect(report.rowsChecked > 100)
             #expect(report.complete)
@@ -79,12 +56,7 @@ import Testing
         ("garbage bitmap", #"UPDATE rollup_daily SET users = '\x00010203' WHERE ctid = (SELECT ctid FROM rollup_daily LIMIT 1)"#, "unreadable"),
     ])
     func verifyCatchesTamperingAndRebuildRepairsIt(name: String, tamper: String, expected: String) async throws {
-        try await withDatabase { _, connection in
-            let events = randomEvents(count: 1_500, start: Self.start, days: 2)
-            try connection.transaction { connection in
-                try insertRaw(events, on: connection)
-                try RollupWriter.merge(Self.deltas(events), on: connection)
-            }
+        try await withDatabase(merging: randomEvents(count: 1_500, start: Self.start, days: 2)) { _, connection in
             _ = try Self.verifyClean(connection)
             try connection.executeScript(tamper)
             let report = try RollupVerifier.verify(on: connection)
@@ -98,12 +70,7 @@ import Testing
 
     /// A bitmap holding a uid that has no event (the same count, so only the members differ).
     @Test func verifyComparesBitmapMembers() async throws {
-        try await withDatabase { _, connection in
-            let events = (0..<10).map { RawEvent(name: "view", channel: "web", uid: Int32($0 + 1), micros: (Self.start + 60) * 1_000_000) }
-            try connection.transaction { connection in
-                try insertRaw(events, on: connection)
-                try RollupWriter.merge(Self.deltas(events), on: connection)
-            }
+        try await withDatabase(merging: (0..<10).map { RawEvent(name: "view", channel: "web", uid: Int32($0 + 1), micros: (Self.start + 60) * 1_000_000) }) { _, connection in
             let swapped = RoaringBitmap(Array(2...11))
             try connection.execute(
                 "UPDATE rollup_hourly SET users = $1 WHERE channel = 'web'",
@@ -119,29 +86,8 @@ import Testing
     @Test func concurrentMergesOfTheSameKeysAddUp() async throws {
         try await ScratchDatabase.with(prefix: "rollups_test", migrate: true) { database in
             let events = randomEvents(count: 4_000, start: Self.start, days: 2, users: 500)
-            let halves = [Array(events[..<2_000]), Array(events[2_000...].reversed())]
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for half in halves {
-                    group.addTask {
-                        try await offload {
-                            let connection = try PostgresConnection(url: database.url)
-                            defer { connection.close() }
-                            for batch in stride(from: 0, to: half.count, by: 250).map({ Array(half[$0..<($0 + 250)]) }) {
-                                try connection.transaction { connection in
-                                    try insertRaw(batch, on: connection)
-                                    try RollupWriter.merge(Self.deltas(batch), on: connection)
-                                }
-                            }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-            try await offload {
-                let connection = try PostgresConnection(url: database.url)
-                defer { connection.close() }
-                _ = try Self.verifyClean(connection)
-            }
+            try await insertAndMergeConcurrently([Array(events[..<2_000]), Array(events[2_000...].reversed())], batchSize: 250, into: database)
+            try await database.withConnection { connection in _ = try Self.verifyClean(connection) }
         }
     }
 

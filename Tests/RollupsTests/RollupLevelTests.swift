@@ -42,38 +42,10 @@ import Testing
         try await ScratchDatabase.with(prefix: "rollups_test", migrate: true) { database in
             let events = randomEvents(count: 6_000, start: Self.start, days: 70, users: 400).sorted { $0.micros < $1.micros }
             let late = randomEvents(count: 800, start: Self.start, days: 60, users: 500)
-            try await offload {
-                let connection = try PostgresConnection(url: database.url)
-                defer { connection.close() }
-                for batch in stride(from: 0, to: events.count, by: 500).map({ Array(events[$0..<min($0 + 500, events.count)]) }) {
-                    try connection.transaction { connection in
-                        try insertRaw(batch, on: connection)
-                        try RollupWriter.merge(RollupDatabaseTests.deltas(batch), on: connection)
-                    }
-                }
-            }
+            try await database.withConnection { connection in try insertAndMerge(events, batchSize: 500, on: connection) }
             // Two writers with late events over the same closed blocks, in opposite orders.
-            let halves = [Array(late[..<400]), Array(late[400...].reversed())]
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for half in halves {
-                    group.addTask {
-                        try await offload {
-                            let connection = try PostgresConnection(url: database.url)
-                            defer { connection.close() }
-                            for batch in stride(from: 0, to: half.count, by: 50).map({ Array(half[$0..<($0 + 50)]) }) {
-                                try connection.transaction { connection in
-                                    try insertRaw(batch, on: connection)
-                                    try RollupWriter.merge(RollupDatabaseTests.deltas(batch), on: connection)
-                                }
-                            }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-            try await offload {
-                let connection = try PostgresConnection(url: database.url)
-                defer { connection.close() }
+            try await insertAndMergeConcurrently([Array(late[..<400]), Array(late[400...].reversed())], batchSize: 50, into: database)
+            try await database.withConnection { connection in
                 let report = try RollupDatabaseTests.verifyClean(connection)
                 #expect(report.levelsComplete)
                 let levels = try connection.execute("SELECT count(DISTINCT level) FROM rollup_blocks").int64(0, 0)
@@ -88,12 +60,7 @@ import Testing
     /// A database whose daily rows predate the blocks: `rebuildLevels` fills them from the days, and
     /// until then the verifier leaves them alone (and /metrics does not read them).
     @Test func levelsOnlyRebuildFillsBlocksFromDailyRows() async throws {
-        try await withDatabase { _, connection in
-            let events = randomEvents(count: 2_000, start: Self.start, days: 30)
-            try connection.transaction { connection in
-                try insertRaw(events, on: connection)
-                try RollupWriter.merge(RollupDatabaseTests.deltas(events), on: connection)
-            }
+        try await withDatabase(merging: randomEvents(count: 2_000, start: Self.start, days: 30)) { _, connection in
             try connection.executeScript("DELETE FROM rollup_blocks; UPDATE rollup_status SET levels_complete = false")
             let skipped = try RollupVerifier.verify(on: connection)
             #expect(skipped.differences.isEmpty && !skipped.levelsComplete)
@@ -111,12 +78,7 @@ import Testing
 
     /// A block that disagrees with its events is reported, and rebuilding one of its days repairs it.
     @Test func verifyCatchesATamperedBlock() async throws {
-        try await withDatabase { _, connection in
-            let events = randomEvents(count: 1_000, start: Self.start, days: 10)
-            try connection.transaction { connection in
-                try insertRaw(events, on: connection)
-                try RollupWriter.merge(RollupDatabaseTests.deltas(events), on: connection)
-            }
+        try await withDatabase(merging: randomEvents(count: 1_000, start: Self.start, days: 10)) { _, connection in
             try connection.executeScript("UPDATE rollup_blocks SET total = total + 1 WHERE ctid = (SELECT ctid FROM rollup_blocks WHERE level = 2 AND channel = '' LIMIT 1)")
             let report = try RollupVerifier.verify(on: connection)
             #expect(report.differences.count == 1)

@@ -6,15 +6,13 @@ import Testing
 @Suite struct ConnectionTests {
     @Test func connectFailureIsConnectionFailedAndFast() throws {
         let started = ContinuousClock.now
-        do {
-            _ = try PostgresConnection(url: "postgresql://events@127.0.0.1:1/events", connectTimeoutSeconds: 2)
-            Issue.record("connected to a closed port")
-        } catch let error as PostgresError {
-            #expect(error.code == .connectionFailed)
-            #expect(error.message.contains("could not connect to PostgreSQL"))
-            #expect(error.message.contains("127.0.0.1"))
-            #expect(error.isUnavailable)
+        let error = try #require(throws: PostgresError.self, "connected to a closed port") {
+            try PostgresConnection(url: "postgresql://events@127.0.0.1:1/events", connectTimeoutSeconds: 2)
         }
+        #expect(error.code == .connectionFailed)
+        #expect(error.message.contains("could not connect to PostgreSQL"))
+        #expect(error.message.contains("127.0.0.1"))
+        #expect(error.isUnavailable)
         #expect(ContinuousClock.now - started < .seconds(3))
     }
 
@@ -44,16 +42,12 @@ import Testing
 
     @Test func syntaxErrorIsQueryFailedWithSQLState() throws {
         let connection = try PostgresConnection(url: ScratchDatabase.defaultURL)
-        do {
-            try connection.execute("SELEC 1")
-            Issue.record("no error")
-        } catch let error as PostgresError {
-            #expect(error.code == .queryFailed)
-            #expect(error.sqlState == "42601")
-            #expect(error.message.contains("syntax error"))
-            #expect(error.query == "SELEC 1")
-            #expect(!error.isUnavailable)
-        }
+        let error = try #require(throws: PostgresError.self) { try connection.execute("SELEC 1") }
+        #expect(error.code == .queryFailed)
+        #expect(error.sqlState == "42601")
+        #expect(error.message.contains("syntax error"))
+        #expect(error.query == "SELEC 1")
+        #expect(!error.isUnavailable)
         // The connection stays usable.
         #expect(connection.isHealthy)
         #expect(try connection.execute("SELECT 2").int(0, 0) == 2)
@@ -62,14 +56,10 @@ import Testing
     @Test func statementTimeoutIsQueryTimeout() throws {
         let connection = try PostgresConnection(url: ScratchDatabase.defaultURL)
         try connection.setStatementTimeout(milliseconds: 50)
-        do {
-            try connection.execute("SELECT pg_sleep(5)")
-            Issue.record("no timeout")
-        } catch let error as PostgresError {
-            #expect(error.code == .queryTimeout)
-            #expect(error.sqlState == "57014")
-            #expect(error.message.contains("statement timeout"))
-        }
+        let error = try #require(throws: PostgresError.self, "no timeout") { try connection.execute("SELECT pg_sleep(5)") }
+        #expect(error.code == .queryTimeout)
+        #expect(error.sqlState == "57014")
+        #expect(error.message.contains("statement timeout"))
         try connection.setStatementTimeout(milliseconds: nil)
         #expect(try connection.execute("SHOW statement_timeout").string(0, 0) == "0")
     }

@@ -21,6 +21,17 @@ extension ScratchDatabase {
     public func int(_ sql: String, _ params: [String?] = []) throws -> Int {
         Int(try scalar(sql, params) ?? "") ?? -1
     }
+
+    /// Runs `body` with a connection of its own to this database, off the cooperative pool (libpq
+    /// blocks), and closes it afterwards.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        let url = url
+        return try await offload {
+            let connection = try PostgresConnection(url: url)
+            defer { connection.close() }
+            return try body(connection)
+        }
+    }
 }
 
 /// A temporary directory removed when the test ends.

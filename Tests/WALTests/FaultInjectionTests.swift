@@ -5,16 +5,7 @@ import Testing
 /// Fail-stop under injected I/O faults: the group's waiters fail, the WAL refuses later appends,
 /// and reopening recovers exactly the acknowledged batches.
 @Suite struct FaultInjectionTests {
-    struct Fault: Sendable, CustomTestStringConvertible {
-        var name: String
-        var arm: @Sendable (inout FaultyFileSystem.Plan) -> Void
-        var expectedCode: WALError.Code
-        var expectedOperation: String
-        /// When the failed group was written whole and could not be truncated, reopening may find it:
-        /// it was never acknowledged, and the replayer's idempotency makes it harmless (DESIGN.md, 8).
-        var failedGroupMaySurvive = false
-        var testDescription: String { name }
-    }
+    typealias Fault = FileSystemFault
 
     static let faults: [Fault] = [
         Fault(name: "short write then ENOSPC", arm: { $0.shortWriteBytes = 10; $0.failWritesWith = ENOSPC },

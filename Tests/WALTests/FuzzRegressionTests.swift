@@ -105,30 +105,4 @@ import Testing
         }
         #expect(again == records, "\(name): frame at \(offset)")
     }
-
-    /// The segment header's and every parsable frame's CRC32C recomputed (as the fuzz target does).
-    private func repairingChecksums(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        var copy = Array(bytes)
-        copy.withUnsafeMutableBytes { out in
-            if out.count >= SegmentHeader.size, UnsafeRawBufferPointer(out).loadLE(at: 0, as: UInt32.self) == SegmentHeader.magic {
-                out.storeLE(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: out[0..<28])), at: 28)
-            }
-            var position = SegmentHeader.size
-            while position + BatchHeader.size <= out.count {
-                let view = UnsafeRawBufferPointer(rebasing: out[position...])
-                let id = view.loadLE(at: 24, as: UInt64.self)
-                guard case .success(let header) = BatchHeader.parse(view, expectedSegmentId: id),
-                      header.frameLength <= view.count, header.rawLength <= 1 << 16 else {
-                    position += 1
-                    continue
-                }
-                let payload = UnsafeRawBufferPointer(rebasing: view[BatchHeader.size..<header.frameLength])
-                out.storeLE(
-                    BatchHeader.checksum(header: UnsafeRawBufferPointer(rebasing: view[0..<BatchHeader.size]), payload: payload),
-                    at: position + BatchHeader.checksumOffset)
-                position += header.frameLength
-            }
-        }
-        return copy
-    }
 }

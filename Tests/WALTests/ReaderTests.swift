@@ -10,12 +10,19 @@ import Testing
         }
     }
 
+    /// Runs `body` with a WAL in `directory` of 40 such batches over many small segments, and the
+    /// batches read back; closes the WAL afterwards.
+    private func withFortyBatches(in directory: TemporaryDirectory, _ body: (WriteAheadLog, [WALBatch]) async throws -> Void) async throws {
+        try await withWAL(configuration(directory) { $0.segmentSize = 512; $0.fileSystem = noSyncFileSystem() }) { wal in
+            try await fill(wal, batches: 40)
+            try await body(wal, try readAll(wal))
+        }
+    }
+
     @Test func readerResumesAtEveryBatchPosition() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        try await withWAL(configuration(directory) { $0.segmentSize = 512; $0.fileSystem = noSyncFileSystem() }) { wal in
-            try await fill(wal, batches: 40)
-            let all = try readAll(wal)
+        try await withFortyBatches(in: directory) { wal, all async throws in
             #expect(all.count == 40)
             #expect(Set(all.map(\.position.segment)).count > 3)
             for (index, batch) in all.enumerated() {
@@ -67,9 +74,7 @@ import Testing
     @Test func deleteSegmentsKeepsEverythingAtAndAbovePosition() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        try await withWAL(configuration(directory) { $0.segmentSize = 512; $0.fileSystem = noSyncFileSystem() }) { wal in
-            try await fill(wal, batches: 40)
-            let all = try readAll(wal)
+        try await withFortyBatches(in: directory) { wal, all async throws in
             let segmentsBefore = wal.stats.segmentCount
             let cut = all[25]
             let deleted = try wal.deleteSegments(below: cut.position)

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 @testable import WAL
 
@@ -7,26 +8,16 @@ import Testing
 /// sealed segments are checked cheaply and their batches verified as readers reach them.
 @Suite struct SealedSegmentTests {
     /// Counts the bytes read through it.
-    final class CountingFileSystem: WALFileSystem {
-        let real = POSIXFileSystem()
+    final class CountingFileSystem: ForwardingFileSystem {
+        let base = POSIXFileSystem()
         let bytesRead = Atomic<Int>(0)
-        func open(_ path: String, mode: WALOpenMode) throws -> CInt { try real.open(path, mode: mode) }
-        func close(_ fd: CInt) throws { try real.close(fd) }
         func pread(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) throws -> Int {
-            let count = try real.pread(fd, into: buffer, offset: offset)
+            let count = try base.pread(fd, into: buffer, offset: offset)
             bytesRead.add(count, ordering: .relaxed)
             return count
         }
-        func pwrite(_ fd: CInt, from buffer: UnsafeRawBufferPointer, offset: Int64) throws -> Int { try real.pwrite(fd, from: buffer, offset: offset) }
         func fdatasync(_ fd: CInt) throws {}
         func fsync(_ fd: CInt) throws {}
-        func ftruncate(_ fd: CInt, length: Int64) throws { try real.ftruncate(fd, length: length) }
-        func fileSize(_ fd: CInt) throws -> Int64 { try real.fileSize(fd) }
-        func rename(_ from: String, to: String) throws { try real.rename(from, to: to) }
-        func unlink(_ path: String) throws { try real.unlink(path) }
-        func contentsOfDirectory(_ path: String) throws -> [String] { try real.contentsOfDirectory(path) }
-        func createDirectory(_ path: String) throws { try real.createDirectory(path) }
-        func availableBytes(_ path: String) throws -> Int64 { try real.availableBytes(path) }
     }
 
     /// Fills `count` segments of about 4 KiB with one record per batch; returns every record.

@@ -9,12 +9,7 @@ import Testing
 /// refused, the WAL stays writable, nothing more goes into the segment being sealed, and the next
 /// group tries again.
 @Suite struct SegmentCreationFaultTests {
-    struct Fault: Sendable, CustomTestStringConvertible {
-        var name: String
-        var arm: @Sendable (inout FaultyFileSystem.Plan) -> Void
-        var expectedCode: WALError.Code
-        var testDescription: String { name }
-    }
+    typealias Fault = FileSystemFault
 
     static let faults: [Fault] = [
         Fault(name: "EMFILE creating the segment", arm: { $0.failCreateWith = EMFILE }, expectedCode: .segmentUnavailable),
@@ -59,26 +54,37 @@ import Testing
     }
 
     /// Opens a WAL and writes `big(0)` into segment 1 and `big(1)` into segment 2, the second rotation
-    /// made while no descriptor can be opened (so it used the file opened ahead, and opening the next
-    /// one ahead failed): the next rotation has to create its file.
-    static func walWithoutSpare(_ directory: TemporaryDirectory, _ fileSystem: FaultyFileSystem) async throws -> WriteAheadLog {
+    /// made while no descriptor can be opened (so it uses the file opened ahead, and opening the next
+    /// one ahead fails); returns the WAL, still out of descriptors, and the second append.
+    static func rotateOutOfDescriptors(
+        _ directory: TemporaryDirectory, _ fileSystem: FaultyFileSystem
+    ) async throws -> (WriteAheadLog, WALAppendResult) {
         let wal = try WriteAheadLog.open(configuration(directory) { $0.fileSystem = fileSystem; $0.segmentSize = segmentSize }, logger: quietLogger)
         _ = try await wal.append(big(0))
         fileSystem.arm(outOfDescriptors)
-        let rotated = try await wal.append(big(1))
+        return (wal, try await wal.append(big(1)))
+    }
+
+    /// A WAL whose next rotation has to create its file (``rotateOutOfDescriptors(_:_:)``, then
+    /// descriptors again), with `fault` armed, for `body`; the directory is removed afterwards.
+    static func withWALWithoutSpare(
+        armed fault: Fault, _ body: (WriteAheadLog, FaultyFileSystem, TemporaryDirectory) async throws -> Void
+    ) async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let fileSystem = FaultyFileSystem()
+        let (wal, rotated) = try await rotateOutOfDescriptors(directory, fileSystem)
         #expect(rotated.position.segment == 2)
         fileSystem.arm(disarm)
-        return wal
+        fileSystem.arm(fault.arm)
+        try await body(wal, fileSystem, directory)
     }
 
     @Test func rotationNeedsNoNewDescriptor() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let fileSystem = FaultyFileSystem()
-        let wal = try WriteAheadLog.open(configuration(directory) { $0.fileSystem = fileSystem; $0.segmentSize = Self.segmentSize }, logger: quietLogger)
-        _ = try await wal.append(Self.big(0))
-        fileSystem.arm(Self.outOfDescriptors)
-        let rotated = try await wal.append(Self.big(1))
+        let (wal, rotated) = try await Self.rotateOutOfDescriptors(directory, fileSystem)
         #expect(rotated.position.segment == 2)
         #expect(rotated.firstSequence == 2)
         #expect(!wal.isFailed)
@@ -88,37 +94,33 @@ import Testing
 
     @Test(arguments: faults)
     func failedCreationRefusesTheGroupAndRetries(_ fault: Fault) async throws {
-        let directory = TemporaryDirectory()
-        defer { directory.remove() }
-        let fileSystem = FaultyFileSystem()
-        let wal = try await Self.walWithoutSpare(directory, fileSystem)
-        fileSystem.arm(fault.arm)
+        try await Self.withWALWithoutSpare(armed: fault) { wal, fileSystem, directory in
+            // The batch that needs the new segment is refused, and so is every batch while creation fails,
+            // even one that would still fit in the old segment: nothing more goes into it.
+            let first = await Self.refusal(wal, Self.big(2))
+            #expect(first?.code == fault.expectedCode)
+            #expect(first?.underlying != nil)
+            let second = await Self.refusal(wal, Self.tiny)
+            #expect(second?.code == fault.expectedCode)
+            #expect(!wal.isFailed)
+            #expect(wal.stats.segmentCount == 2)
+            #expect(wal.stats.lastSequence == 2)
 
-        // The batch that needs the new segment is refused, and so is every batch while creation fails,
-        // even one that would still fit in the old segment: nothing more goes into it.
-        let first = await Self.refusal(wal, Self.big(2))
-        #expect(first?.code == fault.expectedCode)
-        #expect(first?.underlying != nil)
-        let second = await Self.refusal(wal, Self.tiny)
-        #expect(second?.code == fault.expectedCode)
-        #expect(!wal.isFailed)
-        #expect(wal.stats.segmentCount == 2)
-        #expect(wal.stats.lastSequence == 2)
+            // Once the cause is gone the next batch creates the segment; no sequence number was lost.
+            fileSystem.arm(Self.disarm)
+            let retried = try await wal.append(Self.big(2))
+            #expect(retried.position.segment == 3)
+            #expect(retried.firstSequence == 3)
+            let after = try await wal.append(Self.tiny)
+            #expect(after.firstSequence == 4)
+            try await wal.close()
 
-        // Once the cause is gone the next batch creates the segment; no sequence number was lost.
-        fileSystem.arm(Self.disarm)
-        let retried = try await wal.append(Self.big(2))
-        #expect(retried.position.segment == 3)
-        #expect(retried.firstSequence == 3)
-        let after = try await wal.append(Self.tiny)
-        #expect(after.firstSequence == 4)
-        try await wal.close()
-
-        try await withWAL(configuration(directory) { $0.segmentSize = Self.segmentSize }) { reopened in
-            let batches = try readAll(reopened)
-            #expect(batches.flatMap(\.records) == [Self.big(0), Self.big(1), Self.big(2), Self.tiny])
-            #expect(batches.map(\.firstSequence) == [1, 2, 3, 4])
-            #expect(try await reopened.append(Self.tiny).firstSequence == 5)
+            try await withWAL(configuration(directory) { $0.segmentSize = Self.segmentSize }) { reopened in
+                let batches = try readAll(reopened)
+                #expect(batches.flatMap(\.records) == [Self.big(0), Self.big(1), Self.big(2), Self.tiny])
+                #expect(batches.map(\.firstSequence) == [1, 2, 3, 4])
+                #expect(try await reopened.append(Self.tiny).firstSequence == 5)
+            }
         }
     }
 
@@ -126,18 +128,15 @@ import Testing
     /// its header): the reopened WAL holds exactly what was acknowledged and appends go on.
     @Test(arguments: faults)
     func closedWhileCreationFailsReopensCleanly(_ fault: Fault) async throws {
-        let directory = TemporaryDirectory()
-        defer { directory.remove() }
-        let fileSystem = FaultyFileSystem()
-        let wal = try await Self.walWithoutSpare(directory, fileSystem)
-        fileSystem.arm(fault.arm)
-        #expect(await Self.refusal(wal, Self.big(2))?.code == fault.expectedCode)
-        try? await wal.close()  // a fault may also fail the final close; nothing is pending
+        try await Self.withWALWithoutSpare(armed: fault) { wal, _, directory in
+            #expect(await Self.refusal(wal, Self.big(2))?.code == fault.expectedCode)
+            try? await wal.close()  // a fault may also fail the final close; nothing is pending
 
-        try await withWAL(configuration(directory) { $0.segmentSize = Self.segmentSize }) { reopened in
-            #expect(try readAll(reopened).flatMap(\.records) == [Self.big(0), Self.big(1)])
-            let next = try await reopened.append(Self.big(2))
-            #expect(next.firstSequence == 3)
+            try await withWAL(configuration(directory) { $0.segmentSize = Self.segmentSize }) { reopened in
+                #expect(try readAll(reopened).flatMap(\.records) == [Self.big(0), Self.big(1)])
+                let next = try await reopened.append(Self.big(2))
+                #expect(next.firstSequence == 3)
+            }
         }
     }
 }

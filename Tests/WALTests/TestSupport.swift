@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import Synchronization
+import Testing
+import TestSupport
 @testable import WAL
 
 /// A fresh directory under the system temp dir, removed by `remove()`.
@@ -99,7 +101,7 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 /// A `WALFileSystem` that forwards to the real one and injects the faults a test arms: short
 /// writes, ENOSPC, failed fdatasync, failed truncation, a fake free-space figure; it can also
 /// skip syncs to keep file-heavy table tests fast.
-final class FaultyFileSystem: WALFileSystem {
+final class FaultyFileSystem: ForwardingFileSystem {
     struct Plan {
         /// The next pwrite writes only this many bytes (a short write) …
         var shortWriteBytes: Int?
@@ -126,7 +128,7 @@ final class FaultyFileSystem: WALFileSystem {
     }
 
     let plan: Mutex<Plan>
-    private let real = POSIXFileSystem()
+    let base = POSIXFileSystem()
 
     init(_ plan: Plan = Plan()) { self.plan = Mutex(plan) }
 
@@ -143,11 +145,7 @@ final class FaultyFileSystem: WALFileSystem {
             }
         }
         if let failure { throw WALError.system(errno: failure, operation: "open", file: path) }
-        return try real.open(path, mode: mode)
-    }
-    func close(_ fd: CInt) throws { try real.close(fd) }
-    func pread(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) throws -> Int {
-        try real.pread(fd, into: buffer, offset: offset)
+        return try base.open(path, mode: mode)
     }
     func pwrite(_ fd: CInt, from buffer: UnsafeRawBufferPointer, offset: Int64) throws -> Int {
         enum Action { case pass, short(Int), fail(Int32) }
@@ -161,8 +159,8 @@ final class FaultyFileSystem: WALFileSystem {
             return .pass
         }
         switch action {
-        case .pass: return try real.pwrite(fd, from: buffer, offset: offset)
-        case .short(let bytes): return try real.pwrite(fd, from: UnsafeRawBufferPointer(rebasing: buffer[0..<bytes]), offset: offset)
+        case .pass: return try base.pwrite(fd, from: buffer, offset: offset)
+        case .short(let bytes): return try base.pwrite(fd, from: UnsafeRawBufferPointer(rebasing: buffer[0..<bytes]), offset: offset)
         case .fail(let code): throw WALError.system(errno: code, operation: "pwrite")
         }
     }
@@ -173,29 +171,38 @@ final class FaultyFileSystem: WALFileSystem {
         }
         if let failure { throw WALError.system(errno: failure, operation: "fdatasync") }
         if let delay { Thread.sleep(forTimeInterval: Double(delay.components.attoseconds) / 1e18 + Double(delay.components.seconds)) }
-        if !skip { try real.fdatasync(fd) }
+        if !skip { try base.fdatasync(fd) }
         plan.withLock { $0.lastDataSyncFinished = MonotonicClock.now() }
     }
     func fsync(_ fd: CInt) throws {
         if let code = plan.withLock({ $0.failFsyncWith }) { throw WALError.system(errno: code, operation: "fsync") }
-        if !plan.withLock({ $0.skipSyncs }) { try real.fsync(fd) }
+        if !plan.withLock({ $0.skipSyncs }) { try base.fsync(fd) }
     }
     func ftruncate(_ fd: CInt, length: Int64) throws {
         if let code = plan.withLock({ $0.failTruncateWith }) { throw WALError.system(errno: code, operation: "ftruncate") }
-        try real.ftruncate(fd, length: length)
+        try base.ftruncate(fd, length: length)
     }
-    func fileSize(_ fd: CInt) throws -> Int64 { try real.fileSize(fd) }
     func rename(_ from: String, to: String) throws {
         if let code = plan.withLock({ $0.failRenameWith }) { throw WALError.system(errno: code, operation: "rename", file: from) }
-        try real.rename(from, to: to)
+        try base.rename(from, to: to)
     }
-    func unlink(_ path: String) throws { try real.unlink(path) }
-    func contentsOfDirectory(_ path: String) throws -> [String] { try real.contentsOfDirectory(path) }
-    func createDirectory(_ path: String) throws { try real.createDirectory(path) }
     func availableBytes(_ path: String) throws -> Int64 {
         if let bytes = plan.withLock({ $0.availableBytes }) { return bytes }
-        return try real.availableBytes(path)
+        return try base.availableBytes(path)
     }
+}
+
+/// A fault a parameterized test arms on a ``FaultyFileSystem``, and the error it must produce.
+struct FileSystemFault: Sendable, CustomTestStringConvertible {
+    var name: String
+    var arm: @Sendable (inout FaultyFileSystem.Plan) -> Void
+    var expectedCode: WALError.Code
+    /// The failed system call the error names, where the test checks it.
+    var expectedOperation: String?
+    /// When the failed group was written whole and could not be truncated, reopening may find it:
+    /// it was never acknowledged, and the replayer's idempotency makes it harmless (DESIGN.md, 8).
+    var failedGroupMaySurvive = false
+    var testDescription: String { name }
 }
 
 /// A file system whose syncs do nothing: for table tests that reopen a WAL hundreds of times and

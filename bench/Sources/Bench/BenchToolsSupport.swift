@@ -20,6 +20,32 @@ struct BenchDatabaseOptions: ParsableArguments {
     var databaseURL: String = DatabaseURL.fromEnvironment
 }
 
+/// A command's result: a few lines for people, or with `--json` one object for scripts (snake_case
+/// keys, sorted, so field names are stable).
+protocol BenchResult: Encodable {
+    var text: String { get }
+}
+
+extension BenchResult {
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// With `json`, the object on stdout (for scripts) and the text on stderr (for the person
+    /// watching); else the text on stdout.
+    func report(json: Bool) throws {
+        if json {
+            printToStandardError(text)
+            print(try self.json())
+        } else {
+            print(text)
+        }
+    }
+}
+
 /// Human-readable numbers for progress lines and summaries.
 enum BenchFormat {
     /// 12,345,678

@@ -84,18 +84,13 @@ struct CheckCommand: ParsableCommand {
             printToStandardError("check: could not check \(ackLog) against the database: \(error)")
             throw ExitCode(2)
         }
-        if json {
-            printToStandardError(result.text)
-            print(try result.json())
-        } else {
-            print(result.text)
-        }
+        try result.report(json: json)
         if !result.passed { throw ExitCode(1) }
     }
 }
 
 /// The verdict; `--json` prints it as one object (field names are stable for scripts).
-struct CheckResult: Encodable {
+struct CheckResult: BenchResult {
     var ackLog: String
     var ackLogLines: Int
     var acknowledged: Int
@@ -129,13 +124,6 @@ struct CheckResult: Encodable {
             missingSample = uuids.map { byUUID[$0] ?? $0 }
         }
         passed = missing == 0 && duplicated == 0
-    }
-
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
     var text: String {

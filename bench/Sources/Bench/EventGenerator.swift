@@ -155,19 +155,31 @@ extension SyntheticEvent {
         out.append(contentsOf: #"","timestamp":"#.utf8)
         out.appendDecimal(Int(timestamp))
         out.append(contentsOf: #","tags":["#.utf8)
+        appendTagsJSON(to: &out)
+        out.append(contentsOf: #"],"metadata":"#.utf8)
+        appendMetadataJSON(to: &out)
+    }
+
+    /// `"a","b"`: the tags as JSON strings, inside the array brackets the caller writes.
+    func appendTagsJSON(to out: inout [UInt8]) {
         for (index, tag) in EventCatalog.tagSets[tagMask].enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "\""))
             out.append(contentsOf: tag.utf8)
             out.append(UInt8(ascii: "\""))
         }
-        out.append(contentsOf: #"],"metadata":"#.utf8)
-        appendMetadataJSON(to: &out)
     }
 
     /// `{"price":129.99,"currency":"TRY"}`: also the seed's jsonb column.
     func appendMetadataJSON(to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"price":"#.utf8)
+        out.append(UInt8(ascii: "{"))
+        appendPriceFieldsJSON(to: &out)
+    }
+
+    /// `"price":129.99,"currency":"TRY"}`: the metadata's fields and the brace that closes them (a
+    /// Segment message carries them among its properties).
+    func appendPriceFieldsJSON(to out: inout [UInt8]) {
+        out.append(contentsOf: #""price":"#.utf8)
         out.appendDecimal(priceCents / 100)
         out.append(UInt8(ascii: "."))
         out.append(UInt8(ascii: "0") + UInt8(priceCents % 100 / 10))

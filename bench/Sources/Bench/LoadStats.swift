@@ -37,21 +37,15 @@ struct LoadCounters: Sendable {
 
     var failedRequests: Int { status4xx + status503 + status5xx + statusOther + badResponses + transport }
 
+    /// Every counter: what `add` sums.
+    static var counters: [WritableKeyPath<LoadCounters, Int>] { [
+        \.requests, \.retries, \.eventsSent, \.duplicatesSent, \.eventsAcknowledged, \.eventsRejected, \.accepted,
+        \.status4xx, \.status503, \.status5xx, \.statusOther, \.badResponses, \.transport,
+    ] }
+
     /// Sums another shard's counters into these.
     mutating func add(_ other: LoadCounters) {
-        requests += other.requests
-        retries += other.retries
-        eventsSent += other.eventsSent
-        duplicatesSent += other.duplicatesSent
-        eventsAcknowledged += other.eventsAcknowledged
-        eventsRejected += other.eventsRejected
-        accepted += other.accepted
-        status4xx += other.status4xx
-        status503 += other.status503
-        status5xx += other.status5xx
-        statusOther += other.statusOther
-        badResponses += other.badResponses
-        transport += other.transport
+        for counter in Self.counters { self[keyPath: counter] += other[keyPath: counter] }
     }
 
     mutating func add(_ outcome: LoadOutcome, events: Int, duplicates: Int, retry: Bool) {

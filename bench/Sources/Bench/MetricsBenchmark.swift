@@ -82,18 +82,20 @@ struct MetricsBenchmarkRun: Sendable {
             // Issue 21: local days in a whole-hour zone (hourly rollups) and a half-hour one (raw rows at
             // every local midnight), ISO weeks and months.
             // `warm`: through the query cache (128 MiB), as the service runs; the other rows without it.
-            let variants: [(MetricsRequest.GroupBy, String, warm: Bool)] =
-                [(.none, "UTC", false), (.hour, "UTC", false), (.day, "UTC", false), (.channel, "UTC", false),
-                 (.day, "America/New_York", false), (.day, "America/New_York", true), (.day, "Asia/Kolkata", false),
-                 (.day, "Asia/Kolkata", true), (.week, "UTC", false), (.month, "Europe/Istanbul", false)]
-            for (groupBy, zone, warm) in variants {
+            // The campaign dimension (the seed's cmp_000…cmp_099): by campaign, and one campaign's days.
+            let variants: [(MetricsRequest.GroupBy, String, warm: Bool, campaign: String?)] =
+                [(.none, "UTC", false, nil), (.hour, "UTC", false, nil), (.day, "UTC", false, nil), (.channel, "UTC", false, nil),
+                 (.day, "America/New_York", false, nil), (.day, "America/New_York", true, nil), (.day, "Asia/Kolkata", false, nil),
+                 (.day, "Asia/Kolkata", true, nil), (.week, "UTC", false, nil), (.month, "Europe/Istanbul", false, nil),
+                 (.campaign, "UTC", false, nil), (.day, "UTC", false, "cmp_007")]
+            for (groupBy, zone, warm, campaign) in variants {
                 let request = MetricsRequest(
-                    eventName: eventName, fromMicros: now - Int64(days) * 86_400_000_000, toMicros: now, groupBy: groupBy,
+                    eventName: eventName, fromMicros: now - Int64(days) * 86_400_000_000, toMicros: now, campaignID: campaign, groupBy: groupBy,
                     timeZone: MetricsRequest.zone(named: zone)!)
-                let fast = try time(request, .rollups, runs: iterations, warmUp: 3, cache: warm ? BitmapCache(budget: BitmapCache.defaultBytes) : nil, on: connection)
-                let plain = try time(request, .plainSQL, runs: plainIterations, warmUp: 1, on: connection)
+                let fast = try MetricsTiming.time(request, .rollups, runs: iterations, warmUp: 3, cache: warm ? BitmapCache(budget: BitmapCache.defaultBytes) : nil, on: connection)
+                let plain = try MetricsTiming.time(request, .plainSQL, runs: plainIterations, warmUp: 1, on: connection)
                 let result = MetricsBenchmarkCase(
-                    days: days, groupBy: groupBy.rawValue + (zone == "UTC" ? "" : " tz=\(zone)") + (warm ? " warm" : ""), rollups: fast.latencies, plain: plain.latencies,
+                    days: days, groupBy: groupBy.rawValue + (zone == "UTC" ? "" : " tz=\(zone)") + (warm ? " warm" : "") + (campaign.map { " campaign_id=\($0)" } ?? ""), rollups: fast.latencies, plain: plain.latencies,
                     equal: fast.answer == plain.answer, totalCount: plain.answer.totalCount, uniqueUsers: plain.answer.uniqueUserCount,
                     groups: plain.answer.groups.count)
                 printToStandardError("  \(result.line)")
@@ -122,20 +124,6 @@ struct MetricsBenchmarkRun: Sendable {
         return cases
     }
 
-    /// Milliseconds of `runs` timed computations after `warmUp` untimed ones, and the last answer.
-    private func time(
-        _ request: MetricsRequest, _ strategy: MetricsStrategy, runs: Int, warmUp: Int, cache: BitmapCache? = nil, on connection: PostgresConnection
-    ) throws -> (latencies: [Double], answer: MetricsResult) {
-        var answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
-        for _ in 1..<max(warmUp, 1) { answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection) }
-        var latencies: [Double] = []
-        for _ in 0..<runs {
-            let start = ContinuousClock.now
-            answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
-            latencies.append(BenchClock.seconds(since: start) * 1_000)
-        }
-        return (latencies.sorted(), answer)
-    }
 }
 
 /// One window × grouping: sorted latencies in milliseconds for both plans.
@@ -211,5 +199,23 @@ struct MetricsBenchmarkCase: Sendable {
 extension String {
     fileprivate func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
+
+/// Timing one metrics computation, for both metrics benchmarks.
+enum MetricsTiming {
+    /// Milliseconds of `runs` timed computations (sorted) after `warmUp` untimed ones, and the last answer.
+    static func time(
+        _ request: MetricsRequest, _ strategy: MetricsStrategy, runs: Int, warmUp: Int, cache: BitmapCache? = nil, on connection: PostgresConnection
+    ) throws -> (latencies: [Double], answer: MetricsResult) {
+        var answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
+        for _ in 1..<max(warmUp, 1) { answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection) }
+        var latencies: [Double] = []
+        for _ in 0..<runs {
+            let start = ContinuousClock.now
+            answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
+            latencies.append(BenchClock.seconds(since: start) * 1_000)
+        }
+        return (latencies.sorted(), answer)
     }
 }

@@ -36,20 +36,7 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .singleOrDoubleDash("users"), help: "Distinct users (uids 1…N).")
-    var users = 10_000_000
-
-    @Option(name: .singleOrDoubleDash("daily-active"), help: "Expected active users per day.")
-    var dailyActive = 2_000_000
-
-    @Option(name: .singleOrDoubleDash("days"), help: "Whole days of data, ending at the last midnight; also the longest window.")
-    var days = 180
-
-    @Option(name: .singleOrDoubleDash("channels"), help: "Channels.")
-    var channels = 3
-
-    @Option(name: .singleOrDoubleDash("event-name"), help: "The event name the data set is written under.")
-    var eventName = "scale_view"
+    @OptionGroup var set: MetricsScaleDataSet
 
     @Option(name: .singleOrDoubleDash("iterations"), help: "Timed runs per case, warm and cold.")
     var iterations = 11
@@ -75,31 +62,26 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard users >= 1_000, users <= Int(Int32.max) else { throw ValidationError("--users must be 1,000…2^31-1") }
-        guard dailyActive >= 1, dailyActive <= users else { throw ValidationError("--daily-active must be 1…--users") }
-        guard (1...400).contains(days) else { throw ValidationError("--days must be 1…400") }
-        guard (1...16).contains(channels) else { throw ValidationError("--channels must be 1…16") }
         guard iterations >= 1, baselineIterations >= 1, concurrency >= 1 else { throw ValidationError("iterations and concurrency must be ≥ 1") }
     }
 
     func run() async throws {
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         _ = try SchemaMigrations.apply(url: database.databaseURL, logger: logger)
-        let set = MetricsScaleDataSet(
-            url: database.databaseURL, eventName: eventName, users: users, dailyActive: dailyActive, days: days, channels: channels)
-        let endDay = try await onThread { try set.prepare(rebuild: rebuild) }
+        let set = self.set, url = database.databaseURL, rebuild = self.rebuild
+        let endDay = try await onThread { try set.prepare(url: url, rebuild: rebuild) }
         let pool = PostgresPool(url: database.databaseURL, size: max(concurrency, 1), statementTimeoutMilliseconds: 120_000, logger: logger)
         defer { Task { await pool.shutdown() } }
         let measure = MetricsScaleMeasurement(
-            pool: pool, logger: logger, eventName: eventName, endDay: endDay,
-            windows: Array(Set([1, 7, 30, days].filter { $0 <= days })).sorted(),
+            pool: pool, logger: logger, eventName: set.eventName, endDay: endDay,
+            windows: Array(Set([1, 7, 30, set.days].filter { $0 <= set.days })).sorted(),
             iterations: iterations, baselineIterations: baselineIterations)
         // Memory first, so no earlier phase's allocations (the cases' warm cache) hide what queries add.
-        let memory = try await measure.peakRSS(days: days, concurrency: concurrency)
+        let memory = try await measure.peakRSS(days: set.days, concurrency: concurrency)
         var service: MetricsScaleServiceMemory?
         if let binary = serviceBinary ?? MetricsScaleService.defaultBinary() {
             service = try await MetricsScaleService(
-                binary: binary, databaseURL: database.databaseURL, eventName: eventName, endDay: endDay, days: days, concurrency: concurrency
+                binary: binary, databaseURL: database.databaseURL, eventName: set.eventName, endDay: endDay, days: set.days, concurrency: concurrency
             ).measure()
         } else {
             printToStandardError("  serve: skipped (no event-metrics-service next to bench; build it: swift build -c release --product event-metrics-service)")
@@ -124,14 +106,30 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
     }
 }
 
-/// The generated rollups of one event name, built once and recorded in `bench_metrics_scale`.
-struct MetricsScaleDataSet: Sendable {
-    var url: String
-    var eventName: String
-    var users: Int
-    var dailyActive: Int
-    var days: Int
-    var channels: Int
+/// The generated rollups of one event name, built once and recorded in `bench_metrics_scale`; its
+/// parameters are the command's options.
+struct MetricsScaleDataSet: ParsableArguments, Sendable {
+    @Option(name: .singleOrDoubleDash("users"), help: "Distinct users (uids 1…N).")
+    var users = 10_000_000
+
+    @Option(name: .singleOrDoubleDash("daily-active"), help: "Expected active users per day.")
+    var dailyActive = 2_000_000
+
+    @Option(name: .singleOrDoubleDash("days"), help: "Whole days of data, ending at the last midnight; also the longest window.")
+    var days = 180
+
+    @Option(name: .singleOrDoubleDash("channels"), help: "Channels.")
+    var channels = 3
+
+    @Option(name: .singleOrDoubleDash("event-name"), help: "The event name the data set is written under.")
+    var eventName = "scale_view"
+
+    func validate() throws {
+        guard users >= 1_000, users <= Int(Int32.max) else { throw ValidationError("--users must be 1,000…2^31-1") }
+        guard dailyActive >= 1, dailyActive <= users else { throw ValidationError("--daily-active must be 1…--users") }
+        guard (1...400).contains(days) else { throw ValidationError("--days must be 1…400") }
+        guard (1...16).contains(channels) else { throw ValidationError("--channels must be 1…16") }
+    }
 
     /// Days merged per transaction: the blocks above level 3 are rewritten once per 8 days instead of
     /// once per day.
@@ -142,7 +140,7 @@ struct MetricsScaleDataSet: Sendable {
 
     /// Builds the data set unless the same one is recorded; returns its end (Unix seconds of the
     /// midnight after its last day).
-    func prepare(rebuild: Bool) throws -> Int64 {
+    func prepare(url: String, rebuild: Bool) throws -> Int64 {
         let connection = try PostgresConnection(url: url, applicationName: "bench metrics-scale")
         defer { connection.close() }
         try connection.executeScript("""
@@ -326,18 +324,12 @@ struct MetricsScaleMeasurement: Sendable {
         return cases
     }
 
+    /// One untimed computation, then `runs` timed ones on one pooled connection.
     private func time(
         _ request: MetricsRequest, _ strategy: MetricsStrategy, cache: BitmapCache?, runs: Int
     ) async throws -> (latencies: [Double], answer: MetricsResult) {
         try await pool.withConnection { connection in
-            var answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
-            var latencies: [Double] = []
-            for _ in 0..<runs {
-                let start = ContinuousClock.now
-                answer = try MetricsComputation.run(request, strategy: strategy, cache: cache, on: connection)
-                latencies.append(BenchClock.seconds(since: start) * 1_000)
-            }
-            return (latencies.sorted(), answer)
+            try MetricsTiming.time(request, strategy, runs: runs, warmUp: 1, cache: cache, on: connection)
         }
     }
 

@@ -28,30 +28,19 @@ struct ReplayBenchmarkCommand: AsyncParsableCommand {
     @Option(help: "Events to put in the WAL.")
     var events = 1_000_000
 
-    @Option(help: "Create the scratch databases from this template database (e.g. a seeded one).")
-    var template: String?
-
     @Option(help: "Rounds of replay and COPY, alternating which goes first; the best of each counts (noise only ever slows a run).")
     var rounds = 2
 
     @Option(help: "WAL directory to fill (default: a temporary directory, removed at the end).")
     var walDir: String?
 
-    @OptionGroup var database: BenchDatabaseOptions
-
-    @Flag(help: "Print the result as one JSON object on stdout.")
-    var json = false
+    @OptionGroup var options: ReplayBenchmarkOptions
 
     func run() async throws {
         let logger = Logger(label: "bench-replay", factory: { _ in SwiftLogNoOpLogHandler() })
         let directory = walDir ?? NSTemporaryDirectory() + "bench-replay-\(UUID().uuidString)"
         defer { if walDir == nil { try? FileManager.default.removeItem(atPath: directory) } }
-
-        var walConfiguration = WALConfiguration(directory: directory)
-        walConfiguration.maxUnreplayedBytes = 64 << 30
-        let wal = try WriteAheadLog.open(walConfiguration, logger: logger)
-        let fillSeconds = try await ReplayBenchmarkData.fill(wal, events: events)
-        printToStandardError("filled the WAL with \(BenchFormat.count(events)) events in \(BenchFormat.decimal(fillSeconds, places: 1)) s")
+        let wal = try await ReplayBenchmarkData.filledWAL(in: directory, events: events, logger: logger)
 
         var replaySeconds = Double.infinity, copySeconds = Double.infinity
         for round in 1...max(1, rounds) {
@@ -60,7 +49,7 @@ struct ReplayBenchmarkCommand: AsyncParsableCommand {
                 if replayFirst {
                     replaySeconds = min(replaySeconds, try await replayOnce(wal: wal, round: round, logger: logger))
                 } else {
-                    let copyDatabase = try ReplayBenchmarkDatabase.create(server: database.databaseURL, template: template, label: "copy")
+                    let copyDatabase = try ReplayBenchmarkDatabase.create(server: options.database.databaseURL, template: options.template, label: "copy")
                     defer { copyDatabase.drop() }
                     let seconds = try ReplayBenchmarkData.plainCopy(from: wal, into: copyDatabase.url)
                     printToStandardError("round \(round): plain COPY of the same rows in \(BenchFormat.decimal(seconds, places: 1)) s, \(BenchFormat.count(Double(events) / seconds)) rows/s")
@@ -72,8 +61,8 @@ struct ReplayBenchmarkCommand: AsyncParsableCommand {
 
         let replayRate = Double(events) / replaySeconds
         let copyRate = Double(events) / copySeconds
-        if json {
-            print(#"{"events":\#(events),"template":"\#(template ?? "")","replay_seconds":\#(replaySeconds),"replay_events_per_second":\#(replayRate),"copy_seconds":\#(copySeconds),"copy_rows_per_second":\#(copyRate),"rounds":\#(rounds),"ratio":\#(replayRate / copyRate)}"#)
+        if options.json {
+            print(#"{"events":\#(events),"template":"\#(options.template ?? "")","replay_seconds":\#(replaySeconds),"replay_events_per_second":\#(replayRate),"copy_seconds":\#(copySeconds),"copy_rows_per_second":\#(copyRate),"rounds":\#(rounds),"ratio":\#(replayRate / copyRate)}"#)
         } else {
             print("replay \(BenchFormat.count(replayRate)) events/s, plain COPY \(BenchFormat.count(copyRate)) rows/s, replay/COPY = \(BenchFormat.decimal(100 * replayRate / copyRate, places: 1)) %")
         }
@@ -82,7 +71,7 @@ struct ReplayBenchmarkCommand: AsyncParsableCommand {
     /// Drains the whole WAL into a fresh database; returns seconds.
     private func replayOnce(wal: WriteAheadLog, round: Int, logger: Logger) async throws -> Double {
         let (seconds, status) = try await ReplayBenchmarkData.timedReplay(
-            wal, events: events, server: database.databaseURL, template: template, label: "replay", logger: logger)
+            wal, events: events, server: options.database.databaseURL, template: options.template, label: "replay", logger: logger)
         printToStandardError(
             "round \(round): replayed \(BenchFormat.count(status.insertedEvents)) events in \(BenchFormat.decimal(seconds, places: 1)) s, "
                 + "\(BenchFormat.count(Double(events) / seconds)) events/s (\(status.directSlices) batches by direct COPY, \(status.stagedSlices) staged)")
@@ -90,11 +79,33 @@ struct ReplayBenchmarkCommand: AsyncParsableCommand {
     }
 }
 
+/// `--template`, `--database-url` and `--json`, shared by `bench replay` and `bench replay-rollups`.
+struct ReplayBenchmarkOptions: ParsableArguments {
+    @Option(help: "Create the scratch databases from this template database (e.g. a seeded one).")
+    var template: String?
+
+    @OptionGroup var database: BenchDatabaseOptions
+
+    @Flag(help: "Print the result as one JSON object on stdout.")
+    var json = false
+}
+
 /// Generating the WAL and the baseline load.
 enum ReplayBenchmarkData {
+    /// Opens a WAL in `directory` with room for any backlog and fills it (``fill(_:events:)``).
+    static func filledWAL(in directory: String, events: Int, campaigns: Int? = nil, logger: Logger) async throws -> WriteAheadLog {
+        var configuration = WALConfiguration(directory: directory)
+        configuration.maxUnreplayedBytes = 64 << 30
+        let wal = try WriteAheadLog.open(configuration, logger: logger)
+        let seconds = try await fill(wal, events: events, campaigns: campaigns)
+        printToStandardError("filled the WAL with \(BenchFormat.count(events)) events in \(BenchFormat.decimal(seconds, places: 1)) s")
+        return wal
+    }
+
     /// Appends `events` generated events in groups of 10,000 (one WAL batch each), timestamps rising
-    /// evenly over the last day; returns seconds.
-    static func fill(_ wal: WriteAheadLog, events: Int) async throws -> Double {
+    /// evenly over the last day; returns seconds. With `campaigns`, each event's campaign is redrawn
+    /// uniformly from that many (`cmp_0`…; 0: every event without one) instead of the mix's 100.
+    static func fill(_ wal: WriteAheadLog, events: Int, campaigns: Int? = nil) async throws -> Double {
         let start = ContinuousClock.now
         var generator = EventGenerator(seed: 20_251_125)
         let parser = EventParser()
@@ -109,8 +120,11 @@ enum ReplayBenchmarkData {
                 let event = generator.next(timestamp: now - 86_400 + Int64(written + i) * 86_400 / Int64(events))
                 json.removeAll(keepingCapacity: true)
                 event.appendJSON(to: &json, idempotencyKey: "replay-bench-\(written + i)")
-                guard case .success(let parsed) = parser.parseEvent(json, receivedAtMicros: now * 1_000_000) else {
+                guard case .success(var parsed) = parser.parseEvent(json, receivedAtMicros: now * 1_000_000) else {
                     throw ValidationError("generated event did not parse")
+                }
+                if let campaigns {
+                    parsed.campaignID = campaigns == 0 ? nil : "cmp_\(generator.random.below(campaigns))"
                 }
                 records.append(EventRecordCodec.encode(parsed))
             }
@@ -124,7 +138,7 @@ enum ReplayBenchmarkData {
     /// every event went in; returns seconds and the replayer's status.
     static func timedReplay(
         _ wal: WriteAheadLog, events: Int, server: String, template: String?, label: String, maintainRollups: Bool = true,
-        logger: Logger
+        logger: Logger, inspect: ((PostgresConnection) throws -> Void)? = nil
     ) async throws -> (seconds: Double, status: ReplayStatus) {
         let target = try ReplayBenchmarkDatabase.create(server: server, template: template, label: label)
         defer { target.drop() }
@@ -137,6 +151,11 @@ enum ReplayBenchmarkData {
         let status = replayer.status()
         guard status.insertedEvents == UInt64(events) else {
             throw ValidationError("replayed \(status.insertedEvents) of \(events) events")
+        }
+        if let inspect {
+            let connection = try PostgresConnection(url: target.url)
+            defer { connection.close() }
+            try inspect(connection)
         }
         return (seconds, status)
     }

@@ -22,29 +22,19 @@ struct RollupReplayBenchmarkCommand: AsyncParsableCommand {
     @Option(help: "Replays of each kind, alternating (the machine is noisy).")
     var rounds = 2
 
-    @Option(help: "Create the scratch databases from this template database (e.g. a seeded one).")
-    var template: String?
-
-    @OptionGroup var database: BenchDatabaseOptions
-
-    @Flag(help: "Print the result as one JSON object on stdout.")
-    var json = false
+    @OptionGroup var options: ReplayBenchmarkOptions
 
     func run() async throws {
         let logger = Logger(label: "bench-replay-rollups", factory: { _ in SwiftLogNoOpLogHandler() })
         let directory = NSTemporaryDirectory() + "bench-replay-rollups-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var walConfiguration = WALConfiguration(directory: directory)
-        walConfiguration.maxUnreplayedBytes = 64 << 30
-        let wal = try WriteAheadLog.open(walConfiguration, logger: logger)
-        let fillSeconds = try await ReplayBenchmarkData.fill(wal, events: events)
-        printToStandardError("filled the WAL with \(BenchFormat.count(events)) events in \(BenchFormat.decimal(fillSeconds, places: 1)) s")
+        let wal = try await ReplayBenchmarkData.filledWAL(in: directory, events: events, logger: logger)
 
         var seconds: [Bool: [Double]] = [true: [], false: []]
         for round in 0..<rounds {
             for rollups in round % 2 == 0 ? [false, true] : [true, false] {
                 let (elapsed, _) = try await ReplayBenchmarkData.timedReplay(
-                    wal, events: events, server: database.databaseURL, template: template,
+                    wal, events: events, server: options.database.databaseURL, template: options.template,
                     label: rollups ? "rollups" : "norollups", maintainRollups: rollups, logger: logger)
                 seconds[rollups]!.append(elapsed)
                 printToStandardError("round \(round + 1): \(rollups ? "with" : "without") rollups \(BenchFormat.decimal(elapsed, places: 1)) s, \(BenchFormat.count(Double(events) / elapsed)) events/s")
@@ -56,7 +46,7 @@ struct RollupReplayBenchmarkCommand: AsyncParsableCommand {
         let with = Double(events) / seconds[true]!.min()!
         let without = Double(events) / seconds[false]!.min()!
         let ratio = with / without
-        if json {
+        if options.json {
             print(#"{"events":\#(events),"rounds":\#(rounds),"with_rollups_events_per_second":\#(with.rounded()),"without_rollups_events_per_second":\#(without.rounded()),"ratio":\#(BenchFormat.decimal(ratio, places: 3)),"target_met":\#(ratio >= 0.8)}"#)
         } else {
             print("replay with rollups \(BenchFormat.count(with)) events/s, without \(BenchFormat.count(without)) events/s: \(BenchFormat.decimal(100 * ratio, places: 1)) % (target ≥ 80 %: \(ratio >= 0.8 ? "met" : "MISSED"))")

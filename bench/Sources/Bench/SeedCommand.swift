@@ -118,12 +118,7 @@ struct SeedCommand: ParsableCommand {
         let summary = SeedSummary(
             rows: rows, days: days, loadSeconds: loadSeconds, totalSeconds: BenchClock.seconds(since: started),
             generatorThreads: generatorThreads, batchRows: batchRows, indexesRebuilt: loaded.droppedIndexes.map(\.name))
-        if json {
-            printToStandardError(summary.text)
-            print(try summary.json())
-        } else {
-            print(summary.text)
-        }
+        try summary.report(json: json)
     }
 
     /// Resolves `--indexes auto` from the table's estimated size (`reltuples`, −1 before the first ANALYZE).
@@ -169,7 +164,7 @@ struct SeedCommand: ParsableCommand {
 }
 
 /// The seed's result; `--json` prints it as one object.
-struct SeedSummary: Encodable {
+struct SeedSummary: BenchResult {
     var rows: Int
     var days: Int
     /// The COPY phase alone.
@@ -198,13 +193,6 @@ struct SeedSummary: Encodable {
         try c.encode(indexesRebuilt, forKey: .indexesRebuilt)
         try c.encode(loadRowsPerSecond, forKey: .loadRowsPerSecond)
         try c.encode(rowsPerSecond, forKey: .rowsPerSecond)
-    }
-
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
     var text: String {

@@ -19,19 +19,9 @@ extension SyntheticEvent {
         out.append(contentsOf: #"","properties":{"channel":""#.utf8)
         out.append(contentsOf: EventCatalog.channels[channel].utf8)
         out.append(contentsOf: #"","tags":["#.utf8)
-        for (index, tag) in EventCatalog.tagSets[tagMask].enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: tag.utf8)
-            out.append(UInt8(ascii: "\""))
-        }
-        out.append(contentsOf: #"],"price":"#.utf8)
-        out.append(contentsOf: String(priceCents / 100).utf8)
-        out.append(UInt8(ascii: "."))
-        out.append(contentsOf: EventCatalog.zeroPadded(priceCents % 100, width: 2).utf8)
-        out.append(contentsOf: #","currency":""#.utf8)
-        out.append(contentsOf: EventCatalog.currencies[currency].utf8)
-        out.append(contentsOf: #""}"#.utf8)
+        appendTagsJSON(to: &out)
+        out.append(contentsOf: #"],"#.utf8)
+        appendPriceFieldsJSON(to: &out)
         if let campaign {
             out.append(contentsOf: #","context":{"campaign":{"name":""#.utf8)
             out.append(contentsOf: EventCatalog.campaigns[campaign].utf8)
