@@ -198,31 +198,21 @@ public enum RollupLevelVerifier {
 }
 
 extension RollupStatus {
-    public static let selectLevelsComplete = "SELECT levels_complete FROM rollup_status"
-
     /// Whether `rollup_blocks` covers every daily row (`0004_rollup_levels.sql`).
     public static func levelsComplete(on connection: PostgresConnection) throws -> Bool {
-        let result = try connection.execute(selectLevelsComplete)
-        return result.rowCount == 1 && result.bool(0, 0) == true
-    }
-
-    public static let selectCampaignsComplete = "SELECT campaigns_complete FROM rollup_status"
-
-    /// Whether the campaign tables cover every row of `events` (`0005_campaign_rollups.sql`).
-    public static func campaignsComplete(on connection: PostgresConnection) throws -> Bool {
-        let result = try connection.execute(selectCampaignsComplete)
-        return result.rowCount == 1 && result.bool(0, 0) == true
-    }
-
-    public static func setCampaignsComplete(_ complete: Bool, on connection: PostgresConnection) throws {
-        try connection.execute(
-            "UPDATE rollup_status SET campaigns_complete = $1::boolean, updated_at = now() WHERE campaigns_complete IS DISTINCT FROM $1::boolean",
-            [complete ? "true" : "false"])
+        try flag(.levelsComplete, on: connection)
     }
 
     public static func setLevelsComplete(_ complete: Bool, on connection: PostgresConnection) throws {
-        try connection.execute(
-            "UPDATE rollup_status SET levels_complete = $1::boolean, updated_at = now() WHERE levels_complete IS DISTINCT FROM $1::boolean",
-            [complete ? "true" : "false"])
+        try setFlag(.levelsComplete, complete, on: connection)
+    }
+
+    /// Whether the campaign tables cover every row of `events` (`0005_campaign_rollups.sql`).
+    public static func campaignsComplete(on connection: PostgresConnection) throws -> Bool {
+        try flag(.campaignsComplete, on: connection)
+    }
+
+    public static func setCampaignsComplete(_ complete: Bool, on connection: PostgresConnection) throws {
+        try setFlag(.campaignsComplete, complete, on: connection)
     }
 }
