@@ -34,6 +34,13 @@ import Testing
                         {"key":"2025-11-30","total_count":1,"unique_user_count":1}],"freshness":{"replay_lag_seconds":1.5,"as_of":"2025-12-15T11:59:58.5Z"}}
                         """)
                 }
+                // The events without a campaign (all of these): `campaign_id=` empty, and the group keyed "".
+                try await client.execute(uri: "/metrics?event_name=add_to_cart&from=1764374400&to=1764547200&campaign_id=&group_by=campaign", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let body = String(buffer: response.body)
+                    #expect(body.contains(#""filter":{"channel":null,"campaign_id":""},"group_by":"campaign""#), "\(body)")
+                    #expect(body.contains(#""total_count":6,"unique_user_count":3,"groups":[{"key":"","total_count":6,"unique_user_count":3}]"#), "\(body)")
+                }
                 // Percent-encoded unicode, no filter, defaults for the window (now = 2025-12-15T12:00:00Z).
                 try await client.execute(uri: "/metrics?event_name=ajouter_au_panier_%F0%9F%9B%92", method: .get) { response in
                     #expect(response.status == .ok)
@@ -62,6 +69,8 @@ import Testing
                 ("event_name=e&from=soon", "from"),
                 ("event_name=e&from=1764547200&to=1764374400", "from"),
                 ("event_name=e&channel=", "channel"),
+                ("event_name=e&campaign_id=\(String(repeating: "c", count: 101))", "campaign_id"),
+                ("event_name=e&campaign_id=c&group_by=month", "campaign_id"),
             ] {
                 try await client.execute(uri: "/metrics?\(query)", method: .get) { response in
                     #expect(response.status == .badRequest, "\(query)")
