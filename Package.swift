@@ -130,10 +130,9 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "WAL", "Store", "Events", "Replay", "Query", "Rollups", "TestSupport",
+                "WAL", "Store", "Events", "Replay", "Query", "Rollups", "TestSupport", "Time",
                 "CCRC32C",  // bench restart relabels copies of WAL segments (RestartBenchmarkSegments.swift)
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 // `bench load`'s HTTP/1.1 client: raw channels, no HTTP library in the request path.
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -154,6 +153,12 @@ let package = Package(
         ),
 
         .testTarget(name: "WALTests", dependencies: ["WAL", "TestSupport"]),
+        // bench's own logic that needs no service: the load client's response parser, the ack log's
+        // keys as `bench check` hashes them (against the service's parser).
+        .testTarget(
+            name: "BenchTests",
+            dependencies: ["Bench", "Events", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "BitmapsTests", dependencies: ["Bitmaps"]),
         .testTarget(name: "RollupsTests", dependencies: ["Rollups", "Bitmaps", "Store", "TestSupport"]),

@@ -50,7 +50,7 @@ struct MappedMessage {
     /// Why `messageID` cannot be an idempotency key (empty, or longer than ours may be), if it cannot.
     func invalidMessageID(limits: EventLimits) -> EventError? {
         guard let id = messageID, id.isEmpty || id.utf8.count > limits.maxIdempotencyKeyBytes else { return nil }
-        let name = fieldNames[.idempotencyKey] ?? "messageId"
+        let name = fieldNames.name(of: .idempotencyKey) ?? "messageId"
         return EventError(
             code: id.isEmpty ? EventError.Code.empty : EventError.Code.tooLong, field: name,
             message: "\(name) must be 1 to \(limits.maxIdempotencyKeyBytes) bytes of UTF-8."
@@ -62,7 +62,7 @@ struct MappedMessage {
     func namingClientField(_ error: EventError) -> EventError {
         var error = error
         let ours = error.field.split(separator: ".", maxSplits: 1).first.map(String.init) ?? error.field
-        if let theirs = EventField(name: ours).flatMap({ fieldNames[$0] }) {
+        if let theirs = EventField(name: ours).flatMap({ fieldNames.name(of: $0) }) {
             error.message = error.message.replacing(ours, with: theirs)
             error.field = theirs + String(error.field.dropFirst(ours.count))
         }
@@ -93,9 +93,10 @@ extension EventParser {
         var result = BulkParseResult()
         result.events.reserveCapacity(messages.count)
         result.eventIndexes.reserveCapacity(messages.count)
+        let scope = SDKKeyScope(dialect: dialect, writeKey: writeKey ?? "")
         for (index, message) in messages.enumerated() {
             result.append(map(message).flatMap {
-                assemble($0, reader: reader, dialect: dialect, writeKey: writeKey, receivedAtMicros: receivedAtMicros)
+                assemble($0, reader: reader, scope: scope, receivedAtMicros: receivedAtMicros)
             }, index: index)
         }
         return SDKBatch(writeKey: writeKey, parsed: result)
@@ -109,6 +110,14 @@ extension EventParser {
     /// the client's message id scoped by dialect and write key when there is one, else the derived key.
     func assemble(
         _ message: MappedMessage, reader: RawJSONReader, dialect: SDKDialect, writeKey: String?, receivedAtMicros: Int64
+    ) -> Result<Event, EventError> {
+        assemble(message, reader: reader, scope: SDKKeyScope(dialect: dialect, writeKey: writeKey ?? ""), receivedAtMicros: receivedAtMicros)
+    }
+
+    /// ``assemble(_:reader:dialect:writeKey:receivedAtMicros:)`` with the key scope of the request
+    /// built once for all its messages.
+    func assemble(
+        _ message: MappedMessage, reader: RawJSONReader, scope: SDKKeyScope, receivedAtMicros: Int64
     ) -> Result<Event, EventError> {
         var values = EventFieldValues()
         values.eventName = mappedString(message.eventName, .eventName, maxBytes: limits.maxEventNameBytes, reader: reader, into: &values)
@@ -137,7 +146,7 @@ extension EventParser {
         var key: IdempotencyKey?
         if !values.failed, let id = message.messageID {
             if let error = message.invalidMessageID(limits: limits) { return .failure(error) }
-            key = .scoped(dialect: dialect, writeKey: writeKey ?? "", messageID: id)
+            key = scope.key(messageID: id)
         }
         return makeEvent(&values, receivedAtMicros: receivedAtMicros, key: key).mapError(message.namingClientField)
     }
@@ -198,8 +207,21 @@ extension IdempotencyKey {
     /// two projects that reuse an id store two events; its length is too, so no two (key, id) pairs
     /// hash the same text; the `sdk:` domain keeps it apart from `client:` keys of our own API.
     public static func scoped(dialect: SDKDialect, writeKey: String, messageID: String) -> IdempotencyKey {
-        let prefix = "sdk:\(dialect.rawValue):\(writeKey.utf8.count):"
-        return hashed(prefix, writeKey, messageID)
+        SDKKeyScope(dialect: dialect, writeKey: writeKey).key(messageID: messageID)
+    }
+}
+
+/// `sdk:<dialect>:<write key length>:<write key>`, the text every message id of one request is hashed
+/// after: built once per request, since formatting it per message cost more than the hash.
+struct SDKKeyScope {
+    let prefix: String
+
+    init(dialect: SDKDialect, writeKey: String) {
+        prefix = "sdk:\(dialect.rawValue):\(writeKey.utf8.count):" + writeKey
+    }
+
+    func key(messageID: String) -> IdempotencyKey {
+        IdempotencyKey.hashed(prefix, messageID)
     }
 }
 
@@ -237,7 +259,7 @@ enum DialectRules {
     /// (`received − (sentAt − timestamp)`, as Segment and PostHog do), else `timestamp` as sent,
     /// else the time received. `nil` with the field's name when a timestamp is not RFC 3339.
     static func eventTime(
-        timestamp: (name: String, value: RawValue?), sentAt: (name: String, value: RawValue?),
+        timestamp: (name: StaticString, value: RawValue?), sentAt: (name: StaticString, value: RawValue?),
         batchSentAtMicros: Int64?, reader: RawJSONReader, receivedAtMicros: Int64
     ) -> Result<Int64, EventError> {
         guard let stamp = Self.timestamp(timestamp.value, reader: reader) else {
@@ -251,9 +273,9 @@ enum DialectRules {
         return .success(receivedAtMicros - (sentMicros - stamp))
     }
 
-    static func invalidTimestamp(_ name: String) -> EventError {
+    static func invalidTimestamp(_ name: StaticString) -> EventError {
         EventError(
-            code: EventError.Code.invalidTimestamp, field: name,
+            code: EventError.Code.invalidTimestamp, field: "\(name)",
             message: "\(name) must be an RFC 3339 date-time string such as 2025-11-29T10:00:00.000Z."
         )
     }
@@ -291,24 +313,30 @@ enum DialectRules {
 
     /// Tags from `properties.tags` when it is an array of strings (else it stays in metadata).
     static func isStringArray(_ value: RawValue, reader: RawJSONReader) -> Bool {
-        reader.isArray(value) && reader.elements(value).allSatisfy { reader.isString($0) }
+        reader.isArray(value) && reader.allElements(of: value) { reader.isString($0) }
     }
 }
 
 /// Which client field each of our fields came from (`user_id` → `userId`), to name it in an error.
-/// Fixed slots rather than a dictionary: it is built for every message and read only on errors.
+/// Fixed slots of static names rather than a dictionary or Strings: it is built and copied for every
+/// message and read only on errors, so it holds nothing to retain or release.
 struct ClientFieldNames {
-    private var eventName: String?, userID: String?, channel: String?, campaignID: String?
-    private var tags: String?, timestamp: String?, metadata: String?, idempotencyKey: String?
+    private var eventName: StaticString?, userID: StaticString?, channel: StaticString?, campaignID: StaticString?
+    private var tags: StaticString?, timestamp: StaticString?, metadata: StaticString?, idempotencyKey: StaticString?
 
     /// The names every message of a dialect has; the others are set as the mapper finds them.
-    init(eventName: String, metadata: String, idempotencyKey: String) {
+    init(eventName: StaticString, metadata: StaticString, idempotencyKey: StaticString) {
         self.eventName = eventName
         self.metadata = metadata
         self.idempotencyKey = idempotencyKey
     }
 
-    subscript(ours: EventField) -> String? {
+    /// The client's name of `ours`, as text (errors only).
+    func name(of ours: EventField) -> String? {
+        self[ours].map { "\($0)" }
+    }
+
+    subscript(ours: EventField) -> StaticString? {
         get {
             switch ours {
             case .eventName: eventName
@@ -366,6 +394,7 @@ struct MetadataBuilder {
 
     init(type: String, reserving capacity: Int) {
         out.reserveCapacity(capacity + 64)
+        parts.reserveCapacity(6)  // at most: name, category, groupId, previousId, properties, context
         JSONOut.append(#"{"type":"#, to: &out)
         JSONOut.appendQuoted(type, to: &out)
     }

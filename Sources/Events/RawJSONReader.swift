@@ -70,6 +70,8 @@ struct RawJSONReader {
     func fields(_ value: RawValue) -> [RawField] {
         guard isObject(value) else { return [] }
         var out: [RawField] = []
+        // One allocation for the usual message or properties object, rather than growing 1, 2, 4, 8.
+        out.reserveCapacity(8)
         forEachElement(of: value, closing: UInt8(ascii: "}")) { (scanner) throws(EventBodyFailure) in
             let nameStart = scanner.pos
             let key = try scanner.scanString()
@@ -86,6 +88,19 @@ struct RawJSONReader {
             out.append(RawField(name: key, nameSpan: nameSpan, value: RawValue(start: start, end: scanner.pos), plainName: plain))
         }
         return out
+    }
+
+    /// Whether every element of the array at `value` passes `test`, without collecting them; false
+    /// for anything but an array.
+    func allElements(of value: RawValue, satisfy test: (RawValue) -> Bool) -> Bool {
+        guard isArray(value) else { return false }
+        var all = true
+        forEachElement(of: value, closing: UInt8(ascii: "]")) { (scanner) throws(EventBodyFailure) in
+            let start = scanner.pos
+            scanner.pos = end(ofValueAt: start)
+            if all, !test(RawValue(start: start, end: scanner.pos)) { all = false }
+        }
+        return all
     }
 
     /// The elements of the array at `value`; `[]` for anything else.

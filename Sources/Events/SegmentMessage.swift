@@ -158,7 +158,7 @@ extension EventParser {
 
         // Timestamp: timestamp, else originalTimestamp, corrected with sentAt.
         let stamp = reader.value("timestamp", in: fields)
-        let stampName = stamp != nil ? "timestamp" : "originalTimestamp"
+        let stampName: StaticString = stamp != nil ? "timestamp" : "originalTimestamp"
         let time = DialectRules.eventTime(
             timestamp: (stampName, stamp ?? reader.value("originalTimestamp", in: fields)),
             sentAt: ("sentAt", reader.value("sentAt", in: fields)),

@@ -37,6 +37,9 @@ public final class BitmapCache: @unchecked Sendable {
     }
 
     public let budget: Int
+    /// An NSLock, not a `Mutex`: lookups hand out the cached (non-Sendable) bitmaps while the cache
+    /// keeps them, which `Mutex.withLock`'s `sending` result refuses; the immutability above is what
+    /// makes sharing them safe.
     private let lock = NSLock()
     private var entries: [Key: Entry] = [:]
     private var bytes = 0

@@ -1,6 +1,7 @@
 import APISupport
 import Foundation
 import Metrics
+import Synchronization
 
 /// Admission control for metrics queries: at most `running` run at once (the query pool's
 /// connections) and at most `waiting` more wait for one; any request beyond that gets 503
@@ -11,12 +12,12 @@ import Metrics
 /// unions and one input, ``RollupMetricsFold``), a waiting one almost nothing, and nothing else is
 /// ever queued. Exposed as `metrics_queries_in_flight` (a gauge: running and waiting) and
 /// `metrics_queries_rejected_total`.
-public final class MetricsAdmission: @unchecked Sendable {
+public final class MetricsAdmission: Sendable {
     public let running: Int
     public let waiting: Int
     public let retryAfterSeconds: Int
-    private let lock = NSLock()
-    private var admitted = 0
+    /// Requests admitted (running or waiting).
+    private let admitted = Mutex(0)
     private let inFlight = Gauge(label: "metrics_queries_in_flight")
     private let rejected = Counter(label: "metrics_queries_rejected_total")
 
@@ -28,12 +29,13 @@ public final class MetricsAdmission: @unchecked Sendable {
     }
 
     /// Requests admitted now (running or waiting for a connection).
-    public var current: Int { lock.withLock { admitted } }
+    public var current: Int { admitted.withLock { $0 } }
 
     /// Runs `body` if there is room, else throws the 503.
     public func admit<T>(_ body: () async throws -> T) async throws -> T {
-        let entered: Int? = lock.withLock {
-            guard admitted < running + waiting else { return nil }
+        let capacity = running + waiting
+        let entered: Int? = admitted.withLock { admitted in
+            guard admitted < capacity else { return nil }
             admitted += 1
             return admitted
         }
@@ -46,7 +48,7 @@ public final class MetricsAdmission: @unchecked Sendable {
         }
         inFlight.record(entered)
         defer {
-            let left = lock.withLock {
+            let left = admitted.withLock { admitted in
                 admitted -= 1
                 return admitted
             }

@@ -157,40 +157,22 @@ public enum RollupLevelVerifier {
             WHERE event_name = ANY($1::text[]) AND level = $2 AND start = $3
             """,
             parameters: [parameters[0], .int8(Int64(level.level)), parameters[1]], resultFormat: .binary)
-        var stored: [RollupKey: (total: Int64, uniques: Int64, bytes: [UInt8])] = [:]
+        var stored: [RollupKey: RollupVerifier.Stored] = [:]
         for row in 0..<storedRows.rowCount {
             guard let name = storedRows.string(row, 0), let channel = storedRows.string(row, 1), let total = storedRows.int64(row, 2),
                   let uniques = storedRows.int64(row, 3), let bytes = storedRows.bytes(row, 4), let campaign = storedRows.string(row, 5)
             else { throw RollupError("unexpected row from \(table)") }
-            stored[RollupKey(eventName: name, bucket: start, campaign: campaign, channel: channel)] = (total, uniques, Array(bytes))
+            stored[RollupKey(eventName: name, bucket: start, campaign: campaign, channel: channel)] = .init(total: total, uniques: uniques, bytes: Array(bytes))
         }
         var differences: [RollupDifference] = []
         let keys = Set(raw.keys).union(stored.keys).sorted()
         for key in keys {
-            var problems: [String] = []
-            switch (raw[key], stored[key]) {
-            case (nil, nil): continue
-            case (let expected?, nil):
-                problems.append("row missing (events: \(expected.total) events, \(expected.distinct) users)")
-            case (nil, let row?):
-                problems.append("row without events (stored: total \(row.total), uniques \(row.uniques))")
-            case (let expected?, let row?):
-                if row.total != expected.total { problems.append("total \(row.total), events \(expected.total)") }
-                if row.uniques != expected.distinct { problems.append("uniques \(row.uniques), events \(expected.distinct) distinct uids") }
-                do {
-                    let users = try RoaringBitmap(portable: row.bytes)
-                    if users.cardinality != expected.distinct {
-                        problems.append("users bitmap holds \(users.cardinality) uids, events \(expected.distinct)")
-                    }
-                    if let children, users != RoaringBitmap.union(children[key]?.users ?? []) {
-                        problems.append("users bitmap differs from the union of its two children")
-                    }
-                } catch {
-                    problems.append("users bitmap unreadable: \(error)")
-                }
+            let problem = RollupVerifier.compare(expected: raw[key], stored[key]) { users in
+                guard let children, users != RoaringBitmap.union(children[key]?.users ?? []) else { return nil }
+                return "users bitmap differs from the union of its two children"
             }
-            if !problems.isEmpty {
-                differences.append(RollupDifference(table: .daily, key: key, problem: problems.joined(separator: "; "), level: level, campaign: campaign))
+            if let problem {
+                differences.append(RollupDifference(table: .daily, key: key, problem: problem, level: level, campaign: campaign))
             }
         }
         return (keys.count, differences)

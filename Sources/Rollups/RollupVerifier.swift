@@ -91,7 +91,8 @@ public enum RollupVerifier {
         var users: RoaringBitmap
     }
 
-    private struct Stored {
+    /// A stored rollup row's figures, as the checks compare them.
+    struct Stored {
         var total: Int64
         var uniques: Int64
         var bytes: [UInt8]
@@ -158,33 +159,43 @@ public enum RollupVerifier {
         return (checked, differences)
     }
 
-    /// Nil when they agree, else what differs.
+    /// Nil when they agree, else what differs (down to example uids for a bitmap).
     private static func compare(_ raw: Raw?, _ stored: Stored?) -> String? {
-        guard let stored else {
-            guard let raw else { return nil }
-            return "row missing (events: \(raw.total) events, \(raw.distinct) users)"
+        compare(expected: raw.map { ($0.total, $0.distinct) }, stored) { users in
+            guard let raw, users != raw.users else { return nil }
+            let have = Set(users.values)
+            let want = Set(raw.users.values)
+            let missing = want.subtracting(have).sorted()
+            let extra = have.subtracting(want).sorted()
+            var text = "users bitmap differs:"
+            if !missing.isEmpty { text += " \(missing.count) missing (e.g. uid \(Int32(bitPattern: missing[0])))" }
+            if !extra.isEmpty { text += " \(extra.count) extra (e.g. uid \(Int32(bitPattern: extra[0])))" }
+            return text
         }
-        guard let raw else {
+    }
+
+    /// Nil when a stored row agrees with what the raw events say (its count and distinct users, a
+    /// bitmap that reads and holds that many), else what differs; `checkUsers` adds the table's own
+    /// test of the bitmap (the raw uids themselves, or the union of a block's children).
+    static func compare(
+        expected: (total: Int64, distinct: Int64)?, _ stored: Stored?, checkUsers: (RoaringBitmap) -> String?
+    ) -> String? {
+        guard let stored else {
+            guard let expected else { return nil }
+            return "row missing (events: \(expected.total) events, \(expected.distinct) users)"
+        }
+        guard let expected else {
             return "row without events (stored: total \(stored.total), uniques \(stored.uniques))"
         }
         var problems: [String] = []
-        if stored.total != raw.total { problems.append("total \(stored.total), events \(raw.total)") }
-        if stored.uniques != raw.distinct { problems.append("uniques \(stored.uniques), events \(raw.distinct) distinct uids") }
+        if stored.total != expected.total { problems.append("total \(stored.total), events \(expected.total)") }
+        if stored.uniques != expected.distinct { problems.append("uniques \(stored.uniques), events \(expected.distinct) distinct uids") }
         do {
             let users = try RoaringBitmap(portable: stored.bytes)
-            if users.cardinality != raw.distinct {
-                problems.append("users bitmap holds \(users.cardinality) uids, events \(raw.distinct)")
+            if users.cardinality != expected.distinct {
+                problems.append("users bitmap holds \(users.cardinality) uids, events \(expected.distinct)")
             }
-            if users != raw.users {
-                let have = Set(users.values)
-                let want = Set(raw.users.values)
-                let missing = want.subtracting(have).sorted()
-                let extra = have.subtracting(want).sorted()
-                var text = "users bitmap differs:"
-                if !missing.isEmpty { text += " \(missing.count) missing (e.g. uid \(Int32(bitPattern: missing[0])))" }
-                if !extra.isEmpty { text += " \(extra.count) extra (e.g. uid \(Int32(bitPattern: extra[0])))" }
-                problems.append(text)
-            }
+            if let problem = checkUsers(users) { problems.append(problem) }
         } catch {
             problems.append("users bitmap unreadable: \(error)")
         }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 /// `bench check`: proves that every event the service acknowledged (the keys `bench load --ack-log`
-/// wrote) is in PostgreSQL exactly once.
+/// wrote, our API's and Segment message ids alike: ``CheckKeyHash``) is in PostgreSQL exactly once.
 ///
 /// Replay is asynchronous, so it first waits, bounded: until nothing is missing, or `--timeout`
 /// passes, or the missing count has not dropped for `--stall-timeout` (the replayer is stuck or the
@@ -14,8 +14,10 @@ struct CheckCommand: ParsableCommand {
         abstract: "Verify that every acknowledged event is in PostgreSQL exactly once.",
         discussion: """
             Keys are matched as the service stores them: events.idempotency_key is the first 16 bytes \
-            of SHA-256("client:" + key). Exit status: 0 when every key is found once, 1 when any is \
-            missing or duplicated, 2 when the database could not be checked.
+            of SHA-256("client:" + key) for our API's keys, and of SHA-256 of the line itself for the \
+            Segment message ids `bench load --format segment` logs as sdk:segment:<write key length>:<write \
+            key><messageId>. Exit status: 0 when every key is found once, 1 when any is missing or \
+            duplicated, 2 when the ack log or the database could not be checked.
             """
     )
 
@@ -44,7 +46,13 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         let log = try CheckAckLog(path: ackLog)
-        let hashed = log.keys.map(CheckKeyHash.uuidBytes(clientKey:))
+        let hashed: [[UInt8]]
+        do {
+            hashed = try log.keys.map(CheckKeyHash.uuidBytes(ackLine:))
+        } catch {
+            printToStandardError("check: \(error)")
+            throw ExitCode(2)
+        }
         let session = CheckSession(url: database.databaseURL, keys: hashed)
         let start = ContinuousClock.now
         let deadline = start + .seconds(timeout)
@@ -118,7 +126,8 @@ struct CheckResult: BenchResult {
             let wanted = Set(uuids)
             var byUUID: [String: String] = [:]
             for key in log.keys {
-                let uuid = CheckKeyHash.uuidString(CheckKeyHash.uuidBytes(clientKey: key))
+                guard let bytes = try? CheckKeyHash.uuidBytes(ackLine: key) else { continue }
+                let uuid = CheckKeyHash.uuidString(bytes)
                 if wanted.contains(uuid) { byUUID[uuid] = key }
             }
             missingSample = uuids.map { byUUID[$0] ?? $0 }

@@ -19,7 +19,9 @@ struct LoadCommand: AsyncParsableCommand {
             Each event has idempotency_key "<run-id>-<n>"; -duplication-percent re-sends that share of \
             events as exact copies of earlier ones (same key). With --ack-log, the key of every event the \
             service acknowledged is appended to the file: for POST /events a 202; for bulk, each event \
-            not listed in the answer's "errors". `bench check --ack-log FILE` then verifies PostgreSQL.
+            not listed in the answer's "errors". With --format segment the key is the messageId and the \
+            line is sdk:segment:<write key length>:<write key><messageId>, the text the service hashes. \
+            `bench check --ack-log FILE` then verifies PostgreSQL.
 
             The live line (stderr, each second) shows events sent and acknowledged, failed requests by \
             kind, the last second's rate and its p50/p99 latency. --json prints the summary as one JSON \
@@ -53,6 +55,9 @@ struct LoadCommand: AsyncParsableCommand {
 
     @Option(name: .singleOrDoubleDash("format"), help: "ours (our event JSON) or segment (Segment track messages; give -endpoint v1/batch with --batch, v1/track without).")
     var format = "ours"
+
+    @Option(name: .singleOrDoubleDash("write-key"), help: "With --format segment: the write key, sent as HTTP Basic auth (needed when the service sets INGEST_API_KEYS).")
+    var writeKey: String?
 
     @Option(name: .singleOrDoubleDash("duration"), help: "Stop after this many seconds.")
     var duration: Double?
@@ -90,9 +95,19 @@ struct LoadCommand: AsyncParsableCommand {
         if let batch, !(1...100_000).contains(batch) { throw ValidationError("--batch must be 1…100000") }
         guard timeout > 0 else { throw ValidationError("--timeout must be > 0") }
         guard format == "ours" || format == "segment" else { throw ValidationError("--format must be ours or segment") }
-        // Keys go into JSON bodies and the ack log unescaped: keep them to plain characters.
-        if let runID, runID.isEmpty || runID.count > 100 || !runID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) {
-            throw ValidationError("--run-id must be 1–100 characters of A–Z, a–z, 0–9, '-', '_', '.', ':'")
+        // Keys go into JSON bodies and the ack log unescaped: keep them to plain characters, and out
+        // of the ack log's `sdk:` domain (Segment message ids), which `bench check` hashes differently.
+        if let runID, runID.isEmpty || runID.count > 100 || !runID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) })
+            || runID.hasPrefix(SDKAckKey.domain)
+        {
+            throw ValidationError("--run-id must be 1–100 characters of A–Z, a–z, 0–9, '-', '_', '.', ':', not starting with 'sdk:'")
+        }
+        if let writeKey {
+            guard format == "segment" else { throw ValidationError("--write-key is for --format segment") }
+            // It goes into a header and each ack log line: printable ASCII, no spaces.
+            guard !writeKey.isEmpty, writeKey.utf8.count <= 200, writeKey.utf8.allSatisfy({ (33...126).contains($0) }) else {
+                throw ValidationError("--write-key must be 1–200 printable ASCII characters without spaces")
+            }
         }
         _ = try LoadTarget(endpoint: endpoint, bulk: batch != nil)
     }
@@ -108,6 +123,7 @@ struct LoadCommand: AsyncParsableCommand {
             retry503: retry503,
             requestTimeout: .nanoseconds(Int64(timeout * 1e9)))
         plan.segment = format == "segment"
+        plan.writeKey = writeKey
         plan.pipeline = pipeline
         plan.threads = threads ?? min(System.coreCount, concurrency)
         let log = try ackLog.map { try LoadAckLog(path: $0) }

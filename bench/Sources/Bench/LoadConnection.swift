@@ -178,7 +178,7 @@ final class LoadConnection: @unchecked Sendable {
     private func acknowledge(_ slot: Int, body: ByteBuffer?) -> LoadOutcome {
         let keys = slots[slot].builder.keys
         guard context.plan.bulk else {
-            context.ackLog?.append(prefix: context.template.keyPrefix, numbers: keys)
+            context.ackLog?.append(prefix: context.template.ackPrefix, numbers: keys)
             return .accepted(acknowledged: keys.count, rejected: 0)
         }
         guard let body, let answer = LoadBulkAnswer.decode(body) else { return .badResponse }
@@ -186,7 +186,7 @@ final class LoadConnection: @unchecked Sendable {
         guard rejected.allSatisfy({ keys.indices.contains($0) }), answer.rejected == rejected.count,
             answer.accepted == keys.count - rejected.count
         else { return .badResponse }
-        context.ackLog?.append(prefix: context.template.keyPrefix, numbers: keys.indices.lazy.filter { !rejected.contains($0) }.map { keys[$0] })
+        context.ackLog?.append(prefix: context.template.ackPrefix, numbers: keys.indices.lazy.filter { !rejected.contains($0) }.map { keys[$0] })
         return .accepted(acknowledged: answer.accepted, rejected: answer.rejected)
     }
 

@@ -7,13 +7,22 @@ import NIOCore
 struct LoadRequestTemplate: Sendable {
     /// `POST /events HTTP/1.1\r\nHost: …\r\nContent-Type: application/json\r\nContent-Length: `
     let headPrefix: [UInt8]
-    /// `<run-id>-`: every key is this and the event's number.
+    /// `<run-id>-`: every key (or Segment `messageId`) is this and the event's number.
     let keyPrefix: [UInt8]
+    /// What the ack log writes before an acknowledged event's number: the key prefix for our API;
+    /// for Segment messages the whole `sdk:segment:<write key length>:<write key>` domain too, so
+    /// `bench check` hashes each line as the service keys that message (``CheckKeyHash``).
+    let ackPrefix: [UInt8]
 
-    init(target: LoadTarget, runID: String) {
-        headPrefix = Array(
-            "POST \(target.requestTarget) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nContent-Type: application/json\r\nContent-Length: ".utf8)
+    /// `writeKey` (Segment only) is sent as HTTP Basic auth, the key as user name, as Segment's SDKs do.
+    init(target: LoadTarget, runID: String, segment: Bool = false, writeKey: String? = nil) {
+        var head = "POST \(target.requestTarget) HTTP/1.1\r\nHost: \(target.hostHeader)\r\n"
+        if segment, let writeKey {
+            head += "Authorization: Basic \(Data((writeKey + ":").utf8).base64EncodedString())\r\n"
+        }
+        headPrefix = Array((head + "Content-Type: application/json\r\nContent-Length: ").utf8)
         keyPrefix = Array("\(runID)-".utf8)
+        ackPrefix = segment ? Array(SDKAckKey.prefix(dialect: .segment, writeKey: writeKey ?? "").utf8) + keyPrefix : keyPrefix
     }
 
     /// Replaces `request`'s contents with a POST of `body`. Reuses the buffer's storage once the
@@ -44,7 +53,6 @@ struct LoadRequestBuilder {
     private(set) var request = ByteBufferAllocator().buffer(capacity: 1024)
     var generator: EventGenerator
     private var recent: LoadRecentEvents
-    private var timestamps = SegmentTimestampCache()
     private var body: [UInt8] = []
     /// Numbers of the events in the request (keys `<run-id>-<n>`), duplicates included.
     private(set) var keys: [Int] = []
@@ -88,8 +96,7 @@ struct LoadRequestBuilder {
 
     private mutating func append(_ event: SyntheticEvent, number: Int, plan: LoadPlan, template: LoadRequestTemplate) {
         if plan.segment {
-            let key = String(decoding: template.keyPrefix, as: UTF8.self) + String(number)
-            event.appendSegmentJSON(to: &body, messageID: key, timestamp: timestamps.text(for: event.timestamp))
+            event.appendSegmentJSON(to: &body, keyPrefix: template.keyPrefix, keyNumber: number)
         } else {
             event.appendJSON(to: &body, keyPrefix: template.keyPrefix, keyNumber: number)
         }

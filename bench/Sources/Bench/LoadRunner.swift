@@ -22,6 +22,8 @@ struct LoadPlan: Sendable {
     /// Segment's wire format (`--format segment`): `{"batch":[…]}` of track messages, or one message
     /// per POST, answered 200 rather than 202.
     var segment = false
+    /// Segment write key, sent as HTTP Basic auth (`--write-key`); nil sends none.
+    var writeKey: String?
 }
 
 /// Runs the connections on their event loops until the schedule ends. Connection i lives on loop
@@ -37,7 +39,7 @@ struct LoadRunner {
         let loops = (0..<plan.threads).map { _ in group.next() }
         let context = LoadContext(
             plan: plan, schedule: schedule, ackLog: ackLog,
-            template: LoadRequestTemplate(target: plan.target, runID: plan.runID),
+            template: LoadRequestTemplate(target: plan.target, runID: plan.runID, segment: plan.segment, writeKey: plan.writeKey),
             acknowledgedStatus: plan.segment ? 200 : 202)
         let connections = (0..<plan.concurrency).map { index in
             LoadConnection(
