@@ -88,6 +88,17 @@ public final class RoaringBitmap {
         withExtendedLifetime(other) { roaring_bitmap_or_inplace(pointer, other.pointer) }
     }
 
+    /// Adds every member of `other` without keeping container cardinalities up to date
+    /// (`roaring_bitmap_lazy_or_inplace`): cheaper for a chain of unions, but the bitmap must get
+    /// ``repairAfterLazyUnions()`` before anything else reads it.
+    public func formUnionLazily(_ other: RoaringBitmap) {
+        guard other !== self else { return }
+        withExtendedLifetime(other) { roaring_bitmap_lazy_or_inplace(pointer, other.pointer, false) }
+    }
+
+    /// Makes a bitmap that got ``formUnionLazily(_:)`` whole again (`roaring_bitmap_repair_after_lazy`).
+    public func repairAfterLazyUnions() { roaring_bitmap_repair_after_lazy(pointer) }
+
     /// The union of `bitmaps` as a new bitmap (`roaring_bitmap_or_many`, one pass over all inputs
     /// instead of a chain of pairwise unions).
     public static func union(_ bitmaps: [RoaringBitmap]) -> RoaringBitmap {
@@ -115,6 +126,9 @@ public final class RoaringBitmap {
     /// call before serializing a bitmap that will be stored.
     @discardableResult
     public func runOptimize() -> Bool { roaring_bitmap_run_optimize(pointer) }
+
+    /// The length of ``portableSerialized()`` without serializing (what the query cache counts).
+    public var portableSize: Int { roaring_bitmap_portable_size_in_bytes(pointer) }
 
     /// CRoaring's portable serialization; ``init(portable:)`` reads it back.
     public func portableSerialized() -> [UInt8] {

@@ -105,7 +105,7 @@ struct QueryOptions: ParsableArguments {
     @Option(name: .customLong("query-queue-timeout-ms"), help: "Longest a metrics query waits for a connection before 503 overloaded (env QUERY_QUEUE_TIMEOUT_MS).")
     var queueTimeoutMilliseconds: Int = Environment.int("QUERY_QUEUE_TIMEOUT_MS", default: 5_000)
 
-    @Option(name: .customLong("query-cache-bytes"), help: "Memory for whole-day and block bitmaps kept between metrics queries (exact: checked by row version); 0 turns it off (env QUERY_CACHE_BYTES).")
+    @Option(name: .customLong("query-cache-bytes"), help: "Memory for whole-day, block, hourly (tz) bitmaps and local-day unions kept between metrics queries (exact: checked by row version); 0 turns it off (env QUERY_CACHE_BYTES).")
     var cacheBytes: Int = Environment.int("QUERY_CACHE_BYTES", default: BitmapCache.defaultBytes)
 
     func validate() throws {

@@ -3,7 +3,8 @@ import Foundation
 import Metrics
 
 /// A byte-budgeted cache of deserialized rollup bitmaps (whole days of `rollup_daily`, blocks of
-/// `rollup_blocks`), shared by every metrics query of the service (`--query-cache-bytes`).
+/// `rollup_blocks`, hours of `rollup_hourly` for local buckets, and the unions of local buckets with
+/// the row versions they stand for), shared by every metrics query of the service (`--query-cache-bytes`).
 ///
 /// Exact by construction: an entry is stored with the row's `version` (a fresh number from the
 /// `rollup_versions` sequence on every write of the row, by any node's replayer or a rebuild), the
@@ -27,6 +28,9 @@ public final class BitmapCache: @unchecked Sendable {
         var level: Int
         var start: Int64
         var channel: [UInt8]
+        /// Only for the unions of local buckets (``LocalBucketQuery/memoLevel``): the end of the
+        /// bucket's part of the window.
+        var end: Int64 = 0
     }
 
     struct Entry {
@@ -34,6 +38,9 @@ public final class BitmapCache: @unchecked Sendable {
         var bitmap: RoaringBitmap
         var bytes: Int
         var lastUse: UInt64
+        /// For the union of a local bucket: the (level, start, version) of every row it is the union
+        /// of, flattened; it stands for exactly those row versions.
+        var signature: [Int64] = []
     }
 
     public let budget: Int
@@ -78,6 +85,32 @@ public final class BitmapCache: @unchecked Sendable {
         }
     }
 
+    /// The entries held for exactly these keys (one lookup each, for queries whose pieces are one
+    /// row each), with the same promise as above.
+    func entries(_ keys: [Key]) -> [Key: (version: Int64, bitmap: RoaringBitmap)] {
+        guard isEnabled, !keys.isEmpty else { return [:] }
+        return lock.withLock {
+            var found: [Key: (version: Int64, bitmap: RoaringBitmap)] = [:]
+            for key in keys {
+                if let entry = entries[key] { found[key] = (entry.version, entry.bitmap) }
+            }
+            return found
+        }
+    }
+
+    /// The union of a local bucket's rows and the row versions it was made of (``LocalBucketQuery``).
+    func memo(_ key: Key) -> (signature: [Int64], bitmap: RoaringBitmap)? {
+        guard isEnabled else { return nil }
+        return lock.withLock { entries[key].map { ($0.signature, $0.bitmap) } }
+    }
+
+    /// Keeps the union of a local bucket, with the row versions it is the union of; never modified
+    /// afterwards. Counted in the budget like the bitmaps of rows (not as a miss).
+    func storeMemo(_ key: Key, signature: [Int64], bitmap: RoaringBitmap) {
+        guard isEnabled else { return }
+        insert(key, Entry(version: 0, bitmap: bitmap, bytes: bitmap.portableSize, lastUse: 0, signature: signature), replacing: { _ in true })
+    }
+
     /// Marks a held entry as used (a hit).
     func used(_ key: Key) {
         hits.increment()
@@ -93,16 +126,36 @@ public final class BitmapCache: @unchecked Sendable {
     func store(_ key: Key, version: Int64, bitmap: RoaringBitmap, bytes count: Int) {
         misses.increment()
         guard isEnabled else { return }
+        lock.withLock { counts.misses += 1 }
+        // Another query may have stored a newer version meanwhile: keep the newest.
+        insert(key, Entry(version: version, bitmap: bitmap, bytes: count, lastUse: 0), replacing: { $0.version < version })
+    }
+
+    /// How many entries of one level are held (tests).
+    func count(level: Int) -> Int { lock.withLock { entries.keys.filter { $0.level == level }.count } }
+
+    /// Drops every entry of one level (tests: a cache that lost some bitmaps but kept others).
+    func evict(level: Int) {
+        lock.withLock {
+            for (key, entry) in entries where key.level == level {
+                bytes -= entry.bytes
+                entries[key] = nil
+            }
+        }
+    }
+
+    private func insert(_ key: Key, _ entry: Entry, replacing: (Entry) -> Bool) {
+        let count = entry.bytes
         let held = lock.withLock {
-            counts.misses += 1
             guard count <= budget else { return bytes }
             tick += 1
             if let old = entries[key] {
-                // Another query may have stored a newer version meanwhile: keep the newest.
-                guard old.version < version else { return bytes }
+                guard replacing(old) else { return bytes }
                 bytes -= old.bytes
             }
-            entries[key] = Entry(version: version, bitmap: bitmap, bytes: count, lastUse: tick)
+            var entry = entry
+            entry.lastUse = tick
+            entries[key] = entry
             bytes += count
             while bytes > budget, let victim = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
                 bytes -= victim.value.bytes

@@ -16,13 +16,15 @@ import Time
 /// its stored unique count.
 ///
 /// Parts (first column): 0 `rollup_status` (complete, levels complete); 1 whole days from
-/// `rollup_daily` (`$2`; and the days under blocks, `$5`, while the blocks are not complete, decided
-/// inside the statement so it stays one snapshot); 4 the blocks (`$3`, `$4`); 2 whole hours (`$6`);
-/// 3 raw ranges (`$7`, `$8`) with their bucket index (`$9`). `$10` the channel filter, if any.
-/// `$11..$14` the query cache's entries (level, start, channel, version; hours are level -1) for
-/// these pieces: a row the cache holds at its version comes without its bitmap, marked in the last
-/// column, exactly as in ``RollupMetricsQuery``. Like it, the text is only fixed fragments; every
-/// value is a parameter.
+/// `rollup_daily` (`$2`, with `$4` = 1 for the days under blocks, read only while the blocks are not
+/// complete, decided inside the statement so it stays one snapshot); 4 the blocks (`$5`, `$6`); 2
+/// whole hours (`$8`); 3 raw ranges (`$10`, `$11`) with their bucket index (`$12`). `$13` the
+/// channel filter, if any. Every piece is one row (the all-channels row, or the filter's channel), so
+/// the query cache's version of each piece travels beside it (`$3`, `$7`, `$9`; -1 when not held):
+/// a row the cache holds at its version comes without its bitmap, marked in the last column, and the
+/// check is one comparison per row (a lookup in a list of held keys per row was quadratic: ~720 × 720
+/// for a 30-day window of local days). Like ``RollupMetricsQuery``, the text is only fixed fragments;
+/// every value is a parameter.
 struct LocalBucketQuery {
     let request: MetricsRequest
     let buckets: LocalBuckets
@@ -62,97 +64,153 @@ struct LocalBucketQuery {
     }
 
     var sql: String {
-        let channel = request.channel == nil ? "channel = ''" : "channel = $10"
-        let rawFilter = request.channel == nil ? "" : " AND channel = $10"
-        // Whether the query cache holds this row at this version, so its bitmap need not be sent.
-        func held(_ level: String, _ bucket: String) -> String {
-            """
-            EXISTS (SELECT 1 FROM unnest($11::int8[], $12::timestamptz[], $13::text[], $14::int8[]) AS h(hl, hs, hc, hv)
-                    WHERE hl = \(level) AND hs = \(bucket) AND hc = channel AND hv = version)
-            """
-        }
-        func columns(_ level: String, _ bucket: String) -> String {
-            let cached = held(level, bucket)
-            return "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8, CASE WHEN NOT \(cached) THEN users END, NULL::int4[], version, \(cached)::int::int8"
+        let channel = request.channel == nil ? "channel = ''" : "channel = $13"
+        let rawFilter = request.channel == nil ? "" : " AND channel = $13"
+        // `w.held`: the version the query cache holds for this piece (-1: none).
+        func columns(_ bucket: String) -> String {
+            "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8, CASE WHEN version <> w.held THEN users END, NULL::int4[], version, (version = w.held)::int::int8"
         }
         return """
             SELECT 0, NULL::text, NULL::int8, complete::int::int8, levels_complete::int::int8, NULL::bytea, NULL::int4[], NULL::int8, NULL::int8 FROM rollup_status
             UNION ALL
-            SELECT 1, \(columns("0", "day")) FROM rollup_daily
-            WHERE event_name = $1 AND \(channel)
-              AND (day = ANY($2::timestamptz[]) OR (day = ANY($5::timestamptz[]) AND NOT (SELECT levels_complete FROM rollup_status)))
+            SELECT 1, \(columns("day"))
+            FROM unnest($2::timestamptz[], $3::int8[], $4::int8[]) AS w(d, held, under)
+            JOIN rollup_daily ON event_name = $1 AND day = w.d AND \(channel)
+            WHERE w.under = 0 OR NOT (SELECT levels_complete FROM rollup_status)
             UNION ALL
-            SELECT 4, \(columns("level", "start"))
-            FROM unnest($3::int8[], $4::timestamptz[]) AS c(l, s)
-            JOIN rollup_blocks ON event_name = $1 AND level = c.l AND start = c.s
-            WHERE (SELECT levels_complete FROM rollup_status) AND \(channel)
+            SELECT 4, \(columns("start"))
+            FROM unnest($5::int8[], $6::timestamptz[], $7::int8[]) AS w(l, s, held)
+            JOIN rollup_blocks ON event_name = $1 AND level = w.l AND start = w.s AND \(channel)
+            WHERE (SELECT levels_complete FROM rollup_status)
             UNION ALL
-            SELECT 2, \(columns("-1", "hour")) FROM rollup_hourly
-            WHERE event_name = $1 AND hour = ANY($6::timestamptz[]) AND \(channel)
+            SELECT 2, \(columns("hour"))
+            FROM unnest($8::timestamptz[], $9::int8[]) AS w(h, held)
+            JOIN rollup_hourly ON event_name = $1 AND hour = w.h AND \(channel)
             UNION ALL
             SELECT 3, '', r.b, e.n, NULL::int8, NULL::bytea, e.u, NULL::int8, NULL::int8
-            FROM unnest($7::timestamptz[], $8::timestamptz[], $9::int8[]) AS r(lo, hi, b)
+            FROM unnest($10::timestamptz[], $11::timestamptz[], $12::int8[]) AS r(lo, hi, b)
             CROSS JOIN LATERAL (SELECT count(*) AS n, array_agg(uid) AS u FROM events
                                 WHERE event_name = $1 AND ts >= r.lo AND ts < r.hi\(rawFilter)) e
             WHERE e.n > 0
             """
     }
 
-    func parameters(_ pieces: Pieces, held: [(key: BitmapCache.Key, version: Int64, bitmap: RoaringBitmap)]) -> [PostgresParameter] {
-        var parameters: [PostgresParameter] = [
+    /// The statement's parameters; `held` gives the cached version of each piece (-1: not held).
+    func parameters(_ pieces: Pieces, held: (BitmapCache.Key) -> Int64) -> [PostgresParameter] {
+        let days = pieces.days + pieces.blockDays
+        return [
             .text(request.eventName),
-            PostgresBinaryArray.timestamptz(seconds: pieces.days),
+            PostgresBinaryArray.timestamptz(seconds: days),
+            PostgresBinaryArray.int8(days.map { held(key(level: 0, start: $0)) }),
+            PostgresBinaryArray.int8(pieces.days.map { _ in 0 } + pieces.blockDays.map { _ in 1 }),
             PostgresBinaryArray.int8(pieces.blocks.map(\.level)),
             PostgresBinaryArray.timestamptz(seconds: pieces.blocks.map(\.start)),
-            PostgresBinaryArray.timestamptz(seconds: pieces.blockDays),
+            PostgresBinaryArray.int8(pieces.blocks.map { held(key(level: Int($0.level), start: $0.start)) }),
             PostgresBinaryArray.timestamptz(seconds: pieces.hours),
+            PostgresBinaryArray.int8(pieces.hours.map { held(key(level: Self.hourLevel, start: $0)) }),
             PostgresBinaryArray.timestamptz(unixMicros: pieces.raw.map(\.range.lowerBound)),
             PostgresBinaryArray.timestamptz(unixMicros: pieces.raw.map(\.range.upperBound)),
             PostgresBinaryArray.int8(pieces.raw.map { Int64($0.bucket) }),
+            // Typed text even without a channel filter, so every statement has the same parameters.
+            .binary(Array((request.channel ?? "").utf8), oid: PostgresType.text),
         ]
-        // $10 is typed text even without a channel filter, so every statement has the same parameters.
-        parameters.append(.binary(Array((request.channel ?? "").utf8), oid: PostgresType.text))
-        parameters.append(PostgresBinaryArray.int8(held.map { Int64($0.key.level) }))
-        parameters.append(PostgresBinaryArray.timestamptz(seconds: held.map(\.key.start)))
-        parameters.append(PostgresBinaryArray.text(held.map { String(decoding: $0.key.channel, as: UTF8.self) }))
-        parameters.append(PostgresBinaryArray.int8(held.map(\.version)))
-        return parameters
+    }
+
+    /// The cache key of a piece: every row this query reads is of the filter's channel or the
+    /// all-channels row.
+    func key(level: Int, start: Int64) -> BitmapCache.Key {
+        BitmapCache.Key(eventName: Array(request.eventName.utf8), level: level, start: start, channel: Array((request.channel ?? "").utf8))
+    }
+
+    /// The cache level of a local bucket's union (``BitmapCache/memo(_:)``).
+    static let memoLevel = -2
+
+    /// A row of a bucket whose cached union may stand for it, kept until the statement ends.
+    private struct Pending {
+        var key: BitmapCache.Key
+        var version: Int64
+        var row: RollupMetricsQuery.RollupRow
+        var kind: RollupMetricsFold.Kind
+        /// Nil when the statement left it out for the bucket's union, not for a cached bitmap.
+        var users: RoaringBitmap?
     }
 
     /// The answer, or nil while the rollups do not cover every event. Bitmaps of whole days, blocks
     /// and hours come from `cache` when it holds them at the row's version, and go into it otherwise.
-    func run(cache: BitmapCache?, on connection: PostgresConnection) throws -> MetricsResult? {
+    ///
+    /// A bucket's union (a local day: ~24 hourly bitmaps) is kept in the cache too, with the (level,
+    /// start, version) of every row it was made of: when the statement returns exactly those rows at
+    /// exactly those versions, the union is that bitmap and its rows need no bitmap and no union (the
+    /// cost of a repeated 30-day local-day query at 10M users was ~60M array values set into
+    /// bitsets). A row the cache holds only through such a union is sent without its bitmap; if its
+    /// bucket then turns out changed and one of those bitmaps is missing, the whole query runs again
+    /// without unions (a new statement, so the answer is still one snapshot).
+    func run(cache: BitmapCache?, on connection: PostgresConnection, useMemos: Bool = true) throws -> MetricsResult? {
         let pieces = self.pieces
-        let name = Array(request.eventName.utf8)
         var blockLevels: [Int64: Int] = [:]  // pieces never share a start: they are disjoint
         for block in pieces.blocks { blockLevels[block.start] = Int(block.level) }
-        var held: [(key: BitmapCache.Key, version: Int64, bitmap: RoaringBitmap)] = []
+        // What the cache holds for these pieces, taken once: an eviction meanwhile cannot take a
+        // bitmap the statement was told is held.
+        var held: [BitmapCache.Key: (version: Int64, bitmap: RoaringBitmap)] = [:]
+        // Buckets with a cached union (never one with raw rows: those have no versions).
+        let ranges = buckets.pieces(fromMicros: request.fromMicros, toMicros: request.toMicros)
+        var memos: [Int: (key: BitmapCache.Key, signature: [Int64], bitmap: RoaringBitmap)] = [:]
+        var memoVersions: [BitmapCache.Key: Int64] = [:]
         if let cache, cache.isEnabled {
-            let wanted = pieces.days.map { (level: 0, start: $0) } + pieces.blockDays.map { (level: 0, start: $0) }
-                + pieces.blocks.map { (level: Int($0.level), start: $0.start) } + pieces.hours.map { (level: Self.hourLevel, start: $0) }
-            held = cache.entries(eventName: request.eventName, pieces: wanted)
+            let wanted = (pieces.days + pieces.blockDays).map { key(level: 0, start: $0) }
+                + pieces.blocks.map { key(level: Int($0.level), start: $0.start) } + pieces.hours.map { key(level: Self.hourLevel, start: $0) }
+            held = cache.entries(wanted)
+            let rawBuckets = Set(pieces.raw.map(\.bucket))
+            for (bucket, range) in ranges where useMemos && !rawBuckets.contains(bucket) {
+                let memoKey = memoKey(range)
+                guard let memo = cache.memo(memoKey) else { continue }
+                memos[bucket] = (memoKey, memo.signature, memo.bitmap)
+                for index in stride(from: 0, to: memo.signature.count, by: 3) {
+                    memoVersions[key(level: Int(memo.signature[index]), start: memo.signature[index + 1])] = memo.signature[index + 2]
+                }
+            }
         }
-        let heldBitmaps = Dictionary(held.map { ($0.key, $0.bitmap) }, uniquingKeysWith: { first, _ in first })
-        var fold = Fold(count: buckets.starts.count)
+        let parameters = parameters(pieces) { held[$0]?.version ?? memoVersions[$0] ?? -1 }
+        var fold = RollupMetricsFold(buckets: buckets)
         var complete = false
-        try connection.executePrepared(sql, parameters: parameters(pieces, held: held), resultFormat: .binary) { result in
+        var signatures: [Int: [(level: Int, start: Int64, version: Int64)]] = [:]
+        var pending: [Int: [Pending]] = [:]  // rows of buckets whose cached union may stand
+        var rerun = false
+        let memoBuckets = Set(memos.keys)  // `memos` keeps the ones still standing
+        /// Folds a bucket's kept rows: its union is not the cached one.
+        func release(_ bucket: Int) {
+            guard let rows = pending.removeValue(forKey: bucket) else { return }
+            memos[bucket] = nil
+            for item in rows {
+                guard let users = item.users else {
+                    rerun = true
+                    return
+                }
+                fold.add(item.row, users: users, kind: item.kind)
+            }
+        }
+        try connection.executePrepared(sql, parameters: parameters, resultFormat: .binary) { result in
             guard let part = result.int64(0, 0) else { throw unexpected() }
             switch part {
             case 0:
                 complete = result.int64(0, 3) == 1
             case 1, 2, 4:
                 guard let seconds = result.int64(0, 2), let total = result.int64(0, 3), let uniques = result.int64(0, 4),
-                      let channel = result.string(0, 1)
+                      let channel = result.string(0, 1), let version = result.int64(0, 7)
                 else { throw unexpected() }
                 let level = part == 1 ? 0 : part == 2 ? Self.hourLevel : (blockLevels[seconds] ?? 0)
-                let key = BitmapCache.Key(eventName: name, level: level, start: seconds, channel: Array(channel.utf8))
-                let users: RoaringBitmap
-                if result.int64(0, 8) == 1 {
-                    guard let bitmap = heldBitmaps[key] else {
+                let key = key(level: level, start: seconds)
+                let bucket = buckets.bucket(containing: seconds)
+                signatures[bucket, default: []].append((level, seconds, version))
+                var users: RoaringBitmap?
+                let leftOut = result.int64(0, 8) == 1
+                if leftOut {
+                    if let bitmap = held[key]?.bitmap, held[key]?.version == version {
+                        cache?.used(key)
+                        users = bitmap
+                    } else if !memoBuckets.contains(bucket) {
                         throw PostgresError(code: .queryFailed, message: "the metrics query left out a bitmap the cache does not hold")
                     }
-                    cache?.used(key)
-                    users = bitmap
                 } else {
                     guard let bytes = result.bytes(0, 5) else { throw unexpected() }
                     do {
@@ -160,83 +218,68 @@ struct LocalBucketQuery {
                     } catch {
                         throw PostgresError(code: .queryFailed, message: "a rollup row holds an unreadable users bitmap (\(error)); run `rollups verify` and `rollups rebuild`")
                     }
-                    if let cache, let version = result.int64(0, 7) { cache.store(key, version: version, bitmap: users, bytes: bytes.count) }
+                    cache?.store(key, version: version, bitmap: users!, bytes: bytes.count)
                 }
-                // Shared with the cache (and other queries) either way: the fold copies before writing.
-                fold.add(bucket: buckets.bucket(containing: seconds), total: total, uniques: uniques, users: users)
+                let row = RollupMetricsQuery.RollupRow(channel: channel, bucket: seconds, total: total, uniques: uniques)
+                let kind: RollupMetricsFold.Kind = part == 1 ? .day : part == 2 ? .hour : .block
+                if memos[bucket] != nil {
+                    // Shared with the cache either way: the fold copies before writing.
+                    pending[bucket, default: []].append(Pending(key: key, version: version, row: row, kind: kind, users: users))
+                    if !leftOut { release(bucket) }  // a changed or new row: the cached union is stale
+                } else if let users {
+                    fold.add(row, users: users, kind: kind)
+                } else {
+                    rerun = true  // left out for a union that turned out stale; its bitmap is not here
+                }
             case 3:
                 guard let bucket = result.int64(0, 2), let count = result.int64(0, 3), let array = result.bytes(0, 6),
                       let uids = PostgresBinaryArray.decodeInt4(array), bucket >= 0, bucket < buckets.starts.count
                 else { throw unexpected() }
-                fold.add(bucket: Int(bucket), total: count, uids: uids)
+                fold.add(RollupMetricsQuery.RawGroup(channel: "", hour: buckets.starts[Int(bucket)], count: count, uids: uids))
             default:
                 throw unexpected()
             }
         }
+        // Buckets whose rows are exactly those of their cached union: the union stands for them.
+        for (bucket, memo) in memos {
+            let rows = pending[bucket] ?? []
+            guard Self.signature(signatures[bucket] ?? []) == memo.signature else {
+                release(bucket)
+                continue
+            }
+            pending[bucket] = nil
+            cache?.used(memo.key)
+            let total = rows.reduce(0) { $0 + $1.row.total }
+            let union = RollupMetricsQuery.RollupRow(channel: rows.first?.row.channel ?? "", bucket: buckets.starts[bucket], total: total, uniques: Int64(memo.bitmap.cardinality))
+            fold.add(union, users: memo.bitmap, kind: .hour)
+        }
+        if rerun { return try run(cache: cache, on: connection, useMemos: false) }
         guard complete else { return nil }
-        return fold.result(keys: buckets)
+        let answer = fold.result()
+        // Keep every bucket's union (no longer written; a bucket of one row: that row's bitmap).
+        if let cache, cache.isEnabled {
+            let rawBuckets = Set(pieces.raw.map(\.bucket))
+            for (bucket, range) in ranges where memos[bucket] == nil && !rawBuckets.contains(bucket) {
+                guard let rows = signatures[bucket], !rows.isEmpty, let union = fold.union(ofBucketStarting: buckets.starts[bucket]) else { continue }
+                cache.storeMemo(memoKey(range), signature: Self.signature(rows), bitmap: union)
+            }
+        }
+        return answer
+    }
+
+    /// The cache key of a bucket's union: its part of the window.
+    private func memoKey(_ range: Range<Int64>) -> BitmapCache.Key {
+        var key = key(level: Self.memoLevel, start: range.lowerBound)
+        key.end = range.upperBound
+        return key
+    }
+
+    /// (level, start, version) of every row, in key order, flattened.
+    private static func signature(_ rows: [(level: Int, start: Int64, version: Int64)]) -> [Int64] {
+        rows.sorted { ($0.level, $0.start) < ($1.level, $1.start) }.flatMap { [Int64($0.level), $0.start, $0.version] }
     }
 
     private func unexpected() -> PostgresError {
         PostgresError(code: .queryFailed, message: "unexpected row from the local bucket metrics query")
-    }
-
-    /// Unions per bucket and overall, folded as rows arrive (each input dropped after its row).
-    struct Fold {
-        struct Group {
-            var total: Int64 = 0
-            var parts = 0
-            var storedUniques: Int64 = 0
-            var union: RoaringBitmap?
-            /// Whether `union` is this group's own copy; until then it is an input, perhaps a cached
-            /// bitmap shared with other queries, which is never written.
-            var ownsUnion = false
-
-            mutating func add(_ users: RoaringBitmap) {
-                guard let current = union else {
-                    union = users
-                    return
-                }
-                if !ownsUnion {
-                    union = current.copy()
-                    ownsUnion = true
-                }
-                union!.formUnion(users)
-            }
-        }
-
-        var groups: [Group]
-        var total: Int64 = 0
-        let overall = RoaringBitmap()
-
-        init(count: Int) { groups = Array(repeating: Group(), count: count) }
-
-        mutating func add(bucket: Int, total: Int64, uniques: Int64, users: RoaringBitmap) {
-            self.total += total
-            overall.formUnion(users)
-            groups[bucket].total += total
-            groups[bucket].parts += 1
-            groups[bucket].storedUniques = uniques
-            groups[bucket].add(users)
-        }
-
-        mutating func add(bucket: Int, total: Int64, uids: [UInt32]) {
-            self.total += total
-            overall.add(contentsOf: uids)
-            groups[bucket].total += total
-            groups[bucket].parts += 2  // never a single stored row
-            let raw = RoaringBitmap()
-            raw.add(contentsOf: uids)
-            groups[bucket].add(raw)
-        }
-
-        func result(keys buckets: LocalBuckets) -> MetricsResult {
-            var result = MetricsResult(totalCount: total, uniqueUserCount: Int64(overall.cardinality), groups: [])
-            for (index, group) in groups.enumerated() where group.total > 0 {
-                let uniques = group.parts == 1 ? group.storedUniques : Int64(group.union?.cardinality ?? 0)
-                result.groups.append(MetricsGroup(key: buckets.key(seconds: buckets.starts[index]), totalCount: group.total, uniqueUserCount: uniques))
-            }
-            return result
-        }
     }
 }

@@ -98,11 +98,21 @@ struct FrameLocation: Equatable, Sendable {
 
 enum BatchFrame {
     /// Checks whether a valid batch starts at `offset` of `file` (a whole segment in memory):
-    /// header sanity, the payload fits in the file, CRC32C, and the payload decodes to exactly the
-    /// record count. `scratch` is reused for decompression.
+    /// `locate`, then the payload decodes to exactly the record count. `scratch` is reused for
+    /// decompression.
     static func check(
         _ file: UnsafeRawBufferPointer, at offset: Int, segmentId: UInt64, scratch: inout [UInt8]
     ) -> Result<FrameLocation, FrameDefect> {
+        locate(file, at: offset, segmentId: segmentId).flatMap { frame in
+            payloadDefect(file, frame: frame, scratch: &scratch).map { .failure($0) } ?? .success(frame)
+        }
+    }
+
+    /// Whether a batch frame starts at `offset`: header sanity, the payload fits in the file, and the
+    /// CRC32C over the header and the stored payload matches. Enough to tell a batch the writer wrote
+    /// whole from torn, lost or damaged bytes (a torn write changes the stored bytes), without the LZ4
+    /// decode that costs most of a scan; open finds the batches of the newest segment this way.
+    static func locate(_ file: UnsafeRawBufferPointer, at offset: Int, segmentId: UInt64) -> Result<FrameLocation, FrameDefect> {
         let available = file.count - offset
         let headerBytes = UnsafeRawBufferPointer(rebasing: file[offset..<(offset + min(available, BatchHeader.size))])
         let header: BatchHeader
@@ -119,9 +129,16 @@ enum BatchFrame {
         guard computed == header.checksum else {
             return .failure(.checksumMismatch(stored: header.checksum, computed: computed))
         }
-        if case .failure(let defect) = BatchCodec.decode(header: header, payload: payload, scratch: &scratch, collect: false) {
-            return .failure(defect)
-        }
         return .success(FrameLocation(offset: UInt64(offset), header: header))
+    }
+
+    /// Why the payload of a located frame does not decode to exactly its record count, or nil.
+    static func payloadDefect(_ file: UnsafeRawBufferPointer, frame: FrameLocation, scratch: inout [UInt8]) -> FrameDefect? {
+        let payloadStart = Int(frame.offset) + BatchHeader.size
+        let payload = UnsafeRawBufferPointer(rebasing: file[payloadStart..<Int(frame.end)])
+        if case .failure(let defect) = BatchCodec.decode(header: frame.header, payload: payload, scratch: &scratch, collect: false) {
+            return defect
+        }
+        return nil
     }
 }

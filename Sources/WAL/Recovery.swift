@@ -75,11 +75,12 @@ enum Recovery {
     ///
     /// Only the newest segment can hold bytes written after the last fdatasync (a rotation syncs and
     /// trims the segment it seals, and creates the next one with a directory fsync, before writing to
-    /// it), so only it is scanned whole, batch by batch; so is the one before it when the newest holds
-    /// nothing (a torn creation, removed). Each older, sealed segment gets `checkSealed`: header, first
-    /// batch header, last bytes and sequence continuity with the next segment, a few reads whatever its
-    /// size. One that fails the check is scanned whole, so the planner sees exactly what is wrong.
-    /// Readers verify the batches of sealed segments (CRC32C) as they read them; `wal verify` scans all.
+    /// it), so only it is scanned whole, batch by batch (header, lengths and CRC32C, no LZ4 decode:
+    /// `PayloadCheck.checksum`); so is the one before it when the newest holds nothing (a torn
+    /// creation, removed). Each older, sealed segment gets `checkSealed`: header, first batch header,
+    /// last bytes and sequence continuity with the next segment, a few reads whatever its size. One
+    /// that fails the check is scanned whole, so the planner sees exactly what is wrong. Readers verify
+    /// every batch (CRC32C and decode) as they read it; `wal verify` scans and decodes all.
     static func checkSegments(directory: String, names: [String], fileSystem: any WALFileSystem) throws -> [(path: String, scan: SegmentScan)] {
         let ids = names.compactMap(SegmentFile.id(fromName:)).sorted()
         var scans: [(path: String, scan: SegmentScan)?] = Array(repeating: nil, count: ids.count)
@@ -148,7 +149,7 @@ enum Recovery {
         let file = try WALFile(path: path, mode: .readOnly, fileSystem: fileSystem)
         let bytes = try file.readAll()
         try file.close()
-        return bytes.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: id) }
+        return bytes.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: id, payloads: .checksum) }
     }
 
     /// Reads and scans every segment file in the directory, oldest first, one file in memory at a time

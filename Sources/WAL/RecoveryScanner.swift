@@ -19,7 +19,9 @@ struct SegmentScan: Equatable, Sendable {
     /// nil when the segment header is bad (then a region starting at 0 says why).
     var header: SegmentHeader?
     var batches: [FrameLocation] = []
-    /// Bad bytes with a valid batch right after them: never a torn write.
+    /// Bad bytes with a valid batch right after them: never a torn write. A `.decode` scan also
+    /// puts here each batch whose CRC32C matches but whose payload does not decode: written whole
+    /// by the writer, so never a torn write either.
     var badRegions: [Region] = []
     /// Bad bytes running to the end of the file with no valid batch after them. In the newest
     /// segment this is a torn tail; in an older one, corruption.
@@ -52,14 +54,28 @@ struct SegmentScan: Equatable, Sendable {
     var dataEnd: UInt64 { zeroTail?.lowerBound ?? fileSize }
 }
 
+/// How much of each batch a scan checks.
+enum PayloadCheck: Sendable {
+    /// Header, length and CRC32C (`BatchFrame.locate`). The CRC covers the header and the stored
+    /// payload, so this finds every batch boundary and every torn, lost or damaged byte exactly as a
+    /// decoding scan does; what it leaves out is a payload that the writer itself framed wrong.
+    /// Open scans the newest segment this way (the LZ4 decode of ~64 MiB was most of start-up);
+    /// readers decode every batch they return, and treat one that does not decode as corruption.
+    case checksum
+    /// Also decodes every payload (`wal verify`, `wal inspect`, the reader's quarantine).
+    case decode
+}
+
 enum RecoveryScanner {
     /// Scans a whole segment. After a bad spot it looks for the next offset where the batch magic
-    /// starts a batch that passes every check (header, length, CRC32C, decode): that is how a bad
-    /// region with valid data after it (corruption) is told from bad bytes at the end (torn tail).
+    /// starts a batch that passes the checks (header, length, CRC32C): that is how a bad region with
+    /// valid data after it (corruption) is told from bad bytes at the end (torn tail). With
+    /// `.decode`, a batch that passes them but does not decode is a bad region of its own (its CRC
+    /// says the writer wrote it whole: corruption, not a torn tail), and the scan goes on after it.
     ///
     /// Every step moves `position` forward, so the scan ends after at most `bytes.count` steps;
     /// recovery can not loop.
-    static func scan(_ bytes: UnsafeRawBufferPointer, segmentId: UInt64) -> SegmentScan {
+    static func scan(_ bytes: UnsafeRawBufferPointer, segmentId: UInt64, payloads: PayloadCheck = .decode) -> SegmentScan {
         var result = SegmentScan(segmentId: segmentId, fileSize: UInt64(bytes.count))
         var scratch: [UInt8] = []
         var badStart: Int?
@@ -81,12 +97,18 @@ enum RecoveryScanner {
                 result.zeroTail = UInt64(position)..<UInt64(bytes.count)
                 break
             }
-            switch BatchFrame.check(bytes, at: position, segmentId: segmentId, scratch: &scratch) {
+            switch BatchFrame.locate(bytes, at: position, segmentId: segmentId) {
             case .success(let frame):
                 if let start = badStart {
                     result.badRegions.append(.init(range: UInt64(start)..<UInt64(position), defect: badDefect))
                     badStart = nil
                     expectedSequence = nil  // the bad bytes may have held batches: no expectation across them
+                }
+                if payloads == .decode, let defect = BatchFrame.payloadDefect(bytes, frame: frame, scratch: &scratch) {
+                    result.badRegions.append(.init(range: frame.offset..<frame.end, defect: defect))
+                    expectedSequence = nil
+                    position = Int(frame.end)
+                    continue
                 }
                 if let expected = expectedSequence, expected != frame.header.firstSequence {
                     result.sequenceBreaks.append(.init(offset: frame.offset, expected: expected, found: frame.header.firstSequence))

@@ -46,6 +46,13 @@ import Testing
             let pairwise = RoaringBitmap()
             for bitmap in bitmaps { pairwise.formUnion(bitmap) }
             #expect(pairwise == many)
+            // Lazy unions (every container shape, dense inputs become bitsets) equal it once repaired.
+            let lazy = RoaringBitmap(Array(0..<UInt32(100)))
+            for bitmap in bitmaps + [RoaringBitmap((0..<30_000).map { $0 * 2 })] { lazy.formUnionLazily(bitmap) }
+            lazy.repairAfterLazyUnions()
+            let eager = RoaringBitmap.union(bitmaps + [RoaringBitmap(Array(0..<UInt32(100))), RoaringBitmap((0..<30_000).map { $0 * 2 })])
+            #expect(lazy == eager)
+            #expect(lazy.cardinality == eager.values.count)
             // The inputs are unchanged.
             for (bitmap, values) in zip(bitmaps, sets) { #expect(bitmap.cardinality == Set(values).count) }
         }

@@ -102,25 +102,24 @@ import Time
     /// Hourly, daily and block bitmaps served from the query cache stay exact after late events
     /// change the rows they came from (new versions).
     @Test func cachedPiecesStayExactUnderLateEvents() async throws {
-        var generator = SplitMix64(seed: 21)
-        try await ScratchDatabase.with(prefix: "query_tz", migrate: true) { database in
-            try await seed(Self.events(1_500, tag: "u", using: &generator), url: database.url)
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
-            let cases: [(String, MetricsRequest.GroupBy, String, String)] = [
-                ("America/New_York", .day, "2026-10-20T13:17:00Z", "2026-11-12T00:00:00Z"),
-                ("America/New_York", .hour, "2026-10-31T20:00:00Z", "2026-11-01T12:30:00Z"),
-                ("Asia/Kolkata", .day, "2026-03-01T00:00:00Z", "2026-03-20T07:07:07Z"),
-                ("Europe/Istanbul", .week, "2025-12-20T00:00:00Z", "2026-01-12T00:00:00Z"),
-                ("Asia/Kathmandu", .month, "2025-12-20T00:00:00Z", "2026-01-12T00:00:00Z"),
+        try await withCachingService(seedValue: 21) { service, check, url, generator in
+            // The same window with and without a channel: the cache keys pieces by the channel read.
+            let cases: [(String, MetricsRequest.GroupBy, String, String, String?)] = [
+                ("America/New_York", .day, "2026-10-20T13:17:00Z", "2026-11-12T00:00:00Z", nil),
+                ("America/New_York", .day, "2026-10-20T13:17:00Z", "2026-11-12T00:00:00Z", "web"),
+                ("America/New_York", .hour, "2026-10-31T20:00:00Z", "2026-11-01T12:30:00Z", nil),
+                ("Asia/Kolkata", .day, "2026-03-01T00:00:00Z", "2026-03-20T07:07:07Z", "app"),
+                ("Europe/Istanbul", .week, "2025-12-20T00:00:00Z", "2026-01-12T00:00:00Z", nil),
+                ("Asia/Kathmandu", .month, "2025-12-20T00:00:00Z", "2026-01-12T00:00:00Z", nil),
             ]
             func checkAll(_ label: String) async throws {
-                for (zone, groupBy, from, to) in cases {
+                for (zone, groupBy, from, to, channel) in cases {
                     let (a, b) = (UTCTime.parseRFC3339(from)!, UTCTime.parseRFC3339(to)!)
-                    let request = MetricsRequest(eventName: "view", fromMicros: a, toMicros: b, groupBy: groupBy, timeZone: MetricsRequest.zone(named: zone)!)
-                    let expected = try await MetricsOracle.answer(check, name: "view", from: a, to: b, channel: nil, groupBy: groupBy, zone: zone)
+                    let request = MetricsRequest(
+                        eventName: "view", fromMicros: a, toMicros: b, channel: channel, groupBy: groupBy, timeZone: MetricsRequest.zone(named: zone)!)
+                    let expected = try await MetricsOracle.answer(check, name: "view", from: a, to: b, channel: channel, groupBy: groupBy, zone: zone)
                     #expect(expected.totalCount > 0)
-                    #expect(try await service.metrics(for: request) == expected, "\(label): \(zone) \(groupBy)")
+                    #expect(try await service.metrics(for: request) == expected, "\(label): \(zone) \(groupBy) channel \(channel ?? "-")")
                 }
             }
             try await checkAll("cold")
@@ -128,11 +127,58 @@ import Time
             try await checkAll("warm")
             #expect(service.cache.statistics.hits > 0)
             #expect(service.cache.statistics.misses == misses)
-            try await seedMerging(Self.events(400, tag: "late", using: &generator), url: database.url)
+            try await seedMerging(Self.events(400, tag: "late", using: &generator), url: url)
             try await checkAll("after late events")
             #expect(service.cache.statistics.misses > misses)
+        }
+    }
+
+    /// 1,500 events around the centres in a scratch database, a service with its query cache, and
+    /// a pool for the oracle; both pools are shut down after `body`.
+    private func withCachingService(
+        seedValue: UInt64, _ body: (MetricsService, PostgresPool, String, inout SplitMix64) async throws -> Void
+    ) async throws {
+        var generator = SplitMix64(seed: seedValue)
+        try await ScratchDatabase.with(prefix: "query_tz", migrate: true) { database in
+            try await seed(Self.events(1_500, tag: "u", using: &generator), url: database.url)
+            let service = makeService(url: database.url)
+            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+            try await body(service, check, database.url, &generator)
             await check.shutdown()
             await service.pool.shutdown()
+        }
+    }
+
+    /// A local day's cached union stands for its rows only at their versions: it answers without
+    /// its hourly bitmaps while nothing changed, and a late event into its hours makes the query
+    /// fold the new rows (or, when the hourly bitmaps are gone from the cache, run again without
+    /// unions), always equal to plain SQL.
+    @Test func cachedLocalDayUnionsStayExact() async throws {
+        try await withCachingService(seedValue: 2117) { service, check, url, generator in
+            let (a, b) = (UTCTime.parseRFC3339("2026-10-20T05:00:00Z")!, UTCTime.parseRFC3339("2026-11-12T05:00:00Z")!)
+            func checkAll(_ label: String) async throws {
+                for channel in [nil, "web"] as [String?] {
+                    let request = MetricsRequest(
+                        eventName: "view", fromMicros: a, toMicros: b, channel: channel, groupBy: .day, timeZone: MetricsRequest.zone(named: "America/New_York")!)
+                    let expected = try await MetricsOracle.answer(check, name: "view", from: a, to: b, channel: channel, groupBy: .day, zone: "America/New_York")
+                    #expect(expected.groups.count > 10)
+                    #expect(try await service.metrics(for: request) == expected, "\(label): channel \(channel ?? "-")")
+                }
+            }
+            try await checkAll("cold")
+            #expect(service.cache.count(level: LocalBucketQuery.memoLevel) > 20)
+            // Without the hourly bitmaps: the unions stand, nothing is fetched.
+            service.cache.evict(level: LocalBucketQuery.hourLevel)
+            let misses = service.cache.statistics.misses
+            try await checkAll("unions only")
+            #expect(service.cache.statistics.misses == misses)
+            // Late events change hours under the unions; with the hourly bitmaps cached, and without.
+            try await seedMerging(Self.events(300, tag: "late1", using: &generator), url: url)
+            try await checkAll("late events, hourly bitmaps cached")
+            try await seedMerging(Self.events(300, tag: "late2", using: &generator), url: url)
+            service.cache.evict(level: LocalBucketQuery.hourLevel)
+            try await checkAll("late events, unions only")
+            try await checkAll("again")
         }
     }
 

@@ -49,6 +49,22 @@ import Testing
         #expect(throws: WALError.self) { try RecoveryPlanner.plan([("s1", scan), ("s2", nextScan)], mode: .strict) }
     }
 
+    /// Open scans the newest segment without decoding (`PayloadCheck.checksum`): on every input, with
+    /// and without repaired checksums, it must find the header, tail and zero tail the decoding scan
+    /// finds, and the same batches, except that the decoding scan makes an undecodable one a bad region.
+    @Test func theChecksumScanFindsWhatTheDecodingScanFinds() {
+        for (name, bytes) in Self.inputs("regressions/wal") + Self.inputs("corpus/wal") {
+            for input in [bytes, bytes.withUnsafeBytes { repairingChecksums($0) }] {
+                let quick = input.withUnsafeBytes { RecoveryScanner.scan($0, segmentId: 1, payloads: .checksum) }
+                let full = scan(input)
+                #expect(quick.header == full.header && quick.tail == full.tail && quick.zeroTail == full.zeroTail, "\(name)")
+                #expect(full.batches.allSatisfy { quick.batches.contains($0) }, "\(name)")
+                let undecodable = quick.batches.filter { !full.batches.contains($0) }.map { $0.offset..<$0.end }
+                #expect(undecodable.allSatisfy { range in full.badRegions.contains { $0.range == range } }, "\(name)")
+            }
+        }
+    }
+
     // MARK: the calls of fuzz/WALFuzz.swift
 
     private func exercise(_ bytes: [UInt8], _ name: String) {

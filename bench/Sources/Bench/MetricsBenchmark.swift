@@ -34,6 +34,9 @@ struct MetricsBenchmarkCommand: AsyncParsableCommand {
     @Option(name: .singleOrDoubleDash("plain-iterations"), help: "Timed runs per case through plain SQL (each may take seconds).")
     var plainIterations = 3
 
+    @Option(name: .singleOrDoubleDash("cases"), parsing: .upToNextOption, help: "Only the cases whose label holds one of these texts (e.g. 'tz=America/New_York'); default all.")
+    var cases: [String] = []
+
     @OptionGroup var database: BenchDatabaseOptions
 
     @Flag(name: .singleOrDoubleDash("json"), help: "Print the results as one JSON object on stdout.")
@@ -46,7 +49,8 @@ struct MetricsBenchmarkCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = MetricsBenchmarkRun(
-            url: database.databaseURL, eventName: eventName, days: days, iterations: iterations, plainIterations: plainIterations)
+            url: database.databaseURL, eventName: eventName, days: days, iterations: iterations, plainIterations: plainIterations,
+            only: cases)
         let cases = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[MetricsBenchmarkCase], any Error>) in
             let thread = Thread { continuation.resume(with: Result { try settings.measure() }) }
             thread.name = "bench-metrics"
@@ -68,6 +72,10 @@ struct MetricsBenchmarkRun: Sendable {
     var days: [Int]
     var iterations: Int
     var plainIterations: Int
+    /// Label fragments selecting cases (`--cases`); empty: every case.
+    var only: [String] = []
+
+    func selected(_ label: String) -> Bool { only.isEmpty || only.contains { label.contains($0) } }
 
     func measure() throws -> [MetricsBenchmarkCase] {
         let connection = try PostgresConnection(url: url, applicationName: "bench metrics")
@@ -89,19 +97,22 @@ struct MetricsBenchmarkRun: Sendable {
                  (.day, "Asia/Kolkata", true, nil), (.week, "UTC", false, nil), (.month, "Europe/Istanbul", false, nil),
                  (.campaign, "UTC", false, nil), (.day, "UTC", false, "cmp_007")]
             for (groupBy, zone, warm, campaign) in variants {
+                let label = groupBy.rawValue + (zone == "UTC" ? "" : " tz=\(zone)") + (warm ? " warm" : "") + (campaign.map { " campaign_id=\($0)" } ?? "")
+                guard selected(label) else { continue }
                 let request = MetricsRequest(
                     eventName: eventName, fromMicros: now - Int64(days) * 86_400_000_000, toMicros: now, campaignID: campaign, groupBy: groupBy,
                     timeZone: MetricsRequest.zone(named: zone)!)
                 let fast = try MetricsTiming.time(request, .rollups, runs: iterations, warmUp: 3, cache: warm ? BitmapCache(budget: BitmapCache.defaultBytes) : nil, on: connection)
                 let plain = try MetricsTiming.time(request, .plainSQL, runs: plainIterations, warmUp: 1, on: connection)
                 let result = MetricsBenchmarkCase(
-                    days: days, groupBy: groupBy.rawValue + (zone == "UTC" ? "" : " tz=\(zone)") + (warm ? " warm" : "") + (campaign.map { " campaign_id=\($0)" } ?? ""), rollups: fast.latencies, plain: plain.latencies,
+                    days: days, groupBy: label, rollups: fast.latencies, plain: plain.latencies,
                     equal: fast.answer == plain.answer, totalCount: plain.answer.totalCount, uniqueUsers: plain.answer.uniqueUserCount,
                     groups: plain.answer.groups.count)
                 printToStandardError("  \(result.line)")
                 cases.append(result)
             }
             // The event catalogue of the same window (`GET /event-names`).
+            guard selected("event-names") else { continue }
             let from = now - Int64(days) * 86_400_000_000
             func catalogue(plainSQL: Bool, runs: Int) throws -> (latencies: [Double], answer: [EventNameCatalog.Entry]) {
                 var answer = try EventNameCatalog.run(fromMicros: from, toMicros: now, plainSQL: plainSQL, on: connection)

@@ -15,7 +15,8 @@ import Store
 ///
 /// The data set: 1B raw rows would not fit this disk, so the rollups are generated directly and
 /// merged through ``Rollups/RollupWriter`` (the replayer's merge: daily rows and every block level;
-/// hourly rows only for the last 7 days, which `group_by=hour` reads). No raw events are written:
+/// hourly rows only for the last `--hourly-days` days, which `group_by=hour` and local days in a
+/// zone (`tz=America/New_York&group_by=day`, issue 21) read). No raw events are written:
 /// every window ends at the data set's last midnight and starts at a midnight, so the planner needs
 /// no partial hour (raw rows) and no edge hour. Activity is heavy-tailed: user u (1-based) is active
 /// on a day with probability min(1, a·u^-½), `a` chosen so the expected actives per day is
@@ -74,7 +75,7 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
         defer { Task { await pool.shutdown() } }
         let measure = MetricsScaleMeasurement(
             pool: pool, logger: logger, eventName: set.eventName, endDay: endDay,
-            windows: Array(Set([1, 7, 30, set.days].filter { $0 <= set.days })).sorted(),
+            windows: Array(Set([1, 7, 30, set.days].filter { $0 <= set.days })).sorted(), hourlyDays: set.hourlyWindow,
             iterations: iterations, baselineIterations: baselineIterations)
         // Memory first, so no earlier phase's allocations (the cases' warm cache) hide what queries add.
         let memory = try await measure.peakRSS(days: set.days, concurrency: concurrency)
@@ -121,10 +122,17 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
     @Option(name: .singleOrDoubleDash("channels"), help: "Channels.")
     var channels = 3
 
+    @Option(name: .singleOrDoubleDash("hourly-days"), help: "The last days that also get hourly rows (group_by=hour, and local days in a zone: the 30-day tz case needs 30); at most --days.")
+    var hourlyDays = 30
+
     @Option(name: .singleOrDoubleDash("event-name"), help: "The event name the data set is written under.")
     var eventName = "scale_view"
 
+    /// The days with hourly rows.
+    var hourlyWindow: Int { min(hourlyDays, days) }
+
     func validate() throws {
+        guard hourlyDays >= 0 else { throw ValidationError("--hourly-days must be ≥ 0") }
         guard users >= 1_000, users <= Int(Int32.max) else { throw ValidationError("--users must be 1,000…2^31-1") }
         guard dailyActive >= 1, dailyActive <= users else { throw ValidationError("--daily-active must be 1…--users") }
         guard (1...400).contains(days) else { throw ValidationError("--days must be 1…400") }
@@ -134,7 +142,6 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
     /// Days merged per transaction: the blocks above level 3 are rewritten once per 8 days instead of
     /// once per day.
     static let daysPerBatch = 8
-    static let hourlyDays = 7
 
     var channelNames: [String] { (0..<channels).map { ["web", "app", "email", "push"][safe: $0] ?? "channel_\($0)" } }
 
@@ -146,12 +153,14 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
         try connection.executeScript("""
             CREATE TABLE IF NOT EXISTS bench_metrics_scale (
                 event_name text PRIMARY KEY, users bigint NOT NULL, daily_active bigint NOT NULL, days int NOT NULL,
-                channels int NOT NULL, end_day bigint NOT NULL, build_seconds float8 NOT NULL, built_at timestamptz NOT NULL DEFAULT now())
+                channels int NOT NULL, end_day bigint NOT NULL, build_seconds float8 NOT NULL, built_at timestamptz NOT NULL DEFAULT now());
+            ALTER TABLE bench_metrics_scale ADD COLUMN IF NOT EXISTS hourly_days int NOT NULL DEFAULT 7
             """)
         let known = try connection.execute(
-            "SELECT users, daily_active, days, channels, end_day, build_seconds FROM bench_metrics_scale WHERE event_name = $1", [eventName])
+            "SELECT users, daily_active, days, channels, end_day, build_seconds, hourly_days FROM bench_metrics_scale WHERE event_name = $1", [eventName])
         if !rebuild, known.rowCount == 1, known.int64(0, 0) == Int64(users), known.int64(0, 1) == Int64(dailyActive),
-           known.int64(0, 2) == Int64(days), known.int64(0, 3) == Int64(channels), let end = known.int64(0, 4) {
+           known.int64(0, 2) == Int64(days), known.int64(0, 3) == Int64(channels),
+           known.int64(0, 6) == Int64(hourlyWindow), let end = known.int64(0, 4) {
             printToStandardError("bench metrics-scale: reusing the data set of \(eventName) (built in \(BenchFormat.duration(seconds: known.double(0, 5) ?? 0)))")
             return end
         }
@@ -173,7 +182,7 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
             var deltas = RollupDeltas()
             var hourly = RollupDeltas()
             while day < batchEnd {
-                let hours = day >= end - Int64(Self.hourlyDays) * 86_400
+                let hours = day >= end - Int64(hourlyWindow) * 86_400
                 if hours {
                     actives += addDay(day, activity: activity, into: &hourly, byHour: true)
                 } else {
@@ -192,8 +201,8 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
         try connection.executeScript("ANALYZE rollup_daily; ANALYZE rollup_blocks; ANALYZE rollup_hourly")
         let seconds = BenchClock.seconds(since: started)
         try connection.execute(
-            "INSERT INTO bench_metrics_scale (event_name, users, daily_active, days, channels, end_day, build_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            [eventName, String(users), String(dailyActive), String(days), String(channels), String(end), String(seconds)])
+            "INSERT INTO bench_metrics_scale (event_name, users, daily_active, days, channels, end_day, build_seconds, hourly_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [eventName, String(users), String(dailyActive), String(days), String(channels), String(end), String(seconds), String(hourlyWindow)])
         let sizes = try connection.execute(
             "SELECT pg_size_pretty(pg_total_relation_size('rollup_daily')), pg_size_pretty(pg_total_relation_size('rollup_blocks')), pg_size_pretty(pg_total_relation_size('rollup_hourly'))")
         printToStandardError("bench metrics-scale: built in \(BenchFormat.duration(seconds: seconds)); rollup_daily \(sizes.string(0, 0) ?? "?"), rollup_blocks \(sizes.string(0, 1) ?? "?"), rollup_hourly \(sizes.string(0, 2) ?? "?")")
@@ -297,11 +306,17 @@ struct MetricsScaleMeasurement: Sendable {
     var eventName: String
     var endDay: Int64
     var windows: [Int]
+    /// Windows up to this many days also run `tz=America/New_York&group_by=day` (local days: hourly rows).
+    var hourlyDays: Int
     var iterations: Int
     var baselineIterations: Int
 
-    func request(days: Int, groupBy: MetricsRequest.GroupBy) -> MetricsRequest {
-        MetricsRequest(eventName: eventName, fromMicros: (endDay - Int64(days) * 86_400) * 1_000_000, toMicros: endDay * 1_000_000, groupBy: groupBy)
+    static let localZone = "America/New_York"
+
+    func request(days: Int, groupBy: MetricsRequest.GroupBy, zone: String = "UTC") -> MetricsRequest {
+        MetricsRequest(
+            eventName: eventName, fromMicros: (endDay - Int64(days) * 86_400) * 1_000_000, toMicros: endDay * 1_000_000, groupBy: groupBy,
+            timeZone: MetricsRequest.zone(named: zone)!)
     }
 
     func cases() async throws -> [MetricsScaleCase] {
@@ -317,6 +332,22 @@ struct MetricsScaleMeasurement: Sendable {
                 let result = MetricsScaleCase(
                     days: days, groupBy: groupBy.rawValue, warm: warm.latencies, cold: cold.latencies, baseline: baseline.latencies,
                     equal: warm.answer == baseline.answer && cold.answer == baseline.answer, uniqueUsers: baseline.answer.uniqueUserCount)
+                printToStandardError("  \(result.line)")
+                cases.append(result)
+            }
+            // Issue 21: local days in a zone read hourly rows (24 a day); no daily-only plan
+            // exists for them, so the check is warm = cold, and their overall figures = the UTC window's.
+            if days <= hourlyDays {
+                let request = request(days: days, groupBy: .day, zone: Self.localZone)
+                let cold = try await time(request, .rollups, cache: nil, runs: iterations)
+                _ = try await time(request, .rollups, cache: warmCache, runs: 2)
+                let warm = try await time(request, .rollups, cache: warmCache, runs: iterations)
+                let utc = try await time(self.request(days: days, groupBy: .none), .dailyRollups, cache: nil, runs: 1).answer
+                let result = MetricsScaleCase(
+                    days: days, groupBy: "day tz=\(Self.localZone)", warm: warm.latencies, cold: cold.latencies, baseline: [],
+                    equal: warm.answer == cold.answer && cold.answer.totalCount == utc.totalCount && cold.answer.uniqueUserCount == utc.uniqueUserCount
+                        && cold.answer.groups.reduce(0) { $0 + $1.totalCount } == utc.totalCount,
+                    uniqueUsers: cold.answer.uniqueUserCount)
                 printToStandardError("  \(result.line)")
                 cases.append(result)
             }
