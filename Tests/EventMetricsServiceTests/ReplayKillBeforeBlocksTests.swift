@@ -15,16 +15,8 @@ struct ReplayKillBeforeBlocksTests {
         try await ScratchDatabase.with(prefix: "serve_kill", migrate: true) { database in
             let admin = try PostgresConnection(url: database.url)
             defer { admin.close() }
-            try admin.executeScript("""
-                CREATE SEQUENCE block_fault_count;
-                CREATE FUNCTION block_fault() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF nextval('block_fault_count') = 1 THEN PERFORM pg_sleep(600); END IF;
-                    RETURN NULL;
-                END $$;
-                CREATE TRIGGER block_fault BEFORE INSERT OR UPDATE ON rollup_blocks
-                    FOR EACH STATEMENT EXECUTE FUNCTION block_fault();
-                """)
+            // The first block write sleeps: the transaction holds the batch's events, hours and days.
+            try installBlockFault(strike: "PERFORM pg_sleep(600)", times: 1, databaseURL: database.url)
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("serve-kill-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: work) }

@@ -62,16 +62,23 @@ protocol ReplayTestSuite {
 }
 
 extension ReplayTestSuite {
-    func openWAL(_ directory: TemporaryDirectory, _ name: String = "wal", segmentSize: Int = 64 << 20) throws -> WriteAheadLog {
+    func openWAL(
+        _ directory: TemporaryDirectory, _ name: String = "wal", segmentSize: Int = 64 << 20, fsync: WALFsyncPolicy = .always
+    ) throws -> WriteAheadLog {
         var configuration = WALConfiguration(directory: directory.appending(name))
         configuration.segmentSize = segmentSize
+        configuration.fsyncPolicy = fsync
         return try WriteAheadLog.open(configuration, logger: logger)
     }
 
     /// Runs `body` with a fresh migrated database and one WAL in a fresh temporary directory; closes
     /// the WAL and removes both afterwards, also when `body` throws.
-    func withWAL(segmentSize: Int = 64 << 20, _ body: (WriteAheadLog, TestDatabase) async throws -> Void) async throws {
-        try await withWALs(1, segmentSize: segmentSize) { wals, database in try await body(wals[0], database) }
+    /// `fsync`: `.interval` for a test about timing rather than durability, so that appends do not
+    /// wait for a disk that a busy machine makes slow.
+    func withWAL(
+        segmentSize: Int = 64 << 20, fsync: WALFsyncPolicy = .always, _ body: (WriteAheadLog, TestDatabase) async throws -> Void
+    ) async throws {
+        try await withWALs(1, segmentSize: segmentSize, fsync: fsync) { wals, database in try await body(wals[0], database) }
     }
 
     /// The same with two WALs in two directories, as two nodes writing into one database.
@@ -80,7 +87,7 @@ extension ReplayTestSuite {
     }
 
     private func withWALs(
-        _ count: Int, segmentSize: Int, _ body: ([WriteAheadLog], TestDatabase) async throws -> Void
+        _ count: Int, segmentSize: Int, fsync: WALFsyncPolicy = .always, _ body: ([WriteAheadLog], TestDatabase) async throws -> Void
     ) async throws {
         let database = try TestDatabase.create()
         defer { database.dropQuietly() }
@@ -88,7 +95,7 @@ extension ReplayTestSuite {
         defer { directories.forEach { $0.remove() } }
         var wals: [WriteAheadLog] = []
         do {
-            for directory in directories { wals.append(try openWAL(directory, segmentSize: segmentSize)) }
+            for directory in directories { wals.append(try openWAL(directory, segmentSize: segmentSize, fsync: fsync)) }
             try await body(wals, database)
         } catch {
             for wal in wals { try? await wal.close() }

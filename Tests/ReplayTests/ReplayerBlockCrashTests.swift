@@ -33,18 +33,7 @@ struct ReplayerBlockCrashTests {
 
     /// Installs the trigger: the first `times` statements that write `table` strike.
     func installFault(_ strike: Strike, times: Int, table: String = "rollup_blocks", on database: TestDatabase) throws {
-        let connection = try PostgresConnection(url: database.url)
-        defer { connection.close() }
-        try connection.executeScript("""
-            CREATE SEQUENCE block_fault_count;
-            CREATE FUNCTION block_fault() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF nextval('block_fault_count') <= \(times) THEN \(strike.rawValue); END IF;
-                RETURN NULL;
-            END $$;
-            CREATE TRIGGER block_fault BEFORE INSERT OR UPDATE ON \(table)
-                FOR EACH STATEMENT EXECUTE FUNCTION block_fault();
-            """)
+        try installBlockFault(strike: strike.rawValue, times: times, table: table, databaseURL: database.url)
     }
 
     /// How often the trigger fired (struck or not).

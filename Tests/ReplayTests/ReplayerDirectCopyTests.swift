@@ -70,9 +70,11 @@ extension ReplayerRollupTests {
 
     /// Caught up, the replayer lets a batch gather (``ReplayerConfiguration/minBatchInterval``)
     /// instead of committing every few events: a trickle of 100 events over ~1 s takes a handful of
-    /// transactions, not one per event.
+    /// transactions, not one per event. The WAL syncs on an interval: under `.always` each append
+    /// waits for its fdatasync, which a machine busy with other writes stretched to 0.4–0.9 s, making
+    /// the trickle 40–90 s long and the test unable to tell batching from none.
     @Test func aTrickleIsAppliedInFewTransactions() async throws {
-        try await withWAL { wal, database in
+        try await withWAL(fsync: .interval(.milliseconds(5))) { wal, database in
             let replayer = replayer(wal, database, batch: 1_000)
             let running = Task { try await replayer.run() }
             let started = ContinuousClock.now
