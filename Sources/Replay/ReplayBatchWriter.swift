@@ -34,6 +34,8 @@ final class ReplayBatchWriter {
     let nodeID: String
     /// False only for benchmarks (see ``ReplayerConfiguration/maintainRollups``).
     let maintainRollups: Bool
+    /// ``ReplayerConfiguration/campaignRollups``.
+    let campaignRollups: Bool
     /// False only for tests and benchmarks of the staged path.
     let allowDirectCopy: Bool
     let users = ReplayUserDirectory()
@@ -41,9 +43,10 @@ final class ReplayBatchWriter {
     private(set) var stagedBatchesLeft = 0
     static let stagedBatchesAfterConflict = 8
 
-    init(nodeID: String, maintainRollups: Bool = true, allowDirectCopy: Bool = true) {
+    init(nodeID: String, maintainRollups: Bool = true, campaignRollups: Bool = false, allowDirectCopy: Bool = true) {
         self.nodeID = nodeID
         self.maintainRollups = maintainRollups
+        self.campaignRollups = campaignRollups
         self.allowDirectCopy = allowDirectCopy
     }
 
@@ -161,7 +164,9 @@ final class ReplayBatchWriter {
         let prepared = directCopy.flatMap { $0.eventCount == good.count ? $0 : nil }
         try insertIsolatingPoison(good[...], direct: &direct, prepared: prepared, on: connection, outcome: &outcome, deltas: &deltas)
         if maintainRollups {
-            try RollupWriter.merge(deltas, on: connection)
+            try RollupWriter.merge(deltas, campaigns: campaignRollups, on: connection)
+            // Last in the transaction, so the status row stays locked only until the commit.
+            if !campaignRollups && outcome.inserted > 0 { try RollupStatus.recordCampaignGap(on: connection) }
         } else if outcome.inserted > 0 {
             // Rows went in without rollups: /metrics must use raw SQL until `rollups rebuild`.
             try RollupStatus.setComplete(false, on: connection)
@@ -200,9 +205,11 @@ final class ReplayBatchWriter {
             if slice.direct { outcome.directSlices += 1 } else { outcome.stagedSlices += 1 }
             users.remember(slice.resolvedUsers)
             for group in slice.groups {
+                // Without the campaign tables the campaigns merge here: the deltas are then the main
+                // rollups' (event name, channel, hour) groups and nothing more.
                 deltas.add(
-                    eventName: group.eventName, channel: group.channel, campaign: group.campaign, hourStart: group.hourStart, count: group.count,
-                    uids: group.uids)
+                    eventName: group.eventName, channel: group.channel, campaign: campaignRollups ? group.campaign : nil,
+                    hourStart: group.hourStart, count: group.count, uids: group.uids)
             }
             outcome.inserted += slice.inserted
             outcome.duplicates += records.count - slice.inserted

@@ -79,6 +79,11 @@ public struct RollupDeltas {
         rows(bucketing: level.bucket(containing:), campaigns: true)
     }
 
+    private static func accumulate(_ row: RollupRow, into group: inout (total: Int64, parts: [RoaringBitmap])) {
+        group.total += row.total
+        group.parts.append(row.users)
+    }
+
     private func rows(bucketing bucketStart: (Int64) -> Int64, campaigns: Bool) -> [RollupRow] {
         // Group the per-campaign, per-channel hourly rows under every key they feed in the table.
         var groups: [RollupKey: (total: Int64, parts: [RoaringBitmap])] = [:]
@@ -89,8 +94,8 @@ public struct RollupDeltas {
                 ? [RollupKey(eventName: row.key.eventName, bucket: bucket, campaign: row.key.campaign, channel: row.key.channel)]
                 : [row.key.channel, RollupKey.allChannels].map { RollupKey(eventName: row.key.eventName, bucket: bucket, channel: $0) }
             for key in keys {
-                groups[key, default: (0, [])].total += row.total
-                groups[key, default: (0, [])].parts.append(row.users)
+                // One lookup per key and row (the key's hash is most of the cost).
+                Self.accumulate(row, into: &groups[key, default: (0, [])])
             }
         }
         return groups.map { key, group in

@@ -29,17 +29,32 @@ public struct RollupKey: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Names compare as PostgreSQL compares `text` for equality, byte for byte: Swift's `String ==`
     /// would merge canonically equivalent spellings ("é" and "e\u{301}") that are distinct rows.
     public static func == (lhs: RollupKey, rhs: RollupKey) -> Bool {
-        lhs.bucket == rhs.bucket && lhs.eventName.utf8.elementsEqual(rhs.eventName.utf8)
-            && lhs.channel.utf8.elementsEqual(rhs.channel.utf8) && lhs.campaign.utf8.elementsEqual(rhs.campaign.utf8)
+        lhs.bucket == rhs.bucket && sameBytes(lhs.eventName, rhs.eventName) && sameBytes(lhs.channel, rhs.channel)
+            && sameBytes(lhs.campaign, rhs.campaign)
     }
 
+    /// Hashes the UTF-8 bytes of each name as one buffer, each followed by its length (so the names'
+    /// boundaries count). Hashing them byte by byte (`combine(UInt8)` per byte) was a tenth of the
+    /// replayer's CPU with 100 campaigns: every batch groups thousands of keys once per table and level.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(bucket)
-        for byte in eventName.utf8 { hasher.combine(byte) }
-        hasher.combine(0xFF as UInt8)  // never in UTF-8: separates the two names
-        for byte in channel.utf8 { hasher.combine(byte) }
-        hasher.combine(0xFF as UInt8)
-        for byte in campaign.utf8 { hasher.combine(byte) }
+        Self.combineBytes(of: eventName, into: &hasher)
+        Self.combineBytes(of: channel, into: &hasher)
+        Self.combineBytes(of: campaign, into: &hasher)
+    }
+
+    private static func combineBytes(of name: String, into hasher: inout Hasher) {
+        var name = name
+        name.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        hasher.combine(name.utf8.count)
+    }
+
+    /// Byte equality over the contiguous UTF-8 storage (`elementsEqual` on the views walks them
+    /// through the generic iterator).
+    private static func sameBytes(_ lhs: String, _ rhs: String) -> Bool {
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        var (lhs, rhs) = (lhs, rhs)
+        return lhs.withUTF8 { left in rhs.withUTF8 { right in left.elementsEqual(right) } }
     }
 
     /// The one order in which every writer locks rows (UTF-8 bytes, so it does not depend on any

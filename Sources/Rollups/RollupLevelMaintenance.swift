@@ -12,9 +12,9 @@ public enum RollupLevelRebuilder {
     /// Recomputes every block that contains `day` (Unix seconds of a day start), bottom-up, in the
     /// caller's transaction, which must hold the rollup tables locked against writers (as
     /// ``RollupRebuilder`` does); returns the block rows written.
-    static func refreshBlocks(containing day: Int64, names: [String], on connection: PostgresConnection) throws -> Int {
+    static func refreshBlocks(containing day: Int64, names: [String], campaigns: Bool = true, on connection: PostgresConnection) throws -> Int {
         var written = 0
-        for campaign in [false, true] {
+        for campaign in campaigns ? [false, true] : [false] {
             for level in RollupLevel.all {
                 written += try refresh(level, start: level.bucket(containing: day), names: names, campaign: campaign, on: connection)
             }
@@ -104,7 +104,7 @@ public enum RollupLevelRebuilder {
 /// children (which the day verification compares with the uids themselves): together, each level is
 /// checked against raw rows. One `REPEATABLE READ` snapshot per block.
 public enum RollupLevelVerifier {
-    public static func verify(days: Range<Int64>, on connection: PostgresConnection, progress: (RollupLevel, Int, Int) -> Void = { _, _, _ in }) throws -> (checked: Int, differences: [RollupDifference]) {
+    public static func verify(days: Range<Int64>, campaigns: Bool = true, on connection: PostgresConnection, progress: (RollupLevel, Int, Int) -> Void = { _, _, _ in }) throws -> (checked: Int, differences: [RollupDifference]) {
         var checked = 0
         var differences: [RollupDifference] = []
         guard !days.isEmpty else { return (0, []) }
@@ -113,8 +113,9 @@ public enum RollupLevelVerifier {
                 let (count, found) = try connection.transaction { connection in
                     try connection.executeScript("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL work_mem = '256MB'")
                     let plain = try verifyBlock(level, start: start, campaign: false, on: connection)
-                    let campaigns = try verifyBlock(level, start: start, campaign: true, on: connection)
-                    return (plain.0 + campaigns.0, plain.1 + campaigns.1)
+                    guard campaigns else { return plain }
+                    let campaign = try verifyBlock(level, start: start, campaign: true, on: connection)
+                    return (plain.0 + campaign.0, plain.1 + campaign.1)
                 }
                 checked += count
                 differences += found
@@ -196,5 +197,26 @@ extension RollupStatus {
 
     public static func setCampaignsComplete(_ complete: Bool, on connection: PostgresConnection) throws {
         try setFlag(.campaignsComplete, complete, on: connection)
+    }
+
+    /// Records, in the caller's transaction, that it inserts events without campaign rows (a replayer
+    /// with the campaign rollups off): the campaign tables stop covering `events`, and a full rebuild
+    /// running meanwhile will not claim they do (`campaign_gaps`, `0005_campaign_rollups.sql`).
+    public static func recordCampaignGap(on connection: PostgresConnection) throws {
+        try connection.execute("UPDATE rollup_status SET campaigns_complete = false, campaign_gaps = campaign_gaps + 1, updated_at = now()")
+    }
+
+    /// How many transactions inserted events without campaign rows so far (committed ones).
+    public static func campaignGaps(on connection: PostgresConnection) throws -> Int64 {
+        try connection.execute("SELECT campaign_gaps FROM rollup_status").int64(0, 0) ?? 0
+    }
+
+    /// Sets `campaigns_complete` unless a transaction without campaign rows committed since
+    /// ``campaignGaps(on:)`` read `gaps`; returns whether it was set.
+    static func markCampaignsComplete(ifGapsAre gaps: Int64, on connection: PostgresConnection) throws -> Bool {
+        let result = try connection.execute(
+            "UPDATE rollup_status SET campaigns_complete = (campaign_gaps = $1::int8), updated_at = now() RETURNING campaigns_complete",
+            [String(gaps)])
+        return result.bool(0, 0) == true
     }
 }

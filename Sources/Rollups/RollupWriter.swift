@@ -27,17 +27,19 @@ public enum RollupWriter {
     /// enough to bound the statement size when the seed merges thousands of rows.
     public static let chunkSize = 500
 
-    /// Adds `deltas` to the rollup tables. Call inside a transaction.
-    public static func merge(_ deltas: RollupDeltas, on connection: PostgresConnection) throws {
-        try merge(deltas, hourly: true, on: connection)
+    /// Adds `deltas` to the rollup tables. Call inside a transaction. `campaigns`: the campaign
+    /// tables too (the replayer's `--campaign-rollups`; without them the caller records the gap,
+    /// ``RollupStatus/recordCampaignGap(on:)``).
+    public static func merge(_ deltas: RollupDeltas, campaigns: Bool = true, on connection: PostgresConnection) throws {
+        try merge(deltas, hourly: true, campaigns: campaigns, on: connection)
     }
 
     /// ``merge(_:on:)``, optionally without the hourly rows: for `bench metrics-scale`, which builds
     /// months of daily rows and blocks through this same code but keeps hourly rows (and raw events)
     /// only for the days its hour-grouped windows read. The service always writes every table.
-    public static func merge(_ deltas: RollupDeltas, hourly: Bool, on connection: PostgresConnection) throws {
+    public static func merge(_ deltas: RollupDeltas, hourly: Bool, campaigns: Bool = true, on connection: PostgresConnection) throws {
         guard !deltas.isEmpty else { return }
-        for campaign in [false, true] {
+        for campaign in campaigns ? [false, true] : [false] {
             for table in RollupTable.allCases where hourly || table != .hourly {
                 let rows = campaign ? deltas.campaignRows(for: table) : deltas.rows(for: table)
                 try merge(rows.map { Stored($0, level: 0) }, into: Target(table, campaign: campaign), on: connection)

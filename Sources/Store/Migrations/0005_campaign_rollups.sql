@@ -58,3 +58,11 @@ ALTER TABLE rollup_campaign_blocks ALTER COLUMN users SET STORAGE EXTERNAL;
 -- `event-metrics-service rollups rebuild` (everything) has rebuilt them and set it.
 ALTER TABLE rollup_status ADD COLUMN campaigns_complete boolean NOT NULL DEFAULT false;
 UPDATE rollup_status SET campaigns_complete = NOT EXISTS (SELECT 1 FROM events);
+
+-- The campaign rollups are a setting (--campaign-rollups, off by default: they cost the replayer far
+-- more than the main rollups, docs/rollups.md). A replayer running without them adds 1 here, with
+-- campaigns_complete = false, in every transaction that inserts events. A full rebuild reads it before
+-- its first day and sets campaigns_complete only if it has not moved: a batch committed meanwhile
+-- without campaign rows (into a day the rebuild had already passed) keeps the campaign questions on
+-- plain SQL.
+ALTER TABLE rollup_status ADD COLUMN campaign_gaps bigint NOT NULL DEFAULT 0;

@@ -46,7 +46,7 @@ struct CampaignReplayBenchmarkCommand: AsyncParsableCommand {
             for count in round % 2 == 0 ? campaigns : campaigns.reversed() {
                 let (elapsed, _) = try await ReplayBenchmarkData.timedReplay(
                     wals[count]!, events: events, server: options.database.databaseURL, template: options.template,
-                    label: "campaigns\(count)", logger: logger
+                    label: "campaigns\(count)", campaignRollups: true, logger: logger
                 ) { connection in
                     var measured: [String: (Int64, Int64)] = [:]
                     for table in Self.tables {

@@ -138,12 +138,14 @@ enum ReplayBenchmarkData {
     /// every event went in; returns seconds and the replayer's status.
     static func timedReplay(
         _ wal: WriteAheadLog, events: Int, server: String, template: String?, label: String, maintainRollups: Bool = true,
+        campaignRollups: Bool = false,
         logger: Logger, inspect: ((PostgresConnection) throws -> Void)? = nil
     ) async throws -> (seconds: Double, status: ReplayStatus) {
         let target = try ReplayBenchmarkDatabase.create(server: server, template: template, label: label)
         defer { target.drop() }
         var configuration = ReplayerConfiguration(databaseURL: target.url, nodeID: "bench-replay", retainSegments: true)
         configuration.maintainRollups = maintainRollups
+        configuration.campaignRollups = campaignRollups
         let replayer = Replayer(wal: wal, configuration: configuration, logger: logger)
         let start = ContinuousClock.now
         try await replayer.drain(timeout: .seconds(3_600))
