@@ -25,8 +25,10 @@ import Store
 /// `$1` event name; `$2..$13` six time ranges (days, hours, two edge-hour ranges, two raw ranges);
 /// `$14` the channel; `$15..$16` the raw ranges' hours; `$17` the cover's single days; `$18..$19` the
 /// cover's block levels and starts; `$20` whether blocks may be used; `$21..$24` the query cache's entries (level, start, channel,
-/// version) for these pieces: rows it holds come without bitmap, marked in the last column; `$25` the
-/// `campaign_id` filter. Rows come back in binary, so bitmaps arrive as raw bytes and uids as `int4[]`.
+/// version) for these pieces: rows it holds come without bitmap, marked in the ninth column (for the
+/// campaign tables only `$24`, the versions, which also covers their edge hours); `$25` the
+/// `campaign_id` filter. The tenth column is the campaign tables' other key dimension. Rows come back
+/// in binary, so bitmaps arrive as raw bytes and uids as `int4[]`.
 ///
 /// Which rollup rows are read: with a channel filter, that channel's; for `group_by=channel`
 /// without one, every channel's (never the all-channels row); otherwise the all-channels rows
@@ -46,6 +48,9 @@ struct RollupMetricsQuery {
         var version: Int64?
         /// True when `users` was left out because the query cache holds this version.
         var cached = false
+        /// A campaign table's row: the dimension the key column does not hold (its channel with
+        /// `group_by=campaign`, else its campaign), for the query cache's key. Nil for the main tables.
+        var other: String? = nil
     }
 
     /// Raw events inside one partial hour, of one channel (`group_by=channel`) or of all (channel `''`).
@@ -96,37 +101,45 @@ struct RollupMetricsQuery {
 
     /// The statement for this request's shape.
     var sql: String {
+        let campaigns = request.usesCampaigns
         let key = request.groupBy == .campaign ? "campaign" : "channel"
+        // The 10th column: the campaign tables' other key dimension (``RollupRow/other``).
+        let other = campaigns ? (request.groupBy == .campaign ? "channel" : "campaign") : "NULL::text"
         func rollupColumns(_ bucket: String) -> String { "\(key), extract(epoch FROM \(bucket))::int8, total, uniques::int8" }
         let tables = self.tables
         let levels = "(SELECT levels_complete FROM rollup_status) AND $20::bool"
         // Whether the query cache holds this row at this version ($21..$24: its entries' levels,
-        // starts, channels and versions), so its bitmap need not be sent.
+        // starts, channels and versions), so its bitmap need not be sent. A version names one write of
+        // one row of any rollup table (one sequence), so for the campaign tables, whose queries offer
+        // thousands of entries (every campaign and channel), the versions alone are matched, through a
+        // hash join (`heldJoin`) instead of a scan of the arrays per row.
         func held(_ level: String, _ bucket: String) -> String {
-            """
-            EXISTS (SELECT 1 FROM unnest($21::int8[], $22::timestamptz[], $23::text[], $24::int8[]) AS h(hl, hs, hc, hv)
-                    WHERE hl = \(level) AND hs = \(bucket) AND hc = channel AND hv = version)
-            """
+            if campaigns { return "(h.hv IS NOT NULL)" }
+            return """
+                EXISTS (SELECT 1 FROM unnest($21::int8[], $22::timestamptz[], $23::text[], $24::int8[]) AS h(hl, hs, hc, hv)
+                        WHERE hl = \(level) AND hs = \(bucket) AND hc = channel AND hv = version)
+                """
         }
+        let heldJoin = campaigns ? " LEFT JOIN unnest($24::int8[]) AS h(hv) ON h.hv = version" : ""
         let none = "NULL::int8, NULL::int8"
         let complete = request.usesCampaigns ? "(complete AND campaigns_complete)" : "complete"
-        var parts = ["SELECT 0, NULL::text, NULL::int8, \(complete)::int::int8, (levels_complete AND $20::bool)::int::int8, NULL::bytea, NULL::int4[], \(none) FROM rollup_status"]
+        var parts = ["SELECT 0, NULL::text, NULL::int8, \(complete)::int::int8, (levels_complete AND $20::bool)::int::int8, NULL::bytea, NULL::int4[], \(none), NULL::text FROM rollup_status"]
         if !split.days.isEmpty {
             // A day's bitmap is needed unless a block covers it; its row also for its own day group.
             let bitmap = "(day = ANY($17::timestamptz[]) OR NOT (\(levels)))"
             let row = request.groupBy == .day ? "" : " AND \(bitmap)"
             let cached = "(\(bitmap) AND \(held("0", "day")))"
             parts.append("""
-                SELECT 1, \(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8
-                FROM \(tables.daily)
+                SELECT 1, \(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8, \(other)
+                FROM \(tables.daily)\(heldJoin)
                 WHERE event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)
                 """)
             if cover.contains(where: { $0.level != nil }) {
                 let cachedBlock = held("level", "start")
                 parts.append("""
-                    SELECT 4, \(rollupColumns("start")), CASE WHEN NOT \(cachedBlock) THEN users END, NULL, version, \(cachedBlock)::int::int8
+                    SELECT 4, \(rollupColumns("start")), CASE WHEN NOT \(cachedBlock) THEN users END, NULL, version, \(cachedBlock)::int::int8, \(other)
                     FROM unnest($18::int8[], $19::timestamptz[]) AS c(l, s)
-                    JOIN \(tables.blocks) ON event_name = $1 AND level = c.l AND start = c.s
+                    JOIN \(tables.blocks) ON event_name = $1 AND level = c.l AND start = c.s\(heldJoin)
                     WHERE \(levels) AND \(channelCondition)
                     """)
             }
@@ -134,14 +147,17 @@ struct RollupMetricsQuery {
         let hourColumns = rollupColumns("hour")
         if request.groupBy == .hour, !split.hours.isEmpty {
             parts.append("""
-                SELECT 2, \(hourColumns), CASE WHEN hour >= $2 AND hour < $3 THEN NULL ELSE users END, NULL, \(none) FROM \(tables.hourly)
+                SELECT 2, \(hourColumns), CASE WHEN hour >= $2 AND hour < $3 THEN NULL ELSE users END, NULL, \(none), \(other) FROM \(tables.hourly)
                 WHERE event_name = $1 AND hour >= $4 AND hour < $5 AND \(channelCondition)
                 """)
         } else {
             for index in split.edgeHours.indices {
                 let (low, high) = index == 0 ? ("$6", "$7") : ("$8", "$9")
+                // The campaign tables' edge hours go through the query cache (`group_by=campaign` over a
+                // window ending at any second reads up to 46 hours of every campaign and channel).
+                let users = campaigns ? "CASE WHEN NOT \(held("-1", "hour")) THEN users END, NULL, version, \(held("-1", "hour"))::int::int8" : "users, NULL, \(none)"
                 parts.append("""
-                    SELECT 2, \(hourColumns), users, NULL, \(none) FROM \(tables.hourly)
+                    SELECT 2, \(hourColumns), \(users), \(other) FROM \(tables.hourly)\(heldJoin)
                     WHERE event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)
                     """)
             }
@@ -159,7 +175,7 @@ struct RollupMetricsQuery {
         for index in split.raw.indices {
             let (low, high, hour) = index == 0 ? ("$10", "$11", "$15") : ("$12", "$13", "$16")
             parts.append("""
-                SELECT 3, \(channel), \(hour), count(*), NULL, NULL, array_agg(uid), \(none) FROM events
+                SELECT 3, \(channel), \(hour), count(*), NULL, NULL, array_agg(uid), \(none), NULL::text FROM events
                 WHERE event_name = $1 AND ts >= \(low) AND ts < \(high)\(filter)\(grouping)
                 """)
         }
@@ -190,10 +206,12 @@ struct RollupMetricsQuery {
         parameters.append(PostgresBinaryArray.int8(blocks.map { Int64($0.level!.level) }))
         parameters.append(PostgresBinaryArray.timestamptz(seconds: blocks.map(\.start)))
         parameters.append(.binary([useLevels ? 1 : 0], oid: PostgresType.bool))
-        parameters.append(PostgresBinaryArray.int8(held.map { Int64($0.key.level) }))
-        parameters.append(PostgresBinaryArray.timestamptz(seconds: held.map(\.key.start)))
-        parameters.append(PostgresBinaryArray.text(held.map { String(decoding: $0.key.channel, as: UTF8.self) }))
-        parameters.append(PostgresBinaryArray.int8(held.map(\.version)))
+        // The campaign tables' statement matches versions only (see `sql`), each once.
+        let keyed = request.usesCampaigns ? [] : held
+        parameters.append(PostgresBinaryArray.int8(keyed.map { Int64($0.key.level) }))
+        parameters.append(PostgresBinaryArray.timestamptz(seconds: keyed.map(\.key.start)))
+        parameters.append(PostgresBinaryArray.text(keyed.map { String(decoding: $0.key.channel, as: UTF8.self) }))
+        parameters.append(PostgresBinaryArray.int8(request.usesCampaigns ? Array(Set(held.map(\.version))) : held.map(\.version)))
         parameters.append(.binary(Array((request.campaignID ?? "").utf8), oid: PostgresType.text))
         return parameters
     }
@@ -213,7 +231,7 @@ struct RollupMetricsQuery {
                 else { throw unexpected() }
                 let item = RollupRow(
                     channel: channel, bucket: bucket, total: total, uniques: uniques, users: result.bytes(0, 5),
-                    version: result.int64(0, 7), cached: result.int64(0, 8) == 1)
+                    version: result.int64(0, 7), cached: result.int64(0, 8) == 1, other: result.string(0, 9))
                 try body(part == 1 ? .day(item) : part == 2 ? .hour(item) : .block(item))
             case 3:
                 // A range without rows still yields its (ungrouped) aggregate: count 0, no array.

@@ -119,4 +119,41 @@ import Time
             await service.pool.shutdown()
         }
     }
+
+    /// The campaign tables' days, blocks and edge hours go through the query cache, keyed with the
+    /// campaign and channel: a repeated question fetches no bitmap, and late events merged into the
+    /// window's days and edge hours (new row versions) are seen at once.
+    @Test func campaignBitmapsComeFromTheQueryCacheAndLateEventsAreSeen() async throws {
+        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
+            try await seed(Self.events(count: 2_000, days: 12, users: 150), url: database.url)
+            let service = makeService(url: database.url)
+            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+            // Partial hours and partial days at both ends, whole days and blocks between.
+            let (from, to) = (Self.base + Self.day + 5 * 3_600_000_000 + 17, Self.base + 10 * Self.day + 20 * 3_600_000_000 + 5)
+            let requests: [(String?, MetricsRequest.GroupBy)] = [(nil, .campaign), ("spring", .none), (MetricsRequest.noCampaign, .channel)]
+            func expectEqualToRawSQL(_ label: String) async throws {
+                for (campaign, groupBy) in requests {
+                    let request = MetricsRequest(eventName: "purchase", fromMicros: from, toMicros: to, campaignID: campaign, groupBy: groupBy)
+                    let expected = try await MetricsOracle.answer(
+                        check, name: "purchase", from: from, to: to, channel: nil, campaign: campaign, groupBy: groupBy)
+                    #expect(expected.totalCount > 0)
+                    #expect(try await service.metrics(for: request) == expected, "\(label): \(campaign ?? "-") by \(groupBy)")
+                }
+            }
+            try await expectEqualToRawSQL("cold")
+            let cold = service.cache.statistics
+            #expect(cold.misses > 0)
+            #expect(service.cache.count(level: LocalBucketQuery.hourLevel) > 0, "edge hours are cached")
+            try await expectEqualToRawSQL("warm")
+            let warm = service.cache.statistics
+            #expect(warm.misses == cold.misses, "a repeated question fetches no bitmap")
+            #expect(warm.hits > cold.hits)
+            // Late events into the window's days and its first and last partial days.
+            try await seedMerging(Self.events(count: 300, days: 12, users: 400), url: database.url)
+            try await expectEqualToRawSQL("after late events")
+            #expect(service.cache.statistics.misses > warm.misses)
+            await check.shutdown()
+            await service.pool.shutdown()
+        }
+    }
 }

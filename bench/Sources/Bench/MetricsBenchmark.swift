@@ -95,7 +95,7 @@ struct MetricsBenchmarkRun: Sendable {
                 [(.none, "UTC", false, nil), (.hour, "UTC", false, nil), (.day, "UTC", false, nil), (.channel, "UTC", false, nil),
                  (.day, "America/New_York", false, nil), (.day, "America/New_York", true, nil), (.day, "Asia/Kolkata", false, nil),
                  (.day, "Asia/Kolkata", true, nil), (.week, "UTC", false, nil), (.month, "Europe/Istanbul", false, nil),
-                 (.campaign, "UTC", false, nil), (.day, "UTC", false, "cmp_007")]
+                 (.campaign, "UTC", false, nil), (.campaign, "UTC", true, nil), (.day, "UTC", false, "cmp_007"), (.day, "UTC", true, "cmp_007")]
             for (groupBy, zone, warm, campaign) in variants {
                 let label = groupBy.rawValue + (zone == "UTC" ? "" : " tz=\(zone)") + (warm ? " warm" : "") + (campaign.map { " campaign_id=\($0)" } ?? "")
                 guard selected(label) else { continue }
