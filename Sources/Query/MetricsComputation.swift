@@ -66,7 +66,15 @@ public enum MetricsComputation {
             plan.held = cache.entries(eventName: request.eventName, pieces: pieces, campaigns: request.usesCampaigns)
         }
         let query = plan
-        let held = Dictionary(query.held.map { ($0.key, $0.bitmap) }, uniquingKeysWith: { first, _ in first })
+        // By version for the campaign tables (a version names one row: the statement matched them so),
+        // whose rows would otherwise each build a key to find their bitmap; by key for the others.
+        let held = request.usesCampaigns ? [:] : Dictionary(query.held.map { ($0.key, $0.bitmap) }, uniquingKeysWith: { first, _ in first })
+        var heldVersions: [Int64: Int] = [:]
+        if request.usesCampaigns {
+            heldVersions.reserveCapacity(query.held.count)
+            for (index, entry) in query.held.enumerated() { heldVersions[entry.version] = index }
+        }
+        var usedKeys: [BitmapCache.Key] = []
         let name = Array(request.eventName.utf8)
         let byCampaign = request.groupBy == .campaign
         /// The row's bitmap: from the cache when the statement left it out for that reason, else
@@ -75,6 +83,10 @@ public enum MetricsComputation {
         /// cover by its start. A campaign table's row is keyed with its campaign and channel (one of them in the key
         /// column, the other in ``RollupMetricsQuery/RollupRow/other``).
         func users(of row: RollupMetricsQuery.RollupRow, level: Int?) throws -> RoaringBitmap? {
+            if row.cached, let version = row.version, let index = heldVersions[version] {
+                usedKeys.append(query.held[index].key)
+                return query.held[index].bitmap
+            }
             var key: BitmapCache.Key?
             if let level, let cache, cache.isEnabled {
                 let resolved =
@@ -88,7 +100,7 @@ public enum MetricsComputation {
                 guard let key, let bitmap = held[key] else {
                     throw PostgresError(code: .queryFailed, message: "the metrics query left out a bitmap the cache does not hold")
                 }
-                cache?.used(key)
+                usedKeys.append(key)
                 return bitmap
             }
             guard let bytes = row.users else { return nil }
@@ -116,6 +128,7 @@ public enum MetricsComputation {
             case .raw(let group): fold.add(group)
             }
         }
+        cache?.used(usedKeys)
 
         return complete ? fold.result() : nil
     }
