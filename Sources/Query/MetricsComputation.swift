@@ -74,7 +74,7 @@ public enum MetricsComputation {
             heldVersions.reserveCapacity(query.held.count)
             for (index, entry) in query.held.enumerated() { heldVersions[entry.version] = index }
         }
-        var usedKeys: [BitmapCache.Key] = []
+        var versionHits = 0
         let name = Array(request.eventName.utf8)
         let byCampaign = request.groupBy == .campaign
         /// The row's bitmap: from the cache when the statement left it out for that reason, else
@@ -84,7 +84,7 @@ public enum MetricsComputation {
         /// column, the other in ``RollupMetricsQuery/RollupRow/other``).
         func users(of row: RollupMetricsQuery.RollupRow, level: Int?) throws -> RoaringBitmap? {
             if row.cached, let version = row.version, let index = heldVersions[version] {
-                usedKeys.append(query.held[index].key)
+                versionHits += 1
                 return query.held[index].bitmap
             }
             var key: BitmapCache.Key?
@@ -100,7 +100,7 @@ public enum MetricsComputation {
                 guard let key, let bitmap = held[key] else {
                     throw PostgresError(code: .queryFailed, message: "the metrics query left out a bitmap the cache does not hold")
                 }
-                usedKeys.append(key)
+                cache?.used(key)
                 return bitmap
             }
             guard let bytes = row.users else { return nil }
@@ -128,7 +128,7 @@ public enum MetricsComputation {
             case .raw(let group): fold.add(group)
             }
         }
-        cache?.used(usedKeys)
+        cache?.countHits(versionHits)
 
         return complete ? fold.result() : nil
     }
