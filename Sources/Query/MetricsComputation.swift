@@ -126,6 +126,19 @@ public enum MetricsComputation {
                 fold.add(rollup, users: try users(of: rollup, level: level), kind: .hour)
             case .block(let rollup): fold.add(rollup, users: try users(of: rollup, level: Self.blockLevel), kind: .block)
             case .raw(let group): fold.add(group)
+            case .heldRows(let campaign, let total, let versions):
+                // As if each row had come with its bitmap left out (the group's total on the first).
+                for (position, version) in versions.enumerated() {
+                    guard let index = heldVersions[version] else {
+                        throw PostgresError(code: .queryFailed, message: "the metrics query grouped a version the cache does not hold")
+                    }
+                    let bitmap = query.held[index].bitmap
+                    let row = RollupMetricsQuery.RollupRow(
+                        channel: campaign, bucket: 0, total: position == 0 ? total : 0, uniques: Int64(bitmap.cardinality), users: nil,
+                        version: version, cached: true)
+                    fold.add(row, users: bitmap, kind: .day)
+                }
+                versionHits += versions.count
             }
         }
         cache?.countHits(versionHits)

@@ -69,6 +69,9 @@ struct RollupMetricsQuery {
         case hour(RollupRow)
         case block(RollupRow)
         case raw(RawGroup)
+        /// Rows of one campaign that the query cache holds (``aggregatesHeldRows``): the sum of their
+        /// totals and their versions.
+        case heldRows(campaign: String, total: Int64, versions: [Int64])
     }
 
     let request: MetricsRequest
@@ -99,6 +102,10 @@ struct RollupMetricsQuery {
         )
     }
 
+    /// Whether the rows the query cache holds come back grouped (kind 5, ``Row/heldRows``): for
+    /// `group_by=campaign`, whose every rollup row needs its bitmap and which reads thousands of them.
+    var aggregatesHeldRows: Bool { request.groupBy == .campaign }
+
     /// The statement for this request's shape.
     var sql: String {
         let campaigns = request.usesCampaigns
@@ -124,24 +131,37 @@ struct RollupMetricsQuery {
         let none = "NULL::int8, NULL::int8"
         let complete = request.usesCampaigns ? "(complete AND campaigns_complete)" : "complete"
         var parts = ["SELECT 0, NULL::text, NULL::int8, \(complete)::int::int8, (levels_complete AND $20::bool)::int::int8, NULL::bytea, NULL::int4[], \(none), NULL::text FROM rollup_status"]
+        // One rollup part: `SELECT kind, columns FROM from WHERE condition`. With `group_by=campaign`
+        // every row read needs its bitmap, and most are held by the query cache: those come back as
+        // one row per campaign and part (kind 5: the sum of their totals, their count, and their
+        // versions as 8-byte big-endian values in the bitmap column) instead of one row each, and only
+        // the others one by one (thousands of rows streamed singly were most of the query).
+        func addRollupPart(_ kind: Int, _ columns: String, from: String, where condition: String) {
+            guard aggregatesHeldRows else {
+                parts.append("SELECT \(kind), \(columns)\nFROM \(from)\(heldJoin)\nWHERE \(condition)")
+                return
+            }
+            parts.append("SELECT \(kind), \(columns)\nFROM \(from)\(heldJoin)\nWHERE \(condition) AND h.hv IS NULL")
+            parts.append("""
+                SELECT 5, campaign, NULL::int8, sum(total)::int8, count(*), string_agg(int8send(version), ''::bytea), NULL::int4[], \(none), NULL::text
+                FROM \(from) JOIN unnest($24::int8[]) AS h(hv) ON h.hv = version
+                WHERE \(condition) GROUP BY campaign
+                """)
+        }
         if !split.days.isEmpty {
             // A day's bitmap is needed unless a block covers it; its row also for its own day group.
             let bitmap = "(day = ANY($17::timestamptz[]) OR NOT (\(levels)))"
             let row = request.groupBy == .day ? "" : " AND \(bitmap)"
             let cached = "(\(bitmap) AND \(held("0", "day")))"
-            parts.append("""
-                SELECT 1, \(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8, \(other)
-                FROM \(tables.daily)\(heldJoin)
-                WHERE event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)
-                """)
+            addRollupPart(
+                1, "\(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8, \(other)",
+                from: tables.daily, where: "event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)")
             if cover.contains(where: { $0.level != nil }) {
                 let cachedBlock = held("level", "start")
-                parts.append("""
-                    SELECT 4, \(rollupColumns("start")), CASE WHEN NOT \(cachedBlock) THEN users END, NULL, version, \(cachedBlock)::int::int8, \(other)
-                    FROM unnest($18::int8[], $19::timestamptz[]) AS c(l, s)
-                    JOIN \(tables.blocks) ON event_name = $1 AND level = c.l AND start = c.s\(heldJoin)
-                    WHERE \(levels) AND \(channelCondition)
-                    """)
+                addRollupPart(
+                    4, "\(rollupColumns("start")), CASE WHEN NOT \(cachedBlock) THEN users END, NULL, version, \(cachedBlock)::int::int8, \(other)",
+                    from: "unnest($18::int8[], $19::timestamptz[]) AS c(l, s) JOIN \(tables.blocks) ON event_name = $1 AND level = c.l AND start = c.s",
+                    where: "\(levels) AND \(channelCondition)")
             }
         }
         let hourColumns = rollupColumns("hour")
@@ -156,10 +176,9 @@ struct RollupMetricsQuery {
                 // The campaign tables' edge hours go through the query cache (`group_by=campaign` over a
                 // window ending at any second reads up to 46 hours of every campaign and channel).
                 let users = campaigns ? "CASE WHEN NOT \(held("-1", "hour")) THEN users END, NULL, version, \(held("-1", "hour"))::int::int8" : "users, NULL, \(none)"
-                parts.append("""
-                    SELECT 2, \(hourColumns), \(users), \(other) FROM \(tables.hourly)\(heldJoin)
-                    WHERE event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)
-                    """)
+                addRollupPart(
+                    2, "\(hourColumns), \(users), \(other)", from: tables.hourly,
+                    where: "event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)")
             }
         }
         // (Raw rows read campaign_id from the heap: events_name_ts does not include it.)
@@ -233,6 +252,18 @@ struct RollupMetricsQuery {
                     channel: channel, bucket: bucket, total: total, uniques: uniques, users: result.bytes(0, 5),
                     version: result.int64(0, 7), cached: result.int64(0, 8) == 1, other: result.string(0, 9))
                 try body(part == 1 ? .day(item) : part == 2 ? .hour(item) : .block(item))
+            case 5:
+                guard let campaign = result.string(0, 1), let total = result.int64(0, 3), let count = result.int64(0, 4),
+                      let bytes = result.bytes(0, 5), bytes.count == Int(count) * 8
+                else { throw unexpected() }
+                var versions: [Int64] = []
+                versions.reserveCapacity(Int(count))
+                var index = bytes.startIndex
+                while index < bytes.endIndex {
+                    versions.append(bytes[index..<(index + 8)].reduce(0) { $0 << 8 | Int64($1) })
+                    index += 8
+                }
+                try body(.heldRows(campaign: campaign, total: total, versions: versions))
             case 3:
                 // A range without rows still yields its (ungrouped) aggregate: count 0, no array.
                 guard let channel = result.string(0, 1), let hour = result.int64(0, 2), let count = result.int64(0, 3) else { throw unexpected() }
