@@ -27,8 +27,9 @@ import Store
 /// cover's block levels and starts; `$20` whether blocks may be used; `$21..$24` the query cache's entries (level, start, channel,
 /// version) for these pieces: rows it holds come without bitmap, marked in the ninth column (for the
 /// campaign tables only `$24`, the versions, which also covers their edge hours); `$25` the
-/// `campaign_id` filter. The tenth column is the campaign tables' other key dimension. Rows come back
-/// in binary, so bitmaps arrive as raw bytes and uids as `int4[]`.
+/// `campaign_id` filter. The tenth column is the campaign tables' other key dimension. With
+/// `group_by=campaign` the held rows come back grouped per campaign and part (part 5,
+/// ``aggregatesHeldRows``). Rows come back in binary, so bitmaps arrive as raw bytes and uids as `int4[]`.
 ///
 /// Which rollup rows are read: with a channel filter, that channel's; for `group_by=channel`
 /// without one, every channel's (never the all-channels row); otherwise the all-channels rows
