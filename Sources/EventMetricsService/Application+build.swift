@@ -29,7 +29,8 @@ func buildApplication(
         configuration: DatabaseSchema.replayerConfiguration(
             databaseURL: settings.databaseURL,
             nodeID: settings.nodeID,
-            retainSegments: settings.retainSegments
+            retainSegments: settings.retainSegments,
+            campaignRollups: settings.campaignRollups
         ),
         logger: logger
     )

@@ -20,8 +20,9 @@ enum DatabaseSchema {
     }
 
     /// The replayer's configuration with the migrations as its ``ReplayerConfiguration/prepareDatabase``.
-    static func replayerConfiguration(databaseURL: String, nodeID: String, retainSegments: Bool) -> ReplayerConfiguration {
+    static func replayerConfiguration(databaseURL: String, nodeID: String, retainSegments: Bool, campaignRollups: Bool = false) -> ReplayerConfiguration {
         var configuration = ReplayerConfiguration(databaseURL: databaseURL, nodeID: nodeID, retainSegments: retainSegments)
+        configuration.campaignRollups = campaignRollups
         configuration.prepareDatabase = { url, logger in _ = try SchemaMigrations.apply(url: url, logger: logger) }
         return configuration
     }

@@ -20,13 +20,15 @@ struct ReplayCommand: AsyncParsableCommand {
     @OptionGroup var wal: WALOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var campaignRollups: CampaignRollupsOption
 
     func run() async throws {
         let logger = logging.bootstrap(label: "replay")
         let log = try WriteAheadLog.open(try wal.configuration(), logger: logger)
         let replayer = Replayer(
             wal: log,
-            configuration: DatabaseSchema.replayerConfiguration(databaseURL: database.databaseURL, nodeID: nodeID, retainSegments: wal.retain),
+            configuration: DatabaseSchema.replayerConfiguration(
+                databaseURL: database.databaseURL, nodeID: nodeID, retainSegments: wal.retain, campaignRollups: campaignRollups.enabled),
             logger: logger
         )
         try await replayer.drain(timeout: .seconds(timeout))

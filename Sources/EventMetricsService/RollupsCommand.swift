@@ -9,7 +9,7 @@ import Time
 struct RollupsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollups",
-        abstract: "Verify or rebuild the metrics rollups (hourly, daily and the coarser day blocks).",
+        abstract: "Verify or rebuild the metrics rollups (hourly, daily and the coarser day blocks, and their campaign twins).",
         subcommands: [RollupsVerifyCommand.self, RollupsRebuildCommand.self]
     )
 }
@@ -69,6 +69,9 @@ struct RollupsVerifyCommand: ParsableCommand {
         if !report.complete {
             print("note: rollup_status.complete is false: /metrics uses raw SQL until a full `rollups rebuild`")
         }
+        if !report.campaignsComplete {
+            print("note: rollup_status.campaigns_complete is false: the campaign tables were not checked; campaign_id= and group_by=campaign use raw SQL until a full `rollups rebuild --campaign-rollups` (with the replayers' --campaign-rollups on)")
+        }
         if !report.levelsComplete {
             print("note: rollup_status.levels_complete is false: the day blocks were not checked, and /metrics reads daily rows only until `rollups rebuild` (or `rollups rebuild --levels-only`)")
         }
@@ -85,7 +88,9 @@ struct RollupsRebuildCommand: ParsableCommand {
             keep running (it waits for each day's lock). Without --from and --to every day is rebuilt and \
             /metrics is switched to the rollups (rollup_status.complete and levels_complete). With \
             --levels-only only the day blocks are rebuilt, from the daily rows (no events are read): what a \
-            database that predates the blocks needs. Progress goes to stderr.
+            database that predates the blocks needs. With --campaign-rollups the campaign tables are \
+            rebuilt too, and a full rebuild lets /metrics use them (rollup_status.campaigns_complete) unless \
+            a replayer without --campaign-rollups committed events meanwhile. Progress goes to stderr.
             """
     )
 
@@ -94,6 +99,8 @@ struct RollupsRebuildCommand: ParsableCommand {
 
     @Flag(help: "Rebuild only the day blocks from the daily rows; without --from/--to, then let /metrics use them.")
     var levelsOnly = false
+
+    @OptionGroup var campaignRollups: CampaignRollupsOption
 
     func run() throws {
         let (from, to) = try range.micros()
@@ -109,10 +116,13 @@ struct RollupsRebuildCommand: ParsableCommand {
             print("rebuilt the day blocks over \(RollupProgress.days(Int(span.count / 86_400))): \(rows) block rows in \(RollupProgress.seconds(since: started))\(everything ? "; levels marked complete" : "")")
             return
         }
-        let summary = try RollupRebuilder.rebuild(fromMicros: from, toMicros: to, on: connection) { progress in
+        let summary = try RollupRebuilder.rebuild(fromMicros: from, toMicros: to, campaigns: campaignRollups.enabled, on: connection) { progress in
             RollupProgress.line("rebuild", progress.day, progress.daysDone, progress.daysTotal, "\(progress.events) events")
         }
         print("rebuilt \(RollupProgress.days(summary.days)) from \(summary.events) events: \(summary.hourlyRows) hourly and \(summary.dailyRows) daily rows in \(RollupProgress.seconds(since: started))\(summary.markedComplete ? "; rollups marked complete" : "")")
+        if summary.markedComplete && campaignRollups.enabled && !summary.campaignsMarkedComplete {
+            print("note: a replayer without --campaign-rollups committed events during the rebuild: the campaign tables stay incomplete (campaign questions use plain SQL); rebuild again once every node runs with it")
+        }
     }
 }
 
@@ -144,14 +154,15 @@ enum RollupProgress {
 
     static func describe(_ difference: RollupDifference) -> String {
         let key = difference.key
+        // The campaign tables' rows name their campaign ("(none)": events without one).
+        let campaign = difference.campaign ? " campaign=\(key.campaign.isEmpty ? "(none)" : key.campaign)" : ""
+        let channel = "channel=\(key.isAllChannels ? "(all)" : key.channel)"
         if let level = difference.level {
-            return "rollup_blocks event_name=\(key.eventName) level=\(level.level) start=\(UTCTime.dayKey(seconds: key.bucket)) channel=\(key.isAllChannels ? "(all)" : key.channel)"
+            let table = RollupLevel.tableName(campaign: difference.campaign)
+            return "\(table) event_name=\(key.eventName) level=\(level.level) start=\(UTCTime.dayKey(seconds: key.bucket))\(campaign) \(channel)"
         }
-        return describe(difference.table, key)
-    }
-
-    static func describe(_ table: RollupTable, _ key: RollupKey) -> String {
+        let table = difference.table
         let bucket = table == .hourly ? UTCTime.hourKey(seconds: key.bucket) : UTCTime.dayKey(seconds: key.bucket)
-        return "\(table.name) event_name=\(key.eventName) \(table.bucketColumn)=\(bucket) channel=\(key.isAllChannels ? "(all)" : key.channel)"
+        return "\(difference.campaign ? table.campaignName : table.name) event_name=\(key.eventName) \(table.bucketColumn)=\(bucket)\(campaign) \(channel)"
     }
 }

@@ -33,6 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var operations: OperationsOptions
     @OptionGroup var connections: ConnectionOptions
+    @OptionGroup var campaignRollups: CampaignRollupsOption
 
     func run() async throws {
         let logger = logging.bootstrap(label: "event-metrics-service")
@@ -52,6 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.queryMaxWaiting = query.maxWaiting
         settings.queryQueueTimeoutMilliseconds = query.queueTimeoutMilliseconds
         settings.queryCacheBytes = query.cacheBytes
+        settings.campaignRollups = campaignRollups.enabled
         settings.access = operations.access()
         settings.adminPort = operations.adminPort
         let limit = DescriptorBudget.connectionLimits(

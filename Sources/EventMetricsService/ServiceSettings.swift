@@ -20,6 +20,8 @@ struct ServiceSettings: Sendable {
     var queryQueueTimeoutMilliseconds = 5_000
     /// Bytes of bitmaps the metrics query cache may hold; 0 turns it off.
     var queryCacheBytes = BitmapCache.defaultBytes
+    /// Whether the replayer keeps the campaign rollups (`--campaign-rollups`).
+    var campaignRollups = false
     /// API keys, rate limit and the admin listener (off unless set; `serve` sets the admin port).
     var access = AccessSettings()
     var adminPort = 0

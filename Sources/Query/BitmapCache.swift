@@ -3,8 +3,9 @@ import Foundation
 import Metrics
 
 /// A byte-budgeted cache of deserialized rollup bitmaps (whole days of `rollup_daily`, blocks of
-/// `rollup_blocks`, hours of `rollup_hourly` for local buckets, and the unions of local buckets with
-/// the row versions they stand for), shared by every metrics query of the service (`--query-cache-bytes`).
+/// `rollup_blocks`, hours of `rollup_hourly` for local buckets, the same rows of the campaign tables
+/// with the campaign in the key, and the unions of local buckets with the row versions they stand
+/// for), shared by every metrics query of the service (`--query-cache-bytes`).
 ///
 /// Exact by construction: an entry is stored with the row's `version` (a fresh number from the
 /// `rollup_versions` sequence on every write of the row, by any node's replayer or a rebuild), the
@@ -31,6 +32,22 @@ public final class BitmapCache: @unchecked Sendable {
         /// Only for the unions of local buckets (``LocalBucketQuery/memoLevel``): the end of the
         /// bucket's part of the window.
         var end: Int64 = 0
+        /// A row of the campaign tables (`rollup_campaign_…`; `""`: the events without a campaign);
+        /// nil for the main tables.
+        var campaign: [UInt8]? = nil
+
+        /// The byte arrays hashed as whole buffers (the synthesized hash feeds them to the hasher one
+        /// byte at a time, which was most of a warm `group_by=campaign` query's lookups).
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(level)
+            hasher.combine(start)
+            hasher.combine(end)
+            for bytes in [eventName, channel, campaign ?? []] {
+                bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+                hasher.combine(bytes.count)
+            }
+            hasher.combine(campaign == nil)
+        }
     }
 
     struct Entry {
@@ -69,20 +86,36 @@ public final class BitmapCache: @unchecked Sendable {
     /// Bitmaps served from the cache, and fetched from the database, so far (also in Prometheus).
     public var statistics: (hits: Int, misses: Int) { lock.withLock { counts } }
 
-    /// The entries for `eventName` at the given pieces (level, start), any channel: what a query
-    /// offers the database as already held. The caller keeps the returned bitmaps for the length of
-    /// the query, so an eviction meanwhile cannot take one it was promised.
-    func entries(eventName: String, pieces: [(level: Int, start: Int64)]) -> [(key: Key, version: Int64, bitmap: RoaringBitmap)] {
+    /// The entries for `eventName` at the given pieces (level, start), any channel (and with
+    /// `campaigns`, any campaign, of the campaign tables only; else of the main tables only): what a
+    /// query offers the database as already held. The caller keeps the returned bitmaps for the length
+    /// of the query, so an eviction meanwhile cannot take one it was promised. The entries count as
+    /// used now (least recently used order), as the query is about to read them; the hits are counted
+    /// as rows use them (``used(_:)``, ``countHits(_:)``).
+    func entries(eventName: String, pieces: [(level: Int, start: Int64)], campaigns: Bool = false) -> [(key: Key, version: Int64, bitmap: RoaringBitmap)] {
         guard isEnabled, !pieces.isEmpty else { return [] }
         let name = Array(eventName.utf8)
-        let wanted = Set(pieces.map { "\($0.level)/\($0.start)" })
+        let wanted = Set(pieces.map { Piece(level: $0.level, start: $0.start) })
         return lock.withLock {
+            tick += 1
             var found: [(key: Key, version: Int64, bitmap: RoaringBitmap)] = []
-            for (key, entry) in entries where key.eventName == name && wanted.contains("\(key.level)/\(key.start)") {
-                found.append((key, entry.version, entry.bitmap))
+            var index = entries.startIndex
+            while index != entries.endIndex {
+                let key = entries.keys[index]
+                if (key.campaign != nil) == campaigns && key.eventName == name && wanted.contains(Piece(level: key.level, start: key.start)) {
+                    entries.values[index].lastUse = tick
+                    let entry = entries.values[index]
+                    found.append((key, entry.version, entry.bitmap))
+                }
+                index = entries.index(after: index)
             }
             return found
         }
+    }
+
+    private struct Piece: Hashable {
+        var level: Int
+        var start: Int64
     }
 
     /// The entries held for exactly these keys (one lookup each, for queries whose pieces are one
@@ -119,6 +152,14 @@ public final class BitmapCache: @unchecked Sendable {
             counts.hits += 1
             entries[key]?.lastUse = tick
         }
+    }
+
+    /// Counts `count` hits on entries ``entries(eventName:pieces:campaigns:)`` returned (and so already
+    /// marked used): the campaign queries', thousands per query, without a lookup each.
+    func countHits(_ count: Int) {
+        guard count > 0 else { return }
+        hits.increment(by: Int64(count))
+        lock.withLock { counts.hits += count }
     }
 
     /// Stores a bitmap the database just sent (a miss), evicting the least recently used beyond the

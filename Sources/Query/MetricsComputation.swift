@@ -29,39 +29,72 @@ public enum MetricsComputation {
         return try MetricsExecutor.run(MetricsPlanner.plan(request), on: connection)
     }
 
+    /// What ``fromRollups`` passes for a block row (its level is found from the cover): not a level
+    /// of the cache's keys (0 day, 1... blocks, ``LocalBucketQuery/hourLevel`` hours).
+    static let blockLevel = Int.min
+
     /// Nil when the rollups are incomplete.
     ///
     /// Time buckets outside UTC, and weeks and months, go through ``LocalBucketQuery``, except
     /// `group_by=hour` in a zone whose offset stays a whole number of hours over the window: its local
     /// hours are UTC hours, so the UTC plan answers and only the keys are local.
     static func fromRollups(_ request: MetricsRequest, useLevels: Bool, cache: BitmapCache?, on connection: PostgresConnection) throws -> MetricsResult? {
-        let utc = MetricsRequest.isUTC(request.timeZone)
-        if request.groupBy == .week || request.groupBy == .month || (!utc && request.groupBy == .day)
-            || (request.groupBy == .hour && !request.hasWholeHourOffsets)
-        {
+        if request.needsLocalBuckets {
             return try LocalBucketQuery(request: request).run(cache: cache, on: connection)
         }
-        let split = MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros)
+        // The campaign tables have no all-channels rows: a campaign over every channel is a union of
+        // channel rows, so a day or hour group is several rows and needs each one's bitmap. Then
+        // group_by=day reads every day's (no blocks: the daily-only plan) and group_by=hour every hour's.
+        let campaignsByTime = request.usesCampaigns && request.channel == nil && (request.groupBy == .day || request.groupBy == .hour)
+        let useLevels = useLevels && !(campaignsByTime && request.groupBy == .day)
+        var split = MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros)
+        if campaignsByTime && request.groupBy == .hour { split.days = split.hours.upperBound..<split.hours.upperBound }
         var plan = RollupMetricsQuery(request: request, split: split, useLevels: useLevels)
-        // The cover's days and blocks may come from the cache (every day for the daily-only plan).
-        let pieces: [(level: Int, start: Int64)] =
+        // The cover's days and blocks may come from the cache (every day for the daily-only plan);
+        // for the campaign tables also the edge hours, which are most of `group_by=campaign`'s rows.
+        var pieces: [(level: Int, start: Int64)] =
             useLevels
             ? plan.cover.map { (level: $0.level?.level ?? 0, start: $0.start) }
             : stride(from: split.days.lowerBound, to: split.days.upperBound, by: 86_400).map { (level: 0, start: $0) }
+        let cachedHours = request.usesCampaigns && request.groupBy != .hour
+        if cachedHours {
+            for range in split.edgeHours {
+                pieces += stride(from: range.lowerBound, to: range.upperBound, by: 3_600).map { (level: LocalBucketQuery.hourLevel, start: $0) }
+            }
+        }
         if let cache, cache.isEnabled {
-            plan.held = cache.entries(eventName: request.eventName, pieces: pieces)
+            plan.held = cache.entries(eventName: request.eventName, pieces: pieces, campaigns: request.usesCampaigns)
         }
         let query = plan
-        let held = Dictionary(query.held.map { ($0.key, $0.bitmap) }, uniquingKeysWith: { first, _ in first })
+        // By version for the campaign tables (a version names one row: the statement matched them so),
+        // whose rows would otherwise each build a key to find their bitmap; by key for the others.
+        let held = request.usesCampaigns ? [:] : Dictionary(query.held.map { ($0.key, $0.bitmap) }, uniquingKeysWith: { first, _ in first })
+        var heldVersions: [Int64: Int] = [:]
+        if request.usesCampaigns {
+            heldVersions.reserveCapacity(query.held.count)
+            for (index, entry) in query.held.enumerated() { heldVersions[entry.version] = index }
+        }
+        var versionHits = 0
         let name = Array(request.eventName.utf8)
+        let byCampaign = request.groupBy == .campaign
         /// The row's bitmap: from the cache when the statement left it out for that reason, else
-        /// deserialized (and, for whole days and blocks, offered to the cache). `level` -1: a block,
-        /// whose level the row does not carry; found from the cover by its start.
+        /// deserialized (and, for whole days, blocks and the campaign tables' edge hours, offered to the
+        /// cache). `level` ``blockLevel``: a block, whose level the row does not carry; found from the
+        /// cover by its start. A campaign table's row is keyed with its campaign and channel (one of them in the key
+        /// column, the other in ``RollupMetricsQuery/RollupRow/other``).
         func users(of row: RollupMetricsQuery.RollupRow, level: Int?) throws -> RoaringBitmap? {
+            if row.cached, let version = row.version, let index = heldVersions[version] {
+                versionHits += 1
+                return query.held[index].bitmap
+            }
             var key: BitmapCache.Key?
             if let level, let cache, cache.isEnabled {
-                let resolved = level >= 0 ? level : (query.cover.first { $0.start == row.bucket && $0.level != nil }?.level?.level ?? 0)
+                let resolved =
+                    level != Self.blockLevel ? level : (query.cover.first { $0.start == row.bucket && $0.level != nil }?.level?.level ?? 0)
                 key = BitmapCache.Key(eventName: name, level: resolved, start: row.bucket, channel: Array(row.channel.utf8))
+                if let other = row.other {
+                    (key!.campaign, key!.channel) = byCampaign ? (Array(row.channel.utf8), Array(other.utf8)) : (Array(other.utf8), Array(row.channel.utf8))
+                }
             }
             if row.cached {
                 guard let key, let bitmap = held[key] else {
@@ -87,11 +120,28 @@ public enum MetricsComputation {
             switch row {
             case .status(let isComplete, _): complete = isComplete
             case .day(let rollup): fold.add(rollup, users: try users(of: rollup, level: 0), kind: .day)
-            case .hour(let rollup): fold.add(rollup, users: try users(of: rollup, level: nil), kind: .hour)
-            case .block(let rollup): fold.add(rollup, users: try users(of: rollup, level: -1), kind: .block)
+            case .hour(let rollup):
+                // Versions come with the campaign tables' edge hours only.
+                let level = cachedHours && rollup.version != nil ? LocalBucketQuery.hourLevel : nil
+                fold.add(rollup, users: try users(of: rollup, level: level), kind: .hour)
+            case .block(let rollup): fold.add(rollup, users: try users(of: rollup, level: Self.blockLevel), kind: .block)
             case .raw(let group): fold.add(group)
+            case .heldRows(let campaign, let total, let versions):
+                // As if each row had come with its bitmap left out (the group's total on the first).
+                for (position, version) in versions.enumerated() {
+                    guard let index = heldVersions[version] else {
+                        throw PostgresError(code: .queryFailed, message: "the metrics query grouped a version the cache does not hold")
+                    }
+                    let bitmap = query.held[index].bitmap
+                    let row = RollupMetricsQuery.RollupRow(
+                        channel: campaign, bucket: 0, total: position == 0 ? total : 0, uniques: Int64(bitmap.cardinality), users: nil,
+                        version: version, cached: true)
+                    fold.add(row, users: bitmap, kind: .day)
+                }
+                versionHits += versions.count
             }
         }
+        cache?.countHits(versionHits)
 
         return complete ? fold.result() : nil
     }

@@ -23,6 +23,11 @@ public enum MetricsPlanner {
             filter += " AND channel = $4"
             parameters.append(channel)
         }
+        if let campaign = request.campaignID {
+            // The empty value selects the events without a campaign (stored NULL).
+            filter += " AND campaign_id IS NOT DISTINCT FROM nullif($\(parameters.count + 1), '')"
+            parameters.append(campaign)
+        }
         // Columns: key (NULL on the overall row), total, unique users, is_overall (1 on the overall row).
         func grouped(_ bucket: String) -> String {
             """
@@ -39,6 +44,11 @@ public enum MetricsPlanner {
             sql = """
                 SELECT channel AS key, count(*) AS total, count(DISTINCT uid) AS users, GROUPING(channel) AS overall
                 FROM events WHERE \(filter) GROUP BY GROUPING SETS ((channel), ())
+                """
+        case .campaign:
+            sql = """
+                SELECT key, count(*) AS total, count(DISTINCT uid) AS users, GROUPING(key) AS overall
+                FROM (SELECT coalesce(campaign_id, '') AS key, uid FROM events WHERE \(filter)) e GROUP BY GROUPING SETS ((key), ())
                 """
         case .hour where MetricsRequest.isUTC(request.timeZone), .day where MetricsRequest.isUTC(request.timeZone):
             // Buckets are UTC because every PostgresConnection sets its session TimeZone to UTC (the

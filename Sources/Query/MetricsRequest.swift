@@ -13,7 +13,7 @@ import Time
 /// `from`/`to` are Unix seconds (digits only) or RFC 3339; "now" is truncated to the second.
 public struct MetricsRequest: Sendable, Hashable {
     public enum GroupBy: String, Sendable, CaseIterable {
-        case channel, hour, day, week, month, none
+        case channel, hour, day, week, month, campaign, none
 
         /// Whether the groups are time buckets (of ``MetricsRequest/timeZone``).
         public var isTime: Bool { self == .hour || self == .day || self == .week || self == .month }
@@ -25,6 +25,9 @@ public struct MetricsRequest: Sendable, Hashable {
     /// Exclusive end, microseconds since the Unix epoch.
     public var toMicros: Int64
     public var channel: String?
+    /// The `campaign_id` filter: a campaign, ``noCampaign`` (`campaign_id=` given empty: the events
+    /// without a campaign), or nil (every event).
+    public var campaignID: String?
     public var groupBy: GroupBy
     /// The zone of the time buckets (`tz`, an IANA name; UTC by default). It changes nothing but the
     /// buckets of `group_by=hour|day|week|month`.
@@ -34,12 +37,19 @@ public struct MetricsRequest: Sendable, Hashable {
     public static let defaultMaxWindowDays = 400
     /// Longest accepted event name or channel, in UTF-8 bytes.
     public static let maxNameBytes = 1024
+    /// Longest accepted `campaign_id`: what ingest accepts (``Events/EventLimits/maxCampaignIDBytes``'s
+    /// default), so a longer one could never match.
+    public static let maxCampaignIDBytes = 100
+    /// The `campaign_id` filter value, and the `group_by=campaign` key, of events without a campaign:
+    /// the empty string, which no stored campaign has (ingest turns an empty `campaign_id` into none).
+    public static let noCampaign = ""
 
     public init(
-        eventName: String, fromMicros: Int64, toMicros: Int64, channel: String? = nil, groupBy: GroupBy = .channel,
+        eventName: String, fromMicros: Int64, toMicros: Int64, channel: String? = nil, campaignID: String? = nil, groupBy: GroupBy = .channel,
         timeZone: TimeZone = MetricsRequest.utc
     ) {
         self.timeZone = timeZone
+        self.campaignID = campaignID
         self.eventName = eventName
         self.fromMicros = fromMicros
         self.toMicros = toMicros
@@ -55,7 +65,7 @@ public struct MetricsRequest: Sendable, Hashable {
         maxWindowDays: Int = defaultMaxWindowDays
     ) throws(APIError) -> MetricsRequest {
         var values: [String: String] = [:]
-        for (key, value) in parameters where ["event_name", "from", "to", "channel", "group_by", "tz"].contains(key) {
+        for (key, value) in parameters where ["event_name", "from", "to", "channel", "campaign_id", "group_by", "tz"].contains(key) {
             guard values[key] == nil else {
                 throw .badRequest("invalid_parameter", "\(key) is given more than once", field: key)
             }
@@ -74,6 +84,15 @@ public struct MetricsRequest: Sendable, Hashable {
             }
             try checkName(value, field: "channel")
             channel = value
+        }
+
+        var campaignID: String?
+        if let value = values["campaign_id"] {
+            guard value.utf8.count <= maxCampaignIDBytes else {
+                throw .badRequest("invalid_parameter", "campaign_id is longer than \(maxCampaignIDBytes) bytes (the longest an event may carry)", field: "campaign_id")
+            }
+            try checkName(value, field: "campaign_id")
+            campaignID = value
         }
 
         var groupBy = GroupBy.channel
@@ -114,7 +133,24 @@ public struct MetricsRequest: Sendable, Hashable {
         guard end - start <= Int64(maxWindowDays) * UTCTime.microsPerDay else {
             throw .badRequest("invalid_time_range", "the window from \(UTCTime.rfc3339(start)) to \(UTCTime.rfc3339(end)) is longer than the maximum of \(maxWindowDays) days", field: "from")
         }
-        return MetricsRequest(eventName: eventName, fromMicros: start, toMicros: end, channel: channel, groupBy: groupBy, timeZone: timeZone)
+        let request = MetricsRequest(
+            eventName: eventName, fromMicros: start, toMicros: end, channel: channel, campaignID: campaignID, groupBy: groupBy, timeZone: timeZone)
+        if campaignID != nil, request.needsLocalBuckets {
+            throw .badRequest(
+                "unsupported_combination",
+                "campaign_id cannot be combined with group_by=\(groupBy.rawValue) in tz=\(name(of: timeZone)) yet; use group_by=hour or day in UTC (or in a zone whose offset is whole hours, for hour), or group_by=campaign",
+                field: "campaign_id")
+        }
+        return request
+    }
+
+    /// Whether the answer reads the campaign rollups (`rollup_campaign_…`).
+    public var usesCampaigns: Bool { campaignID != nil || groupBy == .campaign }
+
+    /// Whether the buckets are not UTC hours or days (weeks, months, days in another zone, hours in a
+    /// zone whose offset is not whole hours): ``LocalBucketQuery`` answers those.
+    public var needsLocalBuckets: Bool {
+        groupBy == .week || groupBy == .month || (!Self.isUTC(timeZone) && groupBy == .day) || (groupBy == .hour && !hasWholeHourOffsets)
     }
 
     public static let utc = TimeZone(identifier: "UTC")!

@@ -139,14 +139,15 @@ enum MetricsExecutor {
 }
 
 /// The 200 body, written by hand so the field order is the contract's:
-/// `{"event_name", "from", "to", "filter": {"channel"}, "group_by", "tz", "total_count", "unique_user_count",
+/// `{"event_name", "from", "to", "filter": {"channel", "campaign_id"}, "group_by", "tz", "total_count", "unique_user_count",
 /// "groups": [{"key", "total_count", "unique_user_count"}], "freshness": {"replay_lag_seconds", "as_of"}}`.
 public enum MetricsResponse {
     public static func json(request: MetricsRequest, result: MetricsResult, freshness: MetricsFreshness) -> String {
         var out = #"{"event_name":"# + JSONString.quote(request.eventName)
         out += #","from":"# + JSONString.quote(UTCTime.rfc3339(request.fromMicros))
         out += #","to":"# + JSONString.quote(UTCTime.rfc3339(request.toMicros))
-        out += #","filter":{"channel":"# + (request.channel.map(JSONString.quote) ?? "null") + "}"
+        out += #","filter":{"channel":"# + (request.channel.map(JSONString.quote) ?? "null")
+        out += #","campaign_id":"# + (request.campaignID.map(JSONString.quote) ?? "null") + "}"
         out += #","group_by":"# + JSONString.quote(request.groupBy.rawValue)
         out += #","tz":"# + JSONString.quote(MetricsRequest.name(of: request.timeZone))
         out += #","total_count":\#(result.totalCount),"unique_user_count":\#(result.uniqueUserCount),"groups":["#

@@ -56,6 +56,11 @@ struct RollupMetricsFold {
     private var groups: [GroupKey: Group] = [:]
     private var total: Int64 = 0
     private let overall = RoaringBitmap()
+    /// Whether every input with users lands in exactly one group (local buckets, and grouping by
+    /// channel or campaign): the overall users are then the union of the groups' unions, taken once in
+    /// ``result()``, instead of a second union per input (`group_by=campaign` over 30 days is ~16,000
+    /// rows in ~100 groups).
+    private var overallFromGroups: Bool { localBuckets != nil || groupBy == .channel || groupBy == .campaign }
 
     init(groupBy: MetricsRequest.GroupBy, zone: TimeZone = MetricsRequest.utc) {
         self.groupBy = groupBy
@@ -79,13 +84,14 @@ struct RollupMetricsFold {
     mutating func add(_ row: RollupMetricsQuery.RollupRow, users: RoaringBitmap?, kind: Kind) {
         if let users {
             total += row.total
-            if localBuckets == nil { overall.formUnion(users) }
+            if !overallFromGroups { overall.formUnion(users) }
         }
         let key: GroupKey? =
             if let localBuckets { .bucket(localBuckets.starts[localBuckets.bucket(containing: row.bucket)]) } else {
             switch (groupBy, kind) {
             case (.none, _): nil
-            case (.channel, _): .channel(Array(row.channel.utf8))
+            // The key column holds the campaign for group_by=campaign.
+            case (.channel, _), (.campaign, _): .channel(Array(row.channel.utf8))
             case (.hour, .hour): .bucket(row.bucket)
             case (.hour, _), (.day, .block), (.week, _), (.month, _): nil
             case (.day, _): .bucket(UTCTime.bucketStart(seconds: row.bucket, bucketSeconds: UTCTime.secondsPerDay))
@@ -103,12 +109,12 @@ struct RollupMetricsFold {
     /// Raw events of a partial hour.
     mutating func add(_ raw: RollupMetricsQuery.RawGroup) {
         total += raw.count
-        if localBuckets == nil { overall.add(contentsOf: raw.uids) }
+        if !overallFromGroups { overall.add(contentsOf: raw.uids) }
         let key: GroupKey? =
             if let localBuckets { .bucket(localBuckets.starts[localBuckets.bucket(containing: raw.hour)]) } else {
             switch groupBy {
             case .none, .week, .month: nil
-            case .channel: .channel(Array(raw.channel.utf8))
+            case .channel, .campaign: .channel(Array(raw.channel.utf8))
             case .hour: .bucket(raw.hour)
             case .day: .bucket(UTCTime.bucketStart(seconds: raw.hour, bucketSeconds: UTCTime.secondsPerDay))
             }
@@ -136,7 +142,7 @@ struct RollupMetricsFold {
     func result() -> MetricsResult {
         var groups = groups
         for key in groups.keys { groups[key]!.union.finish() }
-        let users = localBuckets == nil ? overall : RoaringBitmap.union(groups.values.map(\.users))
+        let users = overallFromGroups ? RoaringBitmap.union(groups.values.map(\.users)) : overall
         var result = MetricsResult(totalCount: total, uniqueUserCount: Int64(users.cardinality), groups: [])
         // Sorted before the keys become text: bytes for channels, time for buckets (the same order as
         // their UTF-8 keys, which are fixed-width and zero-padded).

@@ -25,12 +25,18 @@ import Store
 /// `$1` event name; `$2..$13` six time ranges (days, hours, two edge-hour ranges, two raw ranges);
 /// `$14` the channel; `$15..$16` the raw ranges' hours; `$17` the cover's single days; `$18..$19` the
 /// cover's block levels and starts; `$20` whether blocks may be used; `$21..$24` the query cache's entries (level, start, channel,
-/// version) for these pieces: rows it holds come without bitmap, marked in the last column. Rows come back in binary, so
-/// bitmaps arrive as raw bytes and uids as `int4[]`.
+/// version) for these pieces: rows it holds come without bitmap, marked in the ninth column (for the
+/// campaign tables only `$24`, the versions, which also covers their edge hours); `$25` the
+/// `campaign_id` filter. The tenth column is the campaign tables' other key dimension. With
+/// `group_by=campaign` the held rows come back grouped per campaign and part (part 5,
+/// ``aggregatesHeldRows``). Rows come back in binary, so bitmaps arrive as raw bytes and uids as `int4[]`.
 ///
 /// Which rollup rows are read: with a channel filter, that channel's; for `group_by=channel`
 /// without one, every channel's (never the all-channels row); otherwise the all-channels rows
-/// (channel `''`).
+/// (channel `''`). A request with `campaign_id` or `group_by=campaign` reads the campaign tables
+/// instead (`rollup_campaign_…`, per campaign and channel, no all-channels rows): the filter's
+/// campaign (or every campaign), and that channel or every channel; with `group_by=campaign` the
+/// campaign comes back in the key column, so the fold groups it as it groups channels.
 struct RollupMetricsQuery {
     /// One rollup row. `users` is nil where the query left it out.
     struct RollupRow {
@@ -43,6 +49,9 @@ struct RollupMetricsQuery {
         var version: Int64?
         /// True when `users` was left out because the query cache holds this version.
         var cached = false
+        /// A campaign table's row: the dimension the key column does not hold (its channel with
+        /// `group_by=campaign`, else its campaign), for the query cache's key. Nil for the main tables.
+        var other: String? = nil
     }
 
     /// Raw events inside one partial hour, of one channel (`group_by=channel`) or of all (channel `''`).
@@ -61,6 +70,9 @@ struct RollupMetricsQuery {
         case hour(RollupRow)
         case block(RollupRow)
         case raw(RawGroup)
+        /// Rows of one campaign that the query cache holds (``aggregatesHeldRows``): the sum of their
+        /// totals and their versions.
+        case heldRows(campaign: String, total: Int64, versions: [Int64])
     }
 
     let request: MetricsRequest
@@ -74,66 +86,116 @@ struct RollupMetricsQuery {
     var cover: [RollupLevel.Piece] { split.days.isEmpty ? [] : RollupLevel.cover(days: split.days) }
 
     private var channelCondition: String {
+        if request.usesCampaigns {
+            // No all-channels rows here: every row is one campaign's on one channel.
+            let conditions = (request.campaignID == nil ? [] : ["campaign = $25"]) + (request.channel == nil ? [] : ["channel = $14"])
+            return conditions.isEmpty ? "true" : conditions.joined(separator: " AND ")
+        }
         if request.channel != nil { return "channel = $14" }
         return request.groupBy == .channel ? "channel <> ''" : "channel = ''"
     }
 
+    private var tables: (hourly: String, daily: String, blocks: String) {
+        let campaign = request.usesCampaigns
+        return (
+            campaign ? RollupTable.hourly.campaignName : RollupTable.hourly.name, campaign ? RollupTable.daily.campaignName : RollupTable.daily.name,
+            RollupLevel.tableName(campaign: campaign)
+        )
+    }
+
+    /// Whether the rows the query cache holds come back grouped (kind 5, ``Row/heldRows``): for
+    /// `group_by=campaign`, whose every rollup row needs its bitmap and which reads thousands of them.
+    var aggregatesHeldRows: Bool { request.groupBy == .campaign }
+
     /// The statement for this request's shape.
     var sql: String {
-        func rollupColumns(_ bucket: String) -> String { "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8" }
+        let campaigns = request.usesCampaigns
+        let key = request.groupBy == .campaign ? "campaign" : "channel"
+        // The 10th column: the campaign tables' other key dimension (``RollupRow/other``).
+        let other = campaigns ? (request.groupBy == .campaign ? "channel" : "campaign") : "NULL::text"
+        func rollupColumns(_ bucket: String) -> String { "\(key), extract(epoch FROM \(bucket))::int8, total, uniques::int8" }
+        let tables = self.tables
         let levels = "(SELECT levels_complete FROM rollup_status) AND $20::bool"
         // Whether the query cache holds this row at this version ($21..$24: its entries' levels,
-        // starts, channels and versions), so its bitmap need not be sent.
+        // starts, channels and versions), so its bitmap need not be sent. A version names one write of
+        // one row of any rollup table (one sequence), so for the campaign tables, whose queries offer
+        // thousands of entries (every campaign and channel), the versions alone are matched, through a
+        // hash join (`heldJoin`) instead of a scan of the arrays per row.
         func held(_ level: String, _ bucket: String) -> String {
-            """
-            EXISTS (SELECT 1 FROM unnest($21::int8[], $22::timestamptz[], $23::text[], $24::int8[]) AS h(hl, hs, hc, hv)
-                    WHERE hl = \(level) AND hs = \(bucket) AND hc = channel AND hv = version)
-            """
+            if campaigns { return "(h.hv IS NOT NULL)" }
+            return """
+                EXISTS (SELECT 1 FROM unnest($21::int8[], $22::timestamptz[], $23::text[], $24::int8[]) AS h(hl, hs, hc, hv)
+                        WHERE hl = \(level) AND hs = \(bucket) AND hc = channel AND hv = version)
+                """
         }
+        let heldJoin = campaigns ? " LEFT JOIN unnest($24::int8[]) AS h(hv) ON h.hv = version" : ""
         let none = "NULL::int8, NULL::int8"
-        var parts = ["SELECT 0, NULL::text, NULL::int8, complete::int::int8, (levels_complete AND $20::bool)::int::int8, NULL::bytea, NULL::int4[], \(none) FROM rollup_status"]
+        let complete = request.usesCampaigns ? "(complete AND campaigns_complete)" : "complete"
+        var parts = ["SELECT 0, NULL::text, NULL::int8, \(complete)::int::int8, (levels_complete AND $20::bool)::int::int8, NULL::bytea, NULL::int4[], \(none), NULL::text FROM rollup_status"]
+        // One rollup part: `SELECT kind, columns FROM from WHERE condition`. With `group_by=campaign`
+        // every row read needs its bitmap, and most are held by the query cache: those come back as
+        // one row per campaign and part (kind 5: the sum of their totals, their count, and their
+        // versions as 8-byte big-endian values in the bitmap column) instead of one row each, and only
+        // the others one by one (thousands of rows streamed singly were most of the query).
+        func addRollupPart(_ kind: Int, _ columns: String, from: String, where condition: String) {
+            guard aggregatesHeldRows else {
+                parts.append("SELECT \(kind), \(columns)\nFROM \(from)\(heldJoin)\nWHERE \(condition)")
+                return
+            }
+            parts.append("SELECT \(kind), \(columns)\nFROM \(from)\(heldJoin)\nWHERE \(condition) AND h.hv IS NULL")
+            parts.append("""
+                SELECT 5, campaign, NULL::int8, sum(total)::int8, count(*), string_agg(int8send(version), ''::bytea), NULL::int4[], \(none), NULL::text
+                FROM \(from) JOIN unnest($24::int8[]) AS h(hv) ON h.hv = version
+                WHERE \(condition) GROUP BY campaign
+                """)
+        }
         if !split.days.isEmpty {
             // A day's bitmap is needed unless a block covers it; its row also for its own day group.
             let bitmap = "(day = ANY($17::timestamptz[]) OR NOT (\(levels)))"
             let row = request.groupBy == .day ? "" : " AND \(bitmap)"
             let cached = "(\(bitmap) AND \(held("0", "day")))"
-            parts.append("""
-                SELECT 1, \(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8
-                FROM rollup_daily
-                WHERE event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)
-                """)
+            addRollupPart(
+                1, "\(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8, \(other)",
+                from: tables.daily, where: "event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)")
             if cover.contains(where: { $0.level != nil }) {
                 let cachedBlock = held("level", "start")
-                parts.append("""
-                    SELECT 4, \(rollupColumns("start")), CASE WHEN NOT \(cachedBlock) THEN users END, NULL, version, \(cachedBlock)::int::int8
-                    FROM unnest($18::int8[], $19::timestamptz[]) AS c(l, s)
-                    JOIN rollup_blocks ON event_name = $1 AND level = c.l AND start = c.s
-                    WHERE \(levels) AND \(channelCondition)
-                    """)
+                addRollupPart(
+                    4, "\(rollupColumns("start")), CASE WHEN NOT \(cachedBlock) THEN users END, NULL, version, \(cachedBlock)::int::int8, \(other)",
+                    from: "unnest($18::int8[], $19::timestamptz[]) AS c(l, s) JOIN \(tables.blocks) ON event_name = $1 AND level = c.l AND start = c.s",
+                    where: "\(levels) AND \(channelCondition)")
             }
         }
         let hourColumns = rollupColumns("hour")
         if request.groupBy == .hour, !split.hours.isEmpty {
             parts.append("""
-                SELECT 2, \(hourColumns), CASE WHEN hour >= $2 AND hour < $3 THEN NULL ELSE users END, NULL, \(none) FROM rollup_hourly
+                SELECT 2, \(hourColumns), CASE WHEN hour >= $2 AND hour < $3 THEN NULL ELSE users END, NULL, \(none), \(other) FROM \(tables.hourly)
                 WHERE event_name = $1 AND hour >= $4 AND hour < $5 AND \(channelCondition)
                 """)
         } else {
             for index in split.edgeHours.indices {
                 let (low, high) = index == 0 ? ("$6", "$7") : ("$8", "$9")
-                parts.append("""
-                    SELECT 2, \(hourColumns), users, NULL, \(none) FROM rollup_hourly
-                    WHERE event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)
-                    """)
+                // The campaign tables' edge hours go through the query cache (`group_by=campaign` over a
+                // window ending at any second reads up to 46 hours of every campaign and channel).
+                let users = campaigns ? "CASE WHEN NOT \(held("-1", "hour")) THEN users END, NULL, version, \(held("-1", "hour"))::int::int8" : "users, NULL, \(none)"
+                addRollupPart(
+                    2, "\(hourColumns), \(users), \(other)", from: tables.hourly,
+                    where: "event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)")
             }
         }
-        let filter = request.channel == nil ? "" : " AND channel = $14"
-        // Per channel only when grouping by it: one plain aggregate is cheaper than hashing by channel.
-        let (channel, grouping) = request.groupBy == .channel ? ("channel", " GROUP BY channel") : ("''", "")
+        // (Raw rows read campaign_id from the heap: events_name_ts does not include it.)
+        let filter = (request.channel == nil ? "" : " AND channel = $14")
+            + (request.campaignID == nil ? "" : " AND campaign_id IS NOT DISTINCT FROM nullif($25, '')")
+        // Per channel (campaign) only when grouping by it: one plain aggregate is cheaper than hashing.
+        let (channel, grouping) =
+            switch request.groupBy {
+            case .channel: ("channel", " GROUP BY channel")
+            case .campaign: ("coalesce(campaign_id, '')", " GROUP BY 2")
+            default: ("''", "")
+            }
         for index in split.raw.indices {
             let (low, high, hour) = index == 0 ? ("$10", "$11", "$15") : ("$12", "$13", "$16")
             parts.append("""
-                SELECT 3, \(channel), \(hour), count(*), NULL, NULL, array_agg(uid), \(none) FROM events
+                SELECT 3, \(channel), \(hour), count(*), NULL, NULL, array_agg(uid), \(none), NULL::text FROM events
                 WHERE event_name = $1 AND ts >= \(low) AND ts < \(high)\(filter)\(grouping)
                 """)
         }
@@ -164,10 +226,13 @@ struct RollupMetricsQuery {
         parameters.append(PostgresBinaryArray.int8(blocks.map { Int64($0.level!.level) }))
         parameters.append(PostgresBinaryArray.timestamptz(seconds: blocks.map(\.start)))
         parameters.append(.binary([useLevels ? 1 : 0], oid: PostgresType.bool))
-        parameters.append(PostgresBinaryArray.int8(held.map { Int64($0.key.level) }))
-        parameters.append(PostgresBinaryArray.timestamptz(seconds: held.map(\.key.start)))
-        parameters.append(PostgresBinaryArray.text(held.map { String(decoding: $0.key.channel, as: UTF8.self) }))
-        parameters.append(PostgresBinaryArray.int8(held.map(\.version)))
+        // The campaign tables' statement matches versions only (see `sql`), each once.
+        let keyed = request.usesCampaigns ? [] : held
+        parameters.append(PostgresBinaryArray.int8(keyed.map { Int64($0.key.level) }))
+        parameters.append(PostgresBinaryArray.timestamptz(seconds: keyed.map(\.key.start)))
+        parameters.append(PostgresBinaryArray.text(keyed.map { String(decoding: $0.key.channel, as: UTF8.self) }))
+        parameters.append(PostgresBinaryArray.int8(request.usesCampaigns ? Array(Set(held.map(\.version))) : held.map(\.version)))
+        parameters.append(.binary(Array((request.campaignID ?? "").utf8), oid: PostgresType.text))
         return parameters
     }
 
@@ -186,8 +251,20 @@ struct RollupMetricsQuery {
                 else { throw unexpected() }
                 let item = RollupRow(
                     channel: channel, bucket: bucket, total: total, uniques: uniques, users: result.bytes(0, 5),
-                    version: result.int64(0, 7), cached: result.int64(0, 8) == 1)
+                    version: result.int64(0, 7), cached: result.int64(0, 8) == 1, other: result.string(0, 9))
                 try body(part == 1 ? .day(item) : part == 2 ? .hour(item) : .block(item))
+            case 5:
+                guard let campaign = result.string(0, 1), let total = result.int64(0, 3), let count = result.int64(0, 4),
+                      let bytes = result.bytes(0, 5), bytes.count == Int(count) * 8
+                else { throw unexpected() }
+                var versions: [Int64] = []
+                versions.reserveCapacity(Int(count))
+                var index = bytes.startIndex
+                while index < bytes.endIndex {
+                    versions.append(bytes[index..<(index + 8)].reduce(0) { $0 << 8 | Int64($1) })
+                    index += 8
+                }
+                try body(.heldRows(campaign: campaign, total: total, versions: versions))
             case 3:
                 // A range without rows still yields its (ungrouped) aggregate: count 0, no array.
                 guard let channel = result.string(0, 1), let hour = result.int64(0, 2), let count = result.int64(0, 3) else { throw unexpected() }

@@ -81,22 +81,24 @@ struct PreparedDirectCopy {
     func insertedGroups() -> [ReplayBatchWriter.InsertedGroup] {
         groups.groups.map { group in
             ReplayBatchWriter.InsertedGroup(
-                eventName: group.eventName, channel: group.channel, hourStart: group.hourStart,
+                eventName: group.eventName, channel: group.channel, campaign: group.campaign, hourStart: group.hourStart,
                 count: Int64(group.rows.count), uids: group.rows.map { UInt32(bitPattern: uids[Int($0)]) })
         }
     }
 
-    /// Rows by rollup group (event name, channel, hour), like the staged path's RETURNING.
+    /// Rows by rollup group (event name, channel, campaign, hour), like the staged path's RETURNING.
     private struct RowGroups {
         struct Group {
             var eventName: String
             var channel: String
+            var campaign: String?
             var hourStart: Int64
             var rows: [Int32]
         }
         private struct Key: Hashable {
             var eventName: String
             var channel: String
+            var campaign: String?
             var hourStart: Int64
         }
         private var index: [Key: Int] = [:]
@@ -104,12 +106,12 @@ struct PreparedDirectCopy {
 
         mutating func add(_ event: Event, row: Int) {
             let hourStart = UTCTime.hourStart(micros: event.timestampMicros)
-            let key = Key(eventName: event.eventName, channel: event.channel, hourStart: hourStart)
+            let key = Key(eventName: event.eventName, channel: event.channel, campaign: event.campaignID, hourStart: hourStart)
             if let position = index[key] {
                 groups[position].rows.append(Int32(row))
             } else {
                 index[key] = groups.count
-                groups.append(Group(eventName: key.eventName, channel: key.channel, hourStart: hourStart, rows: [Int32(row)]))
+                groups.append(Group(eventName: key.eventName, channel: key.channel, campaign: key.campaign, hourStart: hourStart, rows: [Int32(row)]))
             }
         }
     }

@@ -34,6 +34,8 @@ final class ReplayBatchWriter {
     let nodeID: String
     /// False only for benchmarks (see ``ReplayerConfiguration/maintainRollups``).
     let maintainRollups: Bool
+    /// ``ReplayerConfiguration/campaignRollups``.
+    let campaignRollups: Bool
     /// False only for tests and benchmarks of the staged path.
     let allowDirectCopy: Bool
     let users = ReplayUserDirectory()
@@ -41,9 +43,10 @@ final class ReplayBatchWriter {
     private(set) var stagedBatchesLeft = 0
     static let stagedBatchesAfterConflict = 8
 
-    init(nodeID: String, maintainRollups: Bool = true, allowDirectCopy: Bool = true) {
+    init(nodeID: String, maintainRollups: Bool = true, campaignRollups: Bool = false, allowDirectCopy: Bool = true) {
         self.nodeID = nodeID
         self.maintainRollups = maintainRollups
+        self.campaignRollups = campaignRollups
         self.allowDirectCopy = allowDirectCopy
     }
 
@@ -81,15 +84,15 @@ final class ReplayBatchWriter {
         """
 
     /// ``insertEvents`` returning what it inserted, grouped for the rollups: a batch of 20,000 events
-    /// comes back as a few dozen rows of (event name, channel, hour, count, uids), in binary. Hours are
+    /// comes back as a few hundred rows of (event name, channel, hour, count, uids, campaign), in binary. Hours are
     /// UTC (the connection's session time zone).
     static let insertEventsReturningGroups = """
         WITH inserted AS (
         \(insertEvents)
-            RETURNING event_name, channel, uid, ts
+            RETURNING event_name, channel, campaign_id, uid, ts
         )
-        SELECT event_name, channel, extract(epoch FROM date_trunc('hour', ts))::int8, count(*), array_agg(uid)
-        FROM inserted GROUP BY 1, 2, 3
+        SELECT event_name, channel, extract(epoch FROM date_trunc('hour', ts))::int8, count(*), array_agg(uid), campaign_id
+        FROM inserted GROUP BY 1, 2, 3, 6
         """
 
     static let saveCheckpoint = """
@@ -114,10 +117,12 @@ final class ReplayBatchWriter {
         var stagedSlices = 0
     }
 
-    /// New rows of one (event name, channel, hour), as ``insertEventsReturningGroups`` returns them.
+    /// New rows of one (event name, channel, campaign, hour), as ``insertEventsReturningGroups`` returns them.
     struct InsertedGroup {
         var eventName: String
         var channel: String
+        /// Nil for events without a campaign.
+        var campaign: String?
         var hourStart: Int64
         var count: Int64
         var uids: [UInt32]
@@ -159,7 +164,9 @@ final class ReplayBatchWriter {
         let prepared = directCopy.flatMap { $0.eventCount == good.count ? $0 : nil }
         try insertIsolatingPoison(good[...], direct: &direct, prepared: prepared, on: connection, outcome: &outcome, deltas: &deltas)
         if maintainRollups {
-            try RollupWriter.merge(deltas, on: connection)
+            try RollupWriter.merge(deltas, campaigns: campaignRollups, on: connection)
+            // Last in the transaction, so the status row stays locked only until the commit.
+            if !campaignRollups && outcome.inserted > 0 { try RollupStatus.recordCampaignGap(on: connection) }
         } else if outcome.inserted > 0 {
             // Rows went in without rollups: /metrics must use raw SQL until `rollups rebuild`.
             try RollupStatus.setComplete(false, on: connection)
@@ -198,7 +205,11 @@ final class ReplayBatchWriter {
             if slice.direct { outcome.directSlices += 1 } else { outcome.stagedSlices += 1 }
             users.remember(slice.resolvedUsers)
             for group in slice.groups {
-                deltas.add(eventName: group.eventName, channel: group.channel, hourStart: group.hourStart, count: group.count, uids: group.uids)
+                // Without the campaign tables the campaigns merge here: the deltas are then the main
+                // rollups' (event name, channel, hour) groups and nothing more.
+                deltas.add(
+                    eventName: group.eventName, channel: group.channel, campaign: campaignRollups ? group.campaign : nil,
+                    hourStart: group.hourStart, count: group.count, uids: group.uids)
             }
             outcome.inserted += slice.inserted
             outcome.duplicates += records.count - slice.inserted
@@ -262,7 +273,7 @@ final class ReplayBatchWriter {
             guard let name = result.string(row, 0), let channel = result.string(row, 1), let hour = result.int64(row, 2),
                   let count = result.int64(row, 3), let array = result.bytes(row, 4), let uids = PostgresBinaryArray.decodeInt4(array)
             else { throw ReplayError(message: "unexpected row from the replay insert") }
-            groups.append(InsertedGroup(eventName: name, channel: channel, hourStart: hour, count: count, uids: uids))
+            groups.append(InsertedGroup(eventName: name, channel: channel, campaign: result.string(row, 5), hourStart: hour, count: count, uids: uids))
             inserted += Int(count)
         }
         return (inserted, groups)

@@ -24,7 +24,8 @@ final class ReplaySession {
     init(wal: WriteAheadLog, configuration: ReplayerConfiguration, logger: Logger) throws {
         connection = try PostgresConnection(url: configuration.databaseURL, applicationName: "event-metrics-service replayer")
         writer = ReplayBatchWriter(
-            nodeID: configuration.nodeID, maintainRollups: configuration.maintainRollups, allowDirectCopy: configuration.allowDirectCopy)
+            nodeID: configuration.nodeID, maintainRollups: configuration.maintainRollups,
+            campaignRollups: configuration.campaignRollups, allowDirectCopy: configuration.allowDirectCopy)
         faultInjection = configuration.faultInjection
         walID = wal.identity
         try writer.prepare(connection)

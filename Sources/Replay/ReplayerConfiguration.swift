@@ -29,6 +29,14 @@ public struct ReplayerConfiguration: Sendable {
     /// falls back to raw SQL until `event-metrics-service rollups rebuild` has run.
     public var maintainRollups = true
 
+    /// Also merge new rows into the campaign rollups (`rollup_campaign_…`: `campaign_id=` and
+    /// `group_by=campaign` from bitmaps; `--campaign-rollups`). Off by default: with 100 campaigns they
+    /// cost the replayer several times what the main rollups do (docs/rollups.md, "The campaign
+    /// dimension"). Off, every transaction that inserts events records a campaign gap
+    /// (``RollupStatus/recordCampaignGap(on:)``), so campaign questions are answered by plain SQL,
+    /// exactly, until the setting is on and a full `rollups rebuild` has run.
+    public var campaignRollups = false
+
     /// COPY batches straight into `events` while their keys are all new (see ``ReplayBatchWriter``).
     /// Off only to test or measure the staged path alone.
     public var allowDirectCopy = true

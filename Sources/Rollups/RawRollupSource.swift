@@ -17,9 +17,9 @@ public enum RawRollupSource {
         guard !eventNames.isEmpty, fromMicros < toMicros else { return }
         let result = try connection.execute(
             """
-            SELECT event_name, channel, extract(epoch FROM date_trunc('hour', ts))::int8, count(*), array_agg(uid)
+            SELECT event_name, channel, extract(epoch FROM date_trunc('hour', ts))::int8, count(*), array_agg(uid), campaign_id
             FROM events WHERE event_name = ANY($1::text[]) AND ts >= $2 AND ts < $3
-            GROUP BY 1, 2, 3
+            GROUP BY 1, 2, 3, 6
             """,
             parameters: [PostgresBinaryArray.text(eventNames), .timestamptz(unixMicros: fromMicros), .timestamptz(unixMicros: toMicros)],
             resultFormat: .binary)
@@ -31,9 +31,9 @@ public enum RawRollupSource {
     public static func fold(ids: ClosedRange<Int64>, into deltas: inout RollupDeltas, on connection: PostgresConnection) throws {
         let result = try connection.execute(
             """
-            SELECT event_name, channel, extract(epoch FROM date_trunc('hour', ts))::int8, count(*), array_agg(uid)
+            SELECT event_name, channel, extract(epoch FROM date_trunc('hour', ts))::int8, count(*), array_agg(uid), campaign_id
             FROM events WHERE id BETWEEN $1 AND $2
-            GROUP BY 1, 2, 3
+            GROUP BY 1, 2, 3, 6
             """,
             parameters: [.int8(ids.lowerBound), .int8(ids.upperBound)],
             resultFormat: .binary)
@@ -46,7 +46,8 @@ public enum RawRollupSource {
                   let hour = result.int64(row, 2), let count = result.int64(row, 3),
                   let array = result.bytes(row, 4), let uids = PostgresBinaryArray.decodeInt4(array)
             else { throw RollupError("unexpected row from the events aggregate") }
-            deltas.add(eventName: name, channel: channel, hourStart: hour, count: count, uids: uids)
+            // Column 5 is NULL for events without a campaign.
+            deltas.add(eventName: name, channel: channel, campaign: result.string(row, 5), hourStart: hour, count: count, uids: uids)
         }
     }
 
@@ -74,6 +75,9 @@ public enum RawRollupSource {
         case rollupHourly = "rollup_hourly"
         case rollupDaily = "rollup_daily"
         case rollupBlocks = "rollup_blocks"
+        case campaignHourly = "rollup_campaign_hourly"
+        case campaignDaily = "rollup_campaign_daily"
+        case campaignBlocks = "rollup_campaign_blocks"
     }
 
     /// Every event name in `events` or in either rollup table, sorted by UTF-8 bytes and without

@@ -15,14 +15,15 @@ public struct RollupRow {
 
 /// New events folded into the rollup rows they change.
 ///
-/// Callers add events already grouped by (event name, channel, hour), as SQL's GROUP BY or the
-/// replayer's RETURNING produce them; only those per-channel hourly groups are kept. The three other
-/// kinds of row (the hour over all channels, the day per channel, the day over all channels) are
-/// unions of them, computed once in ``rows(for:)``: adding stays a single bitmap insert however many
-/// rows an event feeds.
+/// Callers add events already grouped by (event name, channel, campaign, hour), as SQL's GROUP BY or
+/// the replayer's RETURNING produce them; only those per-campaign, per-channel hourly groups are kept.
+/// Every other row is a union of them, computed once in ``rows(for:)`` (hour and day, per channel and
+/// over all channels, with the campaigns merged) and ``campaignRows(for:)`` (per campaign and channel):
+/// adding stays a single bitmap insert however many rows an event feeds.
 ///
 /// Not `Sendable` (it owns bitmaps): build and write it on one thread.
 public struct RollupDeltas {
+    /// Keyed with the campaign (``RollupKey/noCampaign`` for events without one).
     private var hourly: [RollupKey: RollupRow] = [:]
     /// Events added so far.
     public private(set) var eventCount: Int64 = 0
@@ -31,11 +32,16 @@ public struct RollupDeltas {
 
     public var isEmpty: Bool { hourly.isEmpty }
 
-    /// Adds `count` events of `eventName` on `channel` in the hour starting at `hourStart` (Unix
-    /// seconds, any instant of the hour is accepted) by the users `uids`.
-    public mutating func add(eventName: String, channel: String, hourStart: Int64, count: Int64, uids: UnsafeBufferPointer<UInt32>) {
+    /// Adds `count` events of `eventName` on `channel` for `campaign` (nil: events without a
+    /// `campaign_id`) in the hour starting at `hourStart` (Unix seconds, any instant of the hour is
+    /// accepted) by the users `uids`.
+    public mutating func add(
+        eventName: String, channel: String, campaign: String?, hourStart: Int64, count: Int64, uids: UnsafeBufferPointer<UInt32>
+    ) {
         precondition(channel != RollupKey.allChannels, "an event's channel is never empty (events_channel_not_empty)")
-        let key = RollupKey(eventName: eventName, bucket: RollupTable.hourly.bucket(containing: hourStart), channel: channel)
+        let key = RollupKey(
+            eventName: eventName, bucket: RollupTable.hourly.bucket(containing: hourStart), campaign: campaign ?? RollupKey.noCampaign,
+            channel: channel)
         if let row = hourly[key] {
             row.users.add(contentsOf: uids)
             hourly[key]!.total += count
@@ -47,30 +53,49 @@ public struct RollupDeltas {
         eventCount += count
     }
 
-    public mutating func add(eventName: String, channel: String, hourStart: Int64, count: Int64, uids: [UInt32]) {
-        uids.withUnsafeBufferPointer { add(eventName: eventName, channel: channel, hourStart: hourStart, count: count, uids: $0) }
+    public mutating func add(eventName: String, channel: String, campaign: String?, hourStart: Int64, count: Int64, uids: [UInt32]) {
+        uids.withUnsafeBufferPointer { add(eventName: eventName, channel: channel, campaign: campaign, hourStart: hourStart, count: count, uids: $0) }
     }
 
     /// The rows of `table` these events change, sorted by key (the lock order), each with the
     /// events' total and users for that row. Bitmaps are fresh: the caller may modify them.
     public func rows(for table: RollupTable) -> [RollupRow] {
-        rows(bucketing: table.bucket(containing:))
+        rows(bucketing: table.bucket(containing:), campaigns: false)
     }
 
     /// The rows of a coarser level (`rollup_blocks`) these events change, as ``rows(for:)``.
     public func rows(for level: RollupLevel) -> [RollupRow] {
-        rows(bucketing: level.bucket(containing:))
+        rows(bucketing: level.bucket(containing:), campaigns: false)
     }
 
-    private func rows(bucketing bucketStart: (Int64) -> Int64) -> [RollupRow] {
-        // Group the per-channel hourly rows under every key they feed in the table.
+    /// The rows of the campaign table of `table` (`rollup_campaign_hourly`, `_daily`): one per
+    /// campaign and channel, no all-channels rows.
+    public func campaignRows(for table: RollupTable) -> [RollupRow] {
+        rows(bucketing: table.bucket(containing:), campaigns: true)
+    }
+
+    /// The rows of a level of `rollup_campaign_blocks`, as ``campaignRows(for:)``.
+    public func campaignRows(for level: RollupLevel) -> [RollupRow] {
+        rows(bucketing: level.bucket(containing:), campaigns: true)
+    }
+
+    private static func accumulate(_ row: RollupRow, into group: inout (total: Int64, parts: [RoaringBitmap])) {
+        group.total += row.total
+        group.parts.append(row.users)
+    }
+
+    private func rows(bucketing bucketStart: (Int64) -> Int64, campaigns: Bool) -> [RollupRow] {
+        // Group the per-campaign, per-channel hourly rows under every key they feed in the table.
         var groups: [RollupKey: (total: Int64, parts: [RoaringBitmap])] = [:]
         for row in hourly.values {
             let bucket = bucketStart(row.key.bucket)
-            for channel in [row.key.channel, RollupKey.allChannels] {
-                let key = RollupKey(eventName: row.key.eventName, bucket: bucket, channel: channel)
-                groups[key, default: (0, [])].total += row.total
-                groups[key, default: (0, [])].parts.append(row.users)
+            let keys =
+                campaigns
+                ? [RollupKey(eventName: row.key.eventName, bucket: bucket, campaign: row.key.campaign, channel: row.key.channel)]
+                : [row.key.channel, RollupKey.allChannels].map { RollupKey(eventName: row.key.eventName, bucket: bucket, channel: $0) }
+            for key in keys {
+                // One lookup per key and row (the key's hash is most of the cost).
+                Self.accumulate(row, into: &groups[key, default: (0, [])])
             }
         }
         return groups.map { key, group in

@@ -20,6 +20,9 @@ public struct RollupLevel: Hashable, Comparable, Sendable, CustomStringConvertib
     }
 
     public var days: Int64 { 1 << Int64(level) }
+
+    /// `rollup_blocks`, or its campaign twin `rollup_campaign_blocks`.
+    public static func tableName(campaign: Bool) -> String { campaign ? "rollup_campaign_blocks" : "rollup_blocks" }
     public var seconds: Int64 { 86_400 << Int64(level) }
 
     /// The start (Unix seconds) of the block holding `seconds`.

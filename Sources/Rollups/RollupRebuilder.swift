@@ -24,15 +24,23 @@ public enum RollupRebuilder {
         public var dailyRows = 0
         /// Whether `rollup_status.complete` was set (only by a rebuild of everything).
         public var markedComplete = false
+        /// Whether `rollup_status.campaigns_complete` was set: a rebuild of everything with the campaign
+        /// tables, during which no replayer committed events without them.
+        public var campaignsMarkedComplete = false
     }
 
     /// Rebuilds the days overlapping [`fromMicros`, `toMicros`), or every day that has events or
     /// rollup rows when both are nil; the latter also records that the rollups are complete.
-    /// Partial days are widened to whole days: a daily row covers its whole day.
+    /// Partial days are widened to whole days: a daily row covers its whole day. `campaigns`: the
+    /// campaign tables too (`--campaign-rollups`); without, they are left as they are and stay
+    /// incomplete.
     public static func rebuild(
-        fromMicros: Int64? = nil, toMicros: Int64? = nil, on connection: PostgresConnection,
+        fromMicros: Int64? = nil, toMicros: Int64? = nil, campaigns: Bool = true, on connection: PostgresConnection,
         progress: (Progress) -> Void = { _ in }
     ) throws -> Summary {
+        // Read before the first day: a replayer without campaign rollups that commits after this has
+        // events the rebuilt campaign rows may lack (``RollupStatus/markCampaignsComplete(ifGapsAre:on:)``).
+        let gaps = try RollupStatus.campaignGaps(on: connection)
         let day = RollupTable.daily
         let span: Range<Int64>
         if let fromMicros, let toMicros {
@@ -43,45 +51,48 @@ public enum RollupRebuilder {
         }
         var summary = Summary()
         guard !span.isEmpty else {
-            if fromMicros == nil && toMicros == nil { summary.markedComplete = try markComplete(on: connection) }
+            if fromMicros == nil && toMicros == nil { try markComplete(&summary, campaigns: campaigns, gaps: gaps, on: connection) }
             return summary
         }
         let firstDay = day.bucket(containing: UTCTime.seconds(micros: span.lowerBound))
         let lastDay = day.bucket(containing: UTCTime.seconds(micros: span.upperBound - 1))
         let total = Int((lastDay - firstDay) / 86_400) + 1
         for (index, start) in stride(from: firstDay, through: lastDay, by: 86_400).enumerated() {
-            let counts = try connection.transaction { try rebuildDay(start, on: $0) }
+            let counts = try connection.transaction { try rebuildDay(start, campaigns: campaigns, on: $0) }
             summary.days += 1
             summary.events += counts.events
             summary.hourlyRows += counts.hourly
             summary.dailyRows += counts.daily
             progress(Progress(day: start, daysDone: index + 1, daysTotal: total, events: summary.events))
         }
-        if fromMicros == nil && toMicros == nil { summary.markedComplete = try markComplete(on: connection) }
+        if fromMicros == nil && toMicros == nil { try markComplete(&summary, campaigns: campaigns, gaps: gaps, on: connection) }
         return summary
     }
 
-    private static func markComplete(on connection: PostgresConnection) throws -> Bool {
+    private static func markComplete(_ summary: inout Summary, campaigns: Bool, gaps: Int64, on connection: PostgresConnection) throws {
         // Every day was rebuilt with the blocks that hold it, bottom-up and in day order, so the last
         // day of each block left it the union of complete children.
         try RollupStatus.setLevelsComplete(true, on: connection)
+        if campaigns { summary.campaignsMarkedComplete = try RollupStatus.markCampaignsComplete(ifGapsAre: gaps, on: connection) }
         try RollupStatus.setComplete(true, on: connection)
-        return true
+        summary.markedComplete = true
     }
 
     /// One day in the caller's transaction; returns the events folded and the rows written.
-    static func rebuildDay(_ dayStart: Int64, on connection: PostgresConnection) throws -> (events: Int64, hourly: Int, daily: Int) {
+    static func rebuildDay(_ dayStart: Int64, campaigns: Bool = true, on connection: PostgresConnection) throws -> (events: Int64, hourly: Int, daily: Int) {
         // Replayers wait here (or we wait for their open transactions), so the events read below and
         // the rows deleted are the same state.
-        try connection.executeScript("LOCK TABLE rollup_hourly, rollup_daily, rollup_blocks IN EXCLUSIVE MODE; SET LOCAL work_mem = '256MB'")
+        try connection.executeScript("\(RollupTable.lockAllForRebuild); SET LOCAL work_mem = '256MB'")
         let names = try RawRollupSource.allEventNames(on: connection)
         guard !names.isEmpty else { return (0, 0, 0) }
         let from = dayStart * 1_000_000
         let to = (dayStart + 86_400) * 1_000_000
         for table in RollupTable.allCases {
-            try connection.execute(
-                "DELETE FROM \(table.name) WHERE event_name = ANY($1::text[]) AND \(table.bucketColumn) >= $2 AND \(table.bucketColumn) < $3",
-                parameters: [PostgresBinaryArray.text(names), .timestamptz(unixMicros: from), .timestamptz(unixMicros: to)])
+            for name in campaigns ? [table.name, table.campaignName] : [table.name] {
+                try connection.execute(
+                    "DELETE FROM \(name) WHERE event_name = ANY($1::text[]) AND \(table.bucketColumn) >= $2 AND \(table.bucketColumn) < $3",
+                    parameters: [PostgresBinaryArray.text(names), .timestamptz(unixMicros: from), .timestamptz(unixMicros: to)])
+            }
         }
         var deltas = RollupDeltas()
         try RawRollupSource.fold(eventNames: names, fromMicros: from, toMicros: to, into: &deltas, on: connection)
@@ -89,9 +100,12 @@ public enum RollupRebuilder {
         let daily = deltas.rows(for: .daily)
         try RollupWriter.insert(hourly, into: .hourly, on: connection)
         try RollupWriter.insert(daily, into: .daily, on: connection)
+        for table in RollupTable.allCases where campaigns {
+            try RollupWriter.insert(deltas.campaignRows(for: table), into: table, campaign: true, on: connection)
+        }
         // The blocks holding this day, from the rebuilt day up, in the same transaction: /metrics never
         // sees a block that disagrees with its days.
-        _ = try RollupLevelRebuilder.refreshBlocks(containing: dayStart, names: names, on: connection)
+        _ = try RollupLevelRebuilder.refreshBlocks(containing: dayStart, names: names, campaigns: campaigns, on: connection)
         return (deltas.eventCount, hourly.count, daily.count)
     }
 }

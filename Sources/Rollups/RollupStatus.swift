@@ -6,17 +6,31 @@ import Store
 /// maintenance switched off; /metrics then answers from raw SQL, which is slow but exact, until a full
 /// `rollups rebuild` sets it back to true.
 public enum RollupStatus {
-    public static let selectComplete = "SELECT complete FROM rollup_status"
-
     public static func isComplete(on connection: PostgresConnection) throws -> Bool {
-        let result = try connection.execute(selectComplete)
-        return result.rowCount == 1 && result.bool(0, 0) == true
+        try flag(.complete, on: connection)
     }
 
     /// Records the new state (a no-op write when it is already so).
     public static func setComplete(_ complete: Bool, on connection: PostgresConnection) throws {
+        try setFlag(.complete, complete, on: connection)
+    }
+
+    /// The columns of `rollup_status` (fixed names, never input).
+    enum Flag: String {
+        case complete
+        case levelsComplete = "levels_complete"
+        case campaignsComplete = "campaigns_complete"
+    }
+
+    static func flag(_ flag: Flag, on connection: PostgresConnection) throws -> Bool {
+        let result = try connection.execute("SELECT \(flag.rawValue) FROM rollup_status")
+        return result.rowCount == 1 && result.bool(0, 0) == true
+    }
+
+    static func setFlag(_ flag: Flag, _ value: Bool, on connection: PostgresConnection) throws {
+        let column = flag.rawValue
         try connection.execute(
-            "UPDATE rollup_status SET complete = $1::boolean, updated_at = now() WHERE complete IS DISTINCT FROM $1::boolean",
-            [complete ? "true" : "false"])
+            "UPDATE rollup_status SET \(column) = $1::boolean, updated_at = now() WHERE \(column) IS DISTINCT FROM $1::boolean",
+            [value ? "true" : "false"])
     }
 }

@@ -10,8 +10,13 @@ public struct RollupDifference: Sendable, CustomStringConvertible {
     public var problem: String
     /// Set for a block of `rollup_blocks` (then `key.bucket` is the block's start and `table` unused).
     public var level: RollupLevel? = nil
+    /// A row of a campaign table (`rollup_campaign_…`).
+    public var campaign = false
 
-    public var description: String { "\(level.map { "rollup_blocks \($0)" } ?? table.name) \(key): \(problem)" }
+    public var description: String {
+        let name = level.map { "\(RollupLevel.tableName(campaign: campaign)) \($0)" } ?? (campaign ? table.campaignName : table.name)
+        return "\(name) \(key): \(problem)"
+    }
 }
 
 /// Compares every rollup row with independent SQL over `events`: the total with `count(*)`, the
@@ -31,6 +36,9 @@ public enum RollupVerifier {
         public var complete = false
         /// `rollup_status.levels_complete`: false means the blocks were not checked.
         public var levelsComplete = false
+        /// `rollup_status.campaigns_complete` at the start: false means the campaign tables were not
+        /// checked (they are not meant to cover `events` then: campaign rollups off, or not rebuilt yet).
+        public var campaignsComplete = false
     }
 
     public struct Progress: Sendable {
@@ -50,6 +58,7 @@ public enum RollupVerifier {
         let known = (fromMicros == nil || toMicros == nil) ? try RollupRange.span(on: connection) : nil
         let span = (fromMicros ?? known?.lowerBound ?? 0)..<(toMicros ?? known?.upperBound ?? 0)
         report.complete = try RollupStatus.isComplete(on: connection)
+        report.campaignsComplete = try RollupStatus.campaignsComplete(on: connection)
         guard !span.isEmpty else { return report }
         let firstDay = RollupTable.daily.bucket(containing: UTCTime.seconds(micros: span.lowerBound))
         let lastDay = RollupTable.daily.bucket(containing: UTCTime.seconds(micros: span.upperBound - 1))
@@ -57,7 +66,10 @@ public enum RollupVerifier {
         for (index, day) in stride(from: firstDay, through: lastDay, by: 86_400).enumerated() {
             let (checked, differences) = try connection.transaction { connection in
                 try connection.executeScript("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL work_mem = '256MB'")
-                return try verifyDay(day, on: connection)
+                let plain = try verifyDay(day, campaign: false, on: connection)
+                guard report.campaignsComplete else { return plain }
+                let campaigns = try verifyDay(day, campaign: true, on: connection)
+                return (plain.0 + campaigns.0, plain.1 + campaigns.1)
             }
             report.days += 1
             report.rowsChecked += checked
@@ -65,9 +77,10 @@ public enum RollupVerifier {
             progress(Progress(day: day, daysDone: index + 1, daysTotal: total, differences: report.differences.count))
         }
         // The coarser levels, once they are meant to be whole (until then /metrics does not read them).
+        // (The campaign blocks with them.)
         report.levelsComplete = try RollupStatus.levelsComplete(on: connection)
         if report.levelsComplete {
-            let blocks = try RollupLevelVerifier.verify(days: firstDay..<(lastDay + 86_400), on: connection)
+            let blocks = try RollupLevelVerifier.verify(days: firstDay..<(lastDay + 86_400), campaigns: report.campaignsComplete, on: connection)
             report.rowsChecked += blocks.checked
             report.differences += blocks.differences
         }
@@ -87,52 +100,61 @@ public enum RollupVerifier {
         var bytes: [UInt8]
     }
 
-    static func verifyDay(_ day: Int64, on connection: PostgresConnection) throws -> (Int, [RollupDifference]) {
+    /// One day of `rollup_hourly` and `rollup_daily`, or with `campaign` of their campaign twins (per
+    /// campaign and channel; no all-channels rows).
+    static func verifyDay(_ day: Int64, campaign: Bool, on connection: PostgresConnection) throws -> (Int, [RollupDifference]) {
         let names = try RawRollupSource.allEventNames(on: connection)
         guard !names.isEmpty else { return (0, []) }
         let range: [PostgresParameter] = [
             PostgresBinaryArray.text(names), .timestamptz(unixMicros: day * 1_000_000), .timestamptz(unixMicros: (day + 86_400) * 1_000_000),
         ]
         var raw: [RollupTable: [RollupKey: Raw]] = [.hourly: [:], .daily: [:]]
+        let sets =
+            campaign
+            ? "(event_name, g, channel, h), (event_name, g, channel)"
+            : "(event_name, channel, h), (event_name, h), (event_name, channel), (event_name)"
         let rawRows = try connection.execute(
             """
             SELECT event_name, GROUPING(channel), coalesce(channel, ''), GROUPING(h), extract(epoch FROM coalesce(h, $2))::int8,
-                   count(*), count(DISTINCT uid), array_agg(uid)
-            FROM (SELECT event_name, channel, date_trunc('hour', ts) AS h, uid
+                   count(*), count(DISTINCT uid), array_agg(uid), \(campaign ? "g" : "''")
+            FROM (SELECT event_name, channel, date_trunc('hour', ts) AS h, uid, \(campaign ? "coalesce(campaign_id, '')" : "''") AS g
                   FROM events WHERE event_name = ANY($1::text[]) AND ts >= $2 AND ts < $3) e
-            GROUP BY GROUPING SETS ((event_name, channel, h), (event_name, h), (event_name, channel), (event_name))
+            GROUP BY GROUPING SETS (\(sets))
             """,
             parameters: range, resultFormat: .binary)
         for row in 0..<rawRows.rowCount {
             guard let name = rawRows.string(row, 0), let allChannels = rawRows.int64(row, 1), let channel = rawRows.string(row, 2),
                   let wholeDay = rawRows.int64(row, 3), let bucket = rawRows.int64(row, 4), let total = rawRows.int64(row, 5),
-                  let distinct = rawRows.int64(row, 6), let array = rawRows.bytes(row, 7), let uids = PostgresBinaryArray.decodeInt4(array)
+                  let distinct = rawRows.int64(row, 6), let array = rawRows.bytes(row, 7), let uids = PostgresBinaryArray.decodeInt4(array),
+                  let campaign = rawRows.string(row, 8)
             else { throw RollupError("unexpected row from the verification aggregate") }
-            let key = RollupKey(eventName: name, bucket: bucket, channel: allChannels == 1 ? RollupKey.allChannels : channel)
+            let key = RollupKey(eventName: name, bucket: bucket, campaign: campaign, channel: allChannels == 1 ? RollupKey.allChannels : channel)
             raw[wholeDay == 1 ? .daily : .hourly]![key] = Raw(total: total, distinct: distinct, users: RoaringBitmap(uids))
         }
 
         var checked = 0
         var differences: [RollupDifference] = []
         for table in RollupTable.allCases {
+            let name = campaign ? table.campaignName : table.name
             let storedRows = try connection.execute(
                 """
-                SELECT event_name, extract(epoch FROM \(table.bucketColumn))::int8, channel, total, uniques, users FROM \(table.name)
-                WHERE event_name = ANY($1::text[]) AND \(table.bucketColumn) >= $2 AND \(table.bucketColumn) < $3
+                SELECT event_name, extract(epoch FROM \(table.bucketColumn))::int8, channel, total, uniques, users, \(campaign ? "campaign" : "''")
+                FROM \(name) WHERE event_name = ANY($1::text[]) AND \(table.bucketColumn) >= $2 AND \(table.bucketColumn) < $3
                 """,
                 parameters: range, resultFormat: .binary)
             var stored: [RollupKey: Stored] = [:]
             for row in 0..<storedRows.rowCount {
-                guard let name = storedRows.string(row, 0), let bucket = storedRows.int64(row, 1), let channel = storedRows.string(row, 2),
-                      let total = storedRows.int64(row, 3), let uniques = storedRows.int64(row, 4), let bytes = storedRows.bytes(row, 5)
-                else { throw RollupError("unexpected row from \(table.name)") }
-                stored[RollupKey(eventName: name, bucket: bucket, channel: channel)] = Stored(total: total, uniques: uniques, bytes: Array(bytes))
+                guard let eventName = storedRows.string(row, 0), let bucket = storedRows.int64(row, 1), let channel = storedRows.string(row, 2),
+                      let total = storedRows.int64(row, 3), let uniques = storedRows.int64(row, 4), let bytes = storedRows.bytes(row, 5),
+                      let campaign = storedRows.string(row, 6)
+                else { throw RollupError("unexpected row from \(name)") }
+                stored[RollupKey(eventName: eventName, bucket: bucket, campaign: campaign, channel: channel)] = Stored(total: total, uniques: uniques, bytes: Array(bytes))
             }
             let expected = raw[table]!
             for key in Set(expected.keys).union(stored.keys).sorted() {
                 checked += 1
                 if let problem = compare(expected[key], stored[key]) {
-                    differences.append(RollupDifference(table: table, key: key, problem: problem))
+                    differences.append(RollupDifference(table: table, key: key, problem: problem, campaign: campaign))
                 }
             }
         }

@@ -11,10 +11,11 @@ import Store
 /// 3. one `UPDATE … FROM unnest(…)` writes back total, uniques and users.
 ///
 /// Then the same for every coarser level of `rollup_blocks` (``RollupLevel``), level 1 first: a late
-/// event updates every block that contains its day in the same transaction as its hour and day.
+/// event updates every block that contains its day in the same transaction as its hour and day. Then
+/// the campaign tables (`rollup_campaign_hourly`, `_daily`, `_blocks`) in the same order.
 ///
 /// Every writer (each node's replayer, the seed) takes rows in the same order, hourly table first,
-/// then daily, then the levels upwards, each in ``RollupKey`` order, so two transactions never wait
+/// then daily, then the levels upwards, then the campaign tables in that order, each in ``RollupKey`` order, so two transactions never wait
 /// for each other in a cycle; a row locked in step 2 cannot change before step 3. Each write gives
 /// the row a new `version` from the `rollup_versions` sequence (what the query cache checks). Since the caller commits the rows, the raw events and its checkpoint together, a
 /// crash never leaves events counted twice or not at all.
@@ -26,22 +27,29 @@ public enum RollupWriter {
     /// enough to bound the statement size when the seed merges thousands of rows.
     public static let chunkSize = 500
 
-    /// Adds `deltas` to the rollup tables. Call inside a transaction.
-    public static func merge(_ deltas: RollupDeltas, on connection: PostgresConnection) throws {
-        try merge(deltas, hourly: true, on: connection)
+    /// Adds `deltas` to the rollup tables. Call inside a transaction. `campaigns`: the campaign
+    /// tables too (the replayer's `--campaign-rollups`; without them the caller records the gap,
+    /// ``RollupStatus/recordCampaignGap(on:)``).
+    public static func merge(_ deltas: RollupDeltas, campaigns: Bool = true, on connection: PostgresConnection) throws {
+        try merge(deltas, hourly: true, campaigns: campaigns, on: connection)
     }
 
     /// ``merge(_:on:)``, optionally without the hourly rows: for `bench metrics-scale`, which builds
     /// months of daily rows and blocks through this same code but keeps hourly rows (and raw events)
     /// only for the days its hour-grouped windows read. The service always writes every table.
-    public static func merge(_ deltas: RollupDeltas, hourly: Bool, on connection: PostgresConnection) throws {
+    public static func merge(_ deltas: RollupDeltas, hourly: Bool, campaigns: Bool = true, on connection: PostgresConnection) throws {
         guard !deltas.isEmpty else { return }
-        for table in RollupTable.allCases where hourly || table != .hourly {
-            try merge(deltas.rows(for: table).map { Stored($0, level: 0) }, into: Target(table), on: connection)
+        for campaign in campaigns ? [false, true] : [false] {
+            for table in RollupTable.allCases where hourly || table != .hourly {
+                let rows = campaign ? deltas.campaignRows(for: table) : deltas.rows(for: table)
+                try merge(rows.map { Stored($0, level: 0) }, into: Target(table, campaign: campaign), on: connection)
+            }
+            // Every level in the same three statements (the level travels per row), in (level, key) order.
+            let blocks = RollupLevel.all.flatMap { level in
+                (campaign ? deltas.campaignRows(for: level) : deltas.rows(for: level)).map { Stored($0, level: level.level) }
+            }
+            try merge(blocks, into: .allLevels(campaign: campaign), on: connection)
         }
-        // Every level in the same three statements (the level travels per row), in (level, key) order.
-        let blocks = RollupLevel.all.flatMap { level in deltas.rows(for: level).map { Stored($0, level: level.level) } }
-        try merge(blocks, into: .allLevels, on: connection)
     }
 
     private static func merge(_ rows: [Stored], into target: Target, on connection: PostgresConnection) throws {
@@ -55,13 +63,14 @@ public enum RollupWriter {
 
     /// Inserts rows that do not exist yet (the rebuild deletes a range first). Call inside a
     /// transaction.
-    public static func insert(_ rows: [RollupRow], into table: RollupTable, on connection: PostgresConnection) throws {
-        try insert(rows, into: Target(table), on: connection)
+    /// `campaign`: into the table's campaign twin (`rollup_campaign_…`).
+    public static func insert(_ rows: [RollupRow], into table: RollupTable, campaign: Bool = false, on connection: PostgresConnection) throws {
+        try insert(rows, into: Target(table, campaign: campaign), on: connection)
     }
 
     /// Inserts blocks of `level` that do not exist yet. Call inside a transaction.
-    public static func insert(_ rows: [RollupRow], into level: RollupLevel, on connection: PostgresConnection) throws {
-        try insert(rows, into: Target(level), on: connection)
+    public static func insert(_ rows: [RollupRow], into level: RollupLevel, campaign: Bool = false, on connection: PostgresConnection) throws {
+        try insert(rows, into: Target(level, campaign: campaign), on: connection)
     }
 
     private static func insert(_ rows: [RollupRow], into table: Target, on connection: PostgresConnection) throws {
@@ -81,51 +90,61 @@ public enum RollupWriter {
     /// A table the merge writes: `rollup_hourly`, `rollup_daily`, one level of `rollup_blocks` (a
     /// fixed literal in the statement: the rebuild's inserts), or every level at once, the level
     /// travelling per row as one more array parameter (the merge: three statements for all eight
-    /// levels instead of three per level, which matters per replay batch).
+    /// levels instead of three per level, which matters per replay batch). A campaign table has the
+    /// campaign after the bucket, travelling as the last array parameter.
     private struct Target {
         var name: String
         var bucketColumn: String
         var level: Int?
         var perRowLevel = false
+        var campaign = false
 
-        init(_ table: RollupTable) {
-            (name, bucketColumn, level) = (table.name, table.bucketColumn, nil)
+        init(_ table: RollupTable, campaign: Bool = false) {
+            (name, bucketColumn, level, self.campaign) = (campaign ? table.campaignName : table.name, table.bucketColumn, nil, campaign)
         }
 
-        init(_ level: RollupLevel) {
-            (name, bucketColumn, self.level) = ("rollup_blocks", "start", level.level)
+        init(_ level: RollupLevel, campaign: Bool = false) {
+            (name, bucketColumn, self.level, self.campaign) = (RollupLevel.tableName(campaign: campaign), "start", level.level, campaign)
         }
 
-        private init(allLevels: Void) {
-            (name, bucketColumn, level, perRowLevel) = ("rollup_blocks", "start", nil, true)
+        private init(allLevels campaign: Bool) {
+            (name, bucketColumn, level, perRowLevel, self.campaign) = (RollupLevel.tableName(campaign: campaign), "start", nil, true, campaign)
         }
 
-        static let allLevels = Target(allLevels: ())
+        static func allLevels(campaign: Bool) -> Target { Target(allLevels: campaign) }
 
         var isBlocks: Bool { level != nil || perRowLevel }
 
         var insertColumns: String {
-            "event_name, \(isBlocks ? "level, " : "")\(bucketColumn), channel, total, uniques, users"
+            "event_name, \(isBlocks ? "level, " : "")\(bucketColumn), \(campaign ? "campaign, " : "")channel, total, uniques, users"
         }
 
-        /// How alias `alias`'s rows match `r.level`: a literal, the per-row level, or nothing.
-        func levelCondition(_ alias: String) -> String {
-            if let level { return " AND r.level = \(level)" }
-            return perRowLevel ? " AND r.level = \(alias).l" : ""
+        /// How alias `alias`'s rows match `r.level` (a literal, the per-row level, or nothing) and
+        /// `r.campaign`.
+        func extraCondition(_ alias: String) -> String {
+            var condition = level.map { " AND r.level = \($0)" } ?? (perRowLevel ? " AND r.level = \(alias).l" : "")
+            if campaign { condition += " AND r.campaign = \(alias).g" }
+            return condition
         }
 
-        /// The per-row level's array parameter after `count` others, as `, $n::int8[]`.
-        func levelArray(after count: Int) -> String { perRowLevel ? ", $\(count + 1)::int8[]" : "" }
-        var levelAlias: String { perRowLevel ? ", l" : "" }
+        /// The per-row level's and campaign's array parameters after `count` others, as `, $n::int8[]`.
+        func extraArrays(after count: Int) -> String {
+            var arrays = perRowLevel ? ", $\(count + 1)::int8[]" : ""
+            if campaign { arrays += ", $\(count + (perRowLevel ? 2 : 1))::text[]" }
+            return arrays
+        }
+
+        var extraAliases: String { (perRowLevel ? ", l" : "") + (campaign ? ", g" : "") }
     }
 
-    /// The six row parameters as a row source, in their order (with the level after the name).
+    /// The six row parameters as a row source, in their order (with the level after the name and the
+    /// campaign after the bucket).
     private static func unnestRows(_ table: Target) -> String {
         let level = table.level.map { "\($0)::int2, " } ?? (table.perRowLevel ? "l::int2, " : "")
         return """
-            SELECT e, \(level)b, c, t, u, bits
-            FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[]\(table.levelArray(after: 6)))
-                WITH ORDINALITY AS d(e, b, c, t, u, bits\(table.levelAlias), ord)
+            SELECT e, \(level)b, \(table.campaign ? "g, " : "")c, t, u, bits
+            FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[]\(table.extraArrays(after: 6)))
+                WITH ORDINALITY AS d(e, b, c, t, u, bits\(table.extraAliases), ord)
             ORDER BY ord
             """
     }
@@ -135,15 +154,15 @@ public enum RollupWriter {
         INSERT INTO \(table.name) (\(table.insertColumns))
         \(unnestRows(table))
         ON CONFLICT DO NOTHING
-        RETURNING event_name, extract(epoch FROM \(table.bucketColumn))::int8, channel, \(table.isBlocks ? "level::int8" : "0::int8")
+        RETURNING event_name, extract(epoch FROM \(table.bucketColumn))::int8, channel, \(table.isBlocks ? "level::int8" : "0::int8"), \(table.campaign ? "campaign" : "''")
         """
     }
 
     private static func lockExisting(_ table: Target) -> String {
         """
         SELECT k.ord, r.total, r.users
-        FROM unnest($1::text[], $2::timestamptz[], $3::text[]\(table.levelArray(after: 3))) WITH ORDINALITY AS k(e, b, c\(table.levelAlias), ord)
-        JOIN \(table.name) r ON r.event_name = k.e\(table.levelCondition("k")) AND r.\(table.bucketColumn) = k.b AND r.channel = k.c
+        FROM unnest($1::text[], $2::timestamptz[], $3::text[]\(table.extraArrays(after: 3))) WITH ORDINALITY AS k(e, b, c\(table.extraAliases), ord)
+        JOIN \(table.name) r ON r.event_name = k.e\(table.extraCondition("k")) AND r.\(table.bucketColumn) = k.b AND r.channel = k.c
         ORDER BY k.ord
         FOR UPDATE OF r
         """
@@ -152,9 +171,9 @@ public enum RollupWriter {
     private static func update(_ table: Target) -> String {
         """
         UPDATE \(table.name) r SET total = d.t, uniques = d.u, users = d.bits, version = nextval('rollup_versions')
-        FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[]\(table.levelArray(after: 6)))
-            AS d(e, b, c, t, u, bits\(table.levelAlias))
-        WHERE r.event_name = d.e\(table.levelCondition("d")) AND r.\(table.bucketColumn) = d.b AND r.channel = d.c
+        FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int4[], $6::bytea[]\(table.extraArrays(after: 6)))
+            AS d(e, b, c, t, u, bits\(table.extraAliases))
+        WHERE r.event_name = d.e\(table.extraCondition("d")) AND r.\(table.bucketColumn) = d.b AND r.channel = d.c
         """
     }
 
@@ -189,9 +208,9 @@ public enum RollupWriter {
         var createdKeys = Set<LevelKey>()
         for row in 0..<created.rowCount {
             guard let name = created.string(row, 0), let bucket = created.int64(row, 1), let channel = created.string(row, 2),
-                  let level = created.int64(row, 3)
+                  let level = created.int64(row, 3), let campaign = created.string(row, 4)
             else { continue }
-            createdKeys.insert(LevelKey(level: Int(level), key: RollupKey(eventName: name, bucket: bucket, channel: channel)))
+            createdKeys.insert(LevelKey(level: Int(level), key: RollupKey(eventName: name, bucket: bucket, campaign: campaign, channel: channel)))
         }
         let existing = rows.filter { !createdKeys.contains($0.levelKey) }
         guard !existing.isEmpty else { return }
@@ -229,7 +248,7 @@ public enum RollupWriter {
             PostgresBinaryArray.text(rows.map(\.key.eventName)),
             PostgresBinaryArray.timestamptz(seconds: rows.map(\.key.bucket)),
             PostgresBinaryArray.text(rows.map(\.key.channel)),
-        ] + levelParameter(rows, table)
+        ] + extraParameters(rows, table)
     }
 
     /// Key, total, uniques and serialized users of each row (run-optimized first: dense user ranges
@@ -242,11 +261,12 @@ public enum RollupWriter {
                 row.users.runOptimize()
                 return row.users.portableSerialized()
             }),
-        ] + levelParameter(rows, table)
+        ] + extraParameters(rows, table)
     }
 
-    private static func levelParameter(_ rows: [Stored], _ table: Target) -> [PostgresParameter] {
-        table.perRowLevel ? [PostgresBinaryArray.int8(rows.map { Int64($0.level) })] : []
+    private static func extraParameters(_ rows: [Stored], _ table: Target) -> [PostgresParameter] {
+        (table.perRowLevel ? [PostgresBinaryArray.int8(rows.map { Int64($0.level) })] : [])
+            + (table.campaign ? [PostgresBinaryArray.text(rows.map(\.key.campaign))] : [])
     }
 }
 

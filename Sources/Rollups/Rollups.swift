@@ -21,10 +21,19 @@ public enum RollupTable: String, Sendable, CaseIterable {
     case daily
 
     public var name: String { self == .hourly ? "rollup_hourly" : "rollup_daily" }
+    /// The table's campaign twin (`0005_campaign_rollups.sql`).
+    public var campaignName: String { self == .hourly ? "rollup_campaign_hourly" : "rollup_campaign_daily" }
     /// The time bucket column.
     public var bucketColumn: String { self == .hourly ? "hour" : "day" }
     /// The bucket length in seconds.
     public var bucketSeconds: Int64 { self == .hourly ? 3_600 : 86_400 }
+
+    /// Locks every rollup table against writers (replayers wait; metrics keep reading): what the
+    /// rebuild holds while it replaces rows.
+    public static let lockAllForRebuild = """
+        LOCK TABLE rollup_hourly, rollup_daily, rollup_blocks, rollup_campaign_hourly, rollup_campaign_daily, rollup_campaign_blocks
+        IN EXCLUSIVE MODE
+        """
 
     /// The start of the bucket holding `seconds` (Unix seconds, UTC).
     public func bucket(containing seconds: Int64) -> Int64 {

@@ -34,6 +34,17 @@ import Time
         #expect(request.groupBy == .day)
     }
 
+    /// `campaign_id` alone or with a channel, `group_by=campaign` in any zone, and the filter with UTC
+    /// hours or days (or hours of a whole-hour zone); an empty `campaign_id` selects events without one.
+    @Test func acceptsCampaignFiltersAndGroups() throws {
+        #expect(try parse(["event_name": "e", "campaign_id": "spring", "channel": "web"]).campaignID == "spring")
+        #expect(try parse(["event_name": "e", "campaign_id": ""]).campaignID == MetricsRequest.noCampaign)
+        #expect(try parse(["event_name": "e", "campaign_id": String(repeating: "c", count: 100), "group_by": "day"]).usesCampaigns)
+        #expect(try parse(["event_name": "e", "group_by": "campaign", "tz": "Asia/Kathmandu"]).groupBy == .campaign)
+        #expect(try parse(["event_name": "e", "campaign_id": "c", "group_by": "hour", "tz": "America/New_York"]).campaignID == "c")
+        #expect(try parse(["event_name": "e"]).usesCampaigns == false)
+    }
+
     @Test(arguments: [
         ([:], "event_name", "missing_parameter"),
         (["event_name": ""], "event_name", "missing_parameter"),
@@ -50,6 +61,11 @@ import Time
         (["event_name": "e", "channel": ""], "channel", "invalid_parameter"),
         (["event_name": "e\u{0}"], "event_name", "invalid_parameter"),
         (["event_name": String(repeating: "x", count: 1025)], "event_name", "invalid_parameter"),
+        (["event_name": "e", "campaign_id": String(repeating: "c", count: 101)], "campaign_id", "invalid_parameter"),
+        (["event_name": "e", "campaign_id": "c\u{0}"], "campaign_id", "invalid_parameter"),
+        (["event_name": "e", "campaign_id": "c", "group_by": "week"], "campaign_id", "unsupported_combination"),
+        (["event_name": "e", "campaign_id": "c", "group_by": "day", "tz": "Europe/Berlin"], "campaign_id", "unsupported_combination"),
+        (["event_name": "e", "campaign_id": "c", "group_by": "hour", "tz": "Asia/Kolkata"], "campaign_id", "unsupported_combination"),
     ] as [([String: String], String, String)])
     func rejectsWithTheField(_ pairs: [String: String], _ field: String, _ code: String) {
         do {
@@ -66,7 +82,7 @@ import Time
         do {
             _ = try parse(["event_name": "e", "group_by": "quarter"])
         } catch {
-            #expect(error.message == "group_by must be one of: channel, hour, day, week, month, none")
+            #expect(error.message == "group_by must be one of: channel, hour, day, week, month, campaign, none")
         }
     }
 

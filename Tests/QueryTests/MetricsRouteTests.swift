@@ -29,10 +29,17 @@ import Testing
                     #expect(response.status == .ok)
                     #expect(response.headers[.contentType] == "application/json; charset=utf-8")
                     #expect(String(buffer: response.body) == """
-                        {"event_name":"add_to_cart","from":"2025-11-29T00:00:00Z","to":"2025-12-01T00:00:00Z","filter":{"channel":"web"},"group_by":"day","tz":"UTC",\
+                        {"event_name":"add_to_cart","from":"2025-11-29T00:00:00Z","to":"2025-12-01T00:00:00Z","filter":{"channel":"web","campaign_id":null},"group_by":"day","tz":"UTC",\
                         "total_count":4,"unique_user_count":2,"groups":[{"key":"2025-11-29","total_count":3,"unique_user_count":2},\
                         {"key":"2025-11-30","total_count":1,"unique_user_count":1}],"freshness":{"replay_lag_seconds":1.5,"as_of":"2025-12-15T11:59:58.5Z"}}
                         """)
+                }
+                // The events without a campaign (all of these): `campaign_id=` empty, and the group keyed "".
+                try await client.execute(uri: "/metrics?event_name=add_to_cart&from=1764374400&to=1764547200&campaign_id=&group_by=campaign", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let body = String(buffer: response.body)
+                    #expect(body.contains(#""filter":{"channel":null,"campaign_id":""},"group_by":"campaign""#), "\(body)")
+                    #expect(body.contains(#""total_count":6,"unique_user_count":3,"groups":[{"key":"","total_count":6,"unique_user_count":3}]"#), "\(body)")
                 }
                 // Percent-encoded unicode, no filter, defaults for the window (now = 2025-12-15T12:00:00Z).
                 try await client.execute(uri: "/metrics?event_name=ajouter_au_panier_%F0%9F%9B%92", method: .get) { response in
@@ -62,6 +69,8 @@ import Testing
                 ("event_name=e&from=soon", "from"),
                 ("event_name=e&from=1764547200&to=1764374400", "from"),
                 ("event_name=e&channel=", "channel"),
+                ("event_name=e&campaign_id=\(String(repeating: "c", count: 101))", "campaign_id"),
+                ("event_name=e&campaign_id=c&group_by=month", "campaign_id"),
             ] {
                 try await client.execute(uri: "/metrics?\(query)", method: .get) { response in
                     #expect(response.status == .badRequest, "\(query)")
@@ -71,7 +80,7 @@ import Testing
                 }
             }
             try await client.execute(uri: "/metrics?event_name=e&group_by=quarter", method: .get) { response in
-                #expect(String(buffer: response.body) == #"{"error":{"code":"invalid_parameter","message":"group_by must be one of: channel, hour, day, week, month, none","field":"group_by"}}"#)
+                #expect(String(buffer: response.body) == #"{"error":{"code":"invalid_parameter","message":"group_by must be one of: channel, hour, day, week, month, campaign, none","field":"group_by"}}"#)
             }
         }
     }

@@ -12,19 +12,23 @@ struct SeedEvent: Sendable {
     var user: String
     /// Microseconds since the Unix epoch.
     var micros: Int64
+    /// The event's `campaign_id` (nil: none).
+    var campaign: String?
 
-    init(_ name: String, _ channel: String, _ user: String, _ time: String) {
+    init(_ name: String, _ channel: String, _ user: String, _ time: String, campaign: String? = nil) {
         self.name = name
         self.channel = channel
         self.user = user
         self.micros = UTCTime.parseRFC3339(time)!
+        self.campaign = campaign
     }
 
-    init(name: String, channel: String, user: String, micros: Int64) {
+    init(name: String, channel: String, user: String, micros: Int64, campaign: String? = nil) {
         self.name = name
         self.channel = channel
         self.user = user
         self.micros = micros
+        self.campaign = campaign
     }
 }
 
@@ -61,22 +65,23 @@ func seedMerging(_ events: [SeedEvent], url: String) async throws {
 /// new rows.
 private func insertEvents(_ events: [SeedEvent], nodeID: String, on tx: PostgresConnection) throws -> ClosedRange<Int64> {
     let before = try tx.execute("SELECT coalesce(max(id), 0) FROM events").int64(0, 0)!
-    try tx.executeScript("CREATE TEMP TABLE seed (name text, channel text, user_id text, ts timestamptz) ON COMMIT DROP")
+    try tx.executeScript("CREATE TEMP TABLE seed (name text, channel text, user_id text, ts timestamptz, campaign text) ON COMMIT DROP")
     var writer = CopyBinaryWriter()
     for event in events {
-        writer.beginRow(fieldCount: 4)
+        writer.beginRow(fieldCount: 5)
         writer.text(event.name)
         writer.text(event.channel)
         writer.text(event.user)
         writer.timestamp(unixMicros: event.micros)
+        writer.text(event.campaign)
     }
     try tx.copyIn("COPY seed FROM STDIN (FORMAT binary)", writer.finish())
     try tx.execute("""
         INSERT INTO users (user_id) SELECT DISTINCT user_id FROM seed ON CONFLICT (user_id) DO NOTHING
         """)
     try tx.execute("""
-        INSERT INTO events (idempotency_key, event_name, channel, user_id, uid, ts, received_at, node_id)
-        SELECT gen_random_uuid(), s.name, s.channel, s.user_id, u.uid, s.ts, now(), $1
+        INSERT INTO events (idempotency_key, event_name, channel, campaign_id, user_id, uid, ts, received_at, node_id)
+        SELECT gen_random_uuid(), s.name, s.channel, s.campaign, s.user_id, u.uid, s.ts, now(), $1
         FROM seed s JOIN users u USING (user_id)
         """, [nodeID])
     let after = try tx.execute("SELECT coalesce(max(id), 0) FROM events").int64(0, 0)!

@@ -18,18 +18,7 @@ import Time
     /// counts them: a rollback does not undo it), after the events, hours and days were written.
     static func abortBlockWrites(times: Int, url: String) async throws {
         try await offload {
-            let connection = try PostgresConnection(url: url)
-            defer { connection.close() }
-            try connection.executeScript("""
-                CREATE SEQUENCE block_fault_count;
-                CREATE FUNCTION block_fault() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF nextval('block_fault_count') <= \(times) THEN RAISE EXCEPTION 'injected: crash before the block update'; END IF;
-                    RETURN NULL;
-                END $$;
-                CREATE TRIGGER block_fault BEFORE INSERT OR UPDATE ON rollup_blocks
-                    FOR EACH STATEMENT EXECUTE FUNCTION block_fault();
-                """)
+            try installBlockFault(strike: "RAISE EXCEPTION 'injected: crash before the block update'", times: times, databaseURL: url)
         }
     }
 

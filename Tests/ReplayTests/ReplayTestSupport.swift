@@ -7,10 +7,11 @@ import WAL
 
 @testable import Replay
 
-/// The replayer as the replay tests build it: small batches and fast retries.
+/// The replayer as the replay tests build it: small batches and fast retries, and the campaign
+/// rollups on unless told (the service's default is off; the crash suites cover them this way).
 func makeTestReplayer(
     _ wal: WriteAheadLog, _ database: TestDatabase, logger: Logger, node: String = "node-a", batch: Int, retain: Bool = false,
-    maxBytes: Int? = nil, rollups: Bool = true, directCopy: Bool = true, fault: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)? = nil
+    maxBytes: Int? = nil, rollups: Bool = true, campaigns: Bool = true, directCopy: Bool = true, fault: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)? = nil
 ) -> Replayer {
     var configuration = ReplayerConfiguration(databaseURL: database.url, nodeID: node, retainSegments: retain)
     configuration.maxBatchEvents = batch
@@ -18,6 +19,7 @@ func makeTestReplayer(
     configuration.minBackoff = .milliseconds(20)
     configuration.maxBackoff = .milliseconds(200)
     configuration.maintainRollups = rollups
+    configuration.campaignRollups = campaigns
     configuration.allowDirectCopy = directCopy
     configuration.faultInjection = fault
     return Replayer(wal: wal, configuration: configuration, logger: logger)

@@ -10,8 +10,9 @@ import WAL
 @testable import Replay
 
 /// Crashes in the middle of a replay transaction, after its rows, hourly and daily rollups are
-/// written but before the day blocks (`rollup_blocks`, levels 1–8) are: the transaction aborted, or
-/// its backend killed. The events are late and out of order (up to ~300 days back, across level-8
+/// written but before the day blocks (`rollup_blocks`, levels 1–8) are, or before the campaign blocks
+/// (`rollup_campaign_blocks`, written last, after the campaign hours and days): the transaction
+/// aborted, or its backend killed. The events are late and out of order (up to ~300 days back, across level-8
 /// block boundaries), so every batch touches blocks closed long ago. After recovery every level must
 /// equal raw SQL (``RollupVerifier`` checks each block's total, uniques and members).
 ///
@@ -30,9 +31,9 @@ struct ReplayerBlockCrashTests {
         case killBackend = "PERFORM pg_terminate_backend(pg_backend_pid())"
     }
 
-    /// Installs the trigger: the first `times` statements that write `rollup_blocks` strike.
-    func installFault(_ strike: Strike, times: Int, on database: TestDatabase) throws {
-        try installBlockFault(strike: strike.rawValue, times: times, databaseURL: database.url)
+    /// Installs the trigger: the first `times` statements that write `table` strike.
+    func installFault(_ strike: Strike, times: Int, table: String = "rollup_blocks", on database: TestDatabase) throws {
+        try installBlockFault(strike: strike.rawValue, times: times, table: table, databaseURL: database.url)
     }
 
     /// How often the trigger fired (struck or not).
@@ -44,9 +45,10 @@ struct ReplayerBlockCrashTests {
     static func lateRecord(_ i: Int, seed: UInt64, days: Int64 = 300, users: Int = 150) -> [UInt8] {
         var random = SplitMix64(seed: seed &+ UInt64(i) &* 0x9E37_79B9)
         let channel = ["web", "mobile_app", "api"][Int(random.next() % 3)]
+        let campaign = [nil, "cmp_001", "cmp_002", "spring"][Int(random.next() % 4)]
         let event = EventFactory.event(
             user: "user_\(random.next() % UInt64(users))", name: i % 4 == 0 ? "purchase" : "product_view", channel: channel,
-            timestamp: now - 3_600 - Int64(random.next() % UInt64(days * 86_400)), key: "late-\(seed)-\(i)")
+            timestamp: now - 3_600 - Int64(random.next() % UInt64(days * 86_400)), campaign: campaign, key: "late-\(seed)-\(i)")
         return EventRecordCodec.encode(event)
     }
 
@@ -63,11 +65,14 @@ struct ReplayerBlockCrashTests {
             #expect(
                 try database.int("SELECT coalesce(sum(total), 0) FROM rollup_blocks WHERE level = \(level) AND channel = ''") == events,
                 "level \(level) total", sourceLocation: sourceLocation)
+            #expect(
+                try database.int("SELECT coalesce(sum(total), 0) FROM rollup_campaign_blocks WHERE level = \(level)") == events,
+                "campaign level \(level) total", sourceLocation: sourceLocation)
         }
     }
 
-    @Test(arguments: [Strike.abort, .killBackend])
-    func crashBeforeTheBlockUpdateLeavesEveryLevelExact(strike: Strike) async throws {
+    @Test(arguments: [(Strike.abort, "rollup_blocks"), (.killBackend, "rollup_blocks"), (.abort, "rollup_campaign_blocks"), (.killBackend, "rollup_campaign_blocks")])
+    func crashBeforeTheBlockUpdateLeavesEveryLevelExact(strike: Strike, table: String) async throws {
         let directory = try TemporaryDirectory()
         let database = try TestDatabase.create()
         defer { directory.remove(); database.dropQuietly() }
@@ -75,7 +80,7 @@ struct ReplayerBlockCrashTests {
         // First a history in time order, replayed cleanly; then late events, in random time order.
         for i in 0..<400 { _ = try await wal.append(Self.lateRecord(i, seed: 1)) }
         try await makeTestReplayer(wal, database, logger: logger, batch: 100).drain()
-        try installFault(strike, times: 3, on: database)
+        try installFault(strike, times: 3, table: table, on: database)
         for i in 0..<1_200 { _ = try await wal.append(Self.lateRecord(i, seed: 2)) }
         try await makeTestReplayer(wal, database, logger: logger, batch: 100).drain()
         #expect(try faultCount(database) > 3, "the fault never struck")
@@ -84,13 +89,13 @@ struct ReplayerBlockCrashTests {
     }
 
     /// Two nodes replay late events into the same closed days and blocks at once, while the first
-    /// block writes abort: both finish, every level is exact, and PostgreSQL saw no deadlock.
+    /// campaign block writes (the last of each transaction) abort: both finish, every level is exact, and PostgreSQL saw no deadlock.
     @Test func twoNodesWithLateEventsIntoTheSameBlocksNeverDeadlock() async throws {
         let directoryA = try TemporaryDirectory()
         let directoryB = try TemporaryDirectory()
         let database = try TestDatabase.create()
         defer { directoryA.remove(); directoryB.remove(); database.dropQuietly() }
-        try installFault(.abort, times: 4, on: database)
+        try installFault(.abort, times: 4, table: "rollup_campaign_blocks", on: database)
         let walA = try WriteAheadLog.open(WALConfiguration(directory: directoryA.appending("wal")), logger: logger)
         let walB = try WriteAheadLog.open(WALConfiguration(directory: directoryB.appending("wal")), logger: logger)
         // 60 days back, few users: every batch of either node shares days, blocks and bitmaps with

@@ -19,9 +19,9 @@ struct ReplayerRollupTests: ReplayTestSuite {
 
     func replayer(
         _ wal: WriteAheadLog, _ database: TestDatabase, node: String = "node-a", batch: Int = 250, retain: Bool = false,
-        rollups: Bool = true, fault: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)? = nil
+        rollups: Bool = true, campaigns: Bool = true, fault: (@Sendable (ReplayFaultPoint, PostgresConnection) throws -> Void)? = nil
     ) -> Replayer {
-        makeTestReplayer(wal, database, logger: logger, node: node, batch: batch, retain: retain, rollups: rollups, fault: fault)
+        makeTestReplayer(wal, database, logger: logger, node: node, batch: batch, retain: retain, rollups: rollups, campaigns: campaigns, fault: fault)
     }
 
     /// An event spread over the last ~50 hours, over three channels and two names.
@@ -134,6 +134,44 @@ struct ReplayerRollupTests: ReplayTestSuite {
             defer { connection.close() }
             _ = try RollupRebuilder.rebuild(on: connection)
             try expectRollupsMatchRaw(database, events: 200)
+        }
+    }
+
+    /// Without the campaign rollups (the service's default) the replayer writes no campaign rows and
+    /// records the gap in the same transaction: campaign questions go to plain SQL and `rollups verify`
+    /// leaves the campaign tables alone. A full rebuild with them, during which such a replayer
+    /// commits (after the rebuild's first day), does not claim them complete; one without does.
+    @Test func replayWithoutCampaignRollupsRecordsTheGap() async throws {
+        try await withWAL { wal, database in
+            for i in 0..<300 { _ = try await wal.append(record(i)) }
+            try await replayer(wal, database, campaigns: false).drain()
+            #expect(try database.int("SELECT count(*) FROM rollup_campaign_hourly") == 0)
+            #expect(try database.scalar("SELECT campaigns_complete FROM rollup_status") == "f")
+            #expect(try database.int("SELECT campaign_gaps FROM rollup_status") > 0)
+            try expectRollupsMatchRaw(database, events: 300)
+            let connection = try PostgresConnection(url: database.url)
+            defer { connection.close() }
+            var gapError: (any Error)?
+            var days = 0
+            let summary = try RollupRebuilder.rebuild(on: connection) { _ in
+                days += 1
+                guard days == 1 else { return }
+                do {
+                    let other = try PostgresConnection(url: database.url)
+                    defer { other.close() }
+                    try RollupStatus.recordCampaignGap(on: other)
+                } catch { gapError = error }
+            }
+            #expect(gapError == nil)
+            #expect(days > 1, "the events span several days")
+            #expect(summary.markedComplete && !summary.campaignsMarkedComplete)
+            #expect(try database.scalar("SELECT campaigns_complete FROM rollup_status") == "f")
+            let again = try RollupRebuilder.rebuild(on: connection)
+            #expect(again.campaignsMarkedComplete)
+            let report = try RollupVerifier.verify(on: connection)
+            #expect(report.campaignsComplete)
+            #expect(report.differences.map(\.description) == [])
+            #expect(try database.int("SELECT coalesce(sum(total), 0) FROM rollup_campaign_daily") == 300)
         }
     }
 }

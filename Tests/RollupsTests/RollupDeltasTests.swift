@@ -8,11 +8,11 @@ import Testing
 
     @Test func foldsIntoHourAndDayPerChannelAndOverAll() {
         var deltas = RollupDeltas()
-        deltas.add(eventName: "view", channel: "web", hourStart: day + 3_600, count: 3, uids: [1, 2, 2])
-        deltas.add(eventName: "view", channel: "app", hourStart: day + 3_600 + 59, count: 1, uids: [2])  // any instant of the hour
-        deltas.add(eventName: "view", channel: "web", hourStart: day + 7_200, count: 2, uids: [3, 1])
-        deltas.add(eventName: "view", channel: "web", hourStart: day + 86_400, count: 1, uids: [9])  // next day
-        deltas.add(eventName: "view", channel: "web", hourStart: day + 3_600, count: 1, uids: [5])  // same group again
+        deltas.add(eventName: "view", channel: "web", campaign: nil, hourStart: day + 3_600, count: 3, uids: [1, 2, 2])
+        deltas.add(eventName: "view", channel: "app", campaign: nil, hourStart: day + 3_600 + 59, count: 1, uids: [2])  // any instant of the hour
+        deltas.add(eventName: "view", channel: "web", campaign: nil, hourStart: day + 7_200, count: 2, uids: [3, 1])
+        deltas.add(eventName: "view", channel: "web", campaign: nil, hourStart: day + 86_400, count: 1, uids: [9])  // next day
+        deltas.add(eventName: "view", channel: "web", campaign: nil, hourStart: day + 3_600, count: 1, uids: [5])  // same group again
         #expect(deltas.eventCount == 8)
 
         let hourly = deltas.rows(for: .hourly).map { ($0.key, $0.total, $0.users.values) }
@@ -43,10 +43,10 @@ import Testing
     /// "é" precomposed and decomposed are equal Swift Strings but different PostgreSQL text.
     @Test func namesAreComparedByBytes() {
         var deltas = RollupDeltas()
-        deltas.add(eventName: "caf\u{E9}", channel: "web", hourStart: day, count: 1, uids: [1])
-        deltas.add(eventName: "cafe\u{301}", channel: "web", hourStart: day, count: 1, uids: [2])
-        deltas.add(eventName: "x", channel: "m\u{F3}vil", hourStart: day, count: 1, uids: [3])
-        deltas.add(eventName: "x", channel: "mo\u{301}vil", hourStart: day, count: 1, uids: [4])
+        deltas.add(eventName: "caf\u{E9}", channel: "web", campaign: nil, hourStart: day, count: 1, uids: [1])
+        deltas.add(eventName: "cafe\u{301}", channel: "web", campaign: nil, hourStart: day, count: 1, uids: [2])
+        deltas.add(eventName: "x", channel: "m\u{F3}vil", campaign: nil, hourStart: day, count: 1, uids: [3])
+        deltas.add(eventName: "x", channel: "mo\u{301}vil", campaign: nil, hourStart: day, count: 1, uids: [4])
         let rows = deltas.rows(for: .daily)
         #expect(rows.count == 7)  // two names × (web + all), and x: two channels + all
         #expect(rows.filter { $0.key.eventName == "x" && !$0.key.isAllChannels }.map { $0.users.values } == [[4], [3]])

@@ -35,7 +35,7 @@ func deltas(_ events: [RawEvent]) -> RollupDeltas {
     }
     var deltas = RollupDeltas()
     for (event, count, uids) in groups.values {
-        deltas.add(eventName: event.name, channel: event.channel, hourStart: event.micros / 1_000_000, count: count, uids: uids)
+        deltas.add(eventName: event.name, channel: event.channel, campaign: nil, hourStart: event.micros / 1_000_000, count: count, uids: uids)
     }
     return deltas
 }

@@ -27,11 +27,12 @@ import Testing
             #expect(try SchemaMigrations.apply(connection: connection, logger: logger) == [])
             #expect(try SchemaMigrations.apply(url: database.url, logger: logger) == [])
 
-            // The schema is there: the tables (rollups from 0002, day blocks from 0004) and the metrics index.
+            // The schema is there: the tables (rollups from 0002, day blocks from 0004, campaign rollups from
+            // 0005) and the metrics index.
             let tables = try connection.execute("""
                 SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'
                 """).string(0, 0)
-            #expect(tables == "dead_letters,events,rollup_blocks,rollup_daily,rollup_hourly,rollup_status,schema_migrations,users,wal_checkpoints")
+            #expect(tables == "dead_letters,events,rollup_blocks,rollup_campaign_blocks,rollup_campaign_daily,rollup_campaign_hourly,rollup_daily,rollup_hourly,rollup_status,schema_migrations,users,wal_checkpoints")
             #expect(try connection.execute("SELECT to_regclass('events_name_ts') IS NOT NULL").bool(0, 0) == true)
             let recorded = try connection.execute("SELECT count(*) FROM schema_migrations WHERE applied_at <= now()")
             #expect(recorded.int(0, 0) == all.count)

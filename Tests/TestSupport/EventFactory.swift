@@ -27,9 +27,10 @@ public enum EventFactory {
         name: String = "product_view",
         channel: String = "web",
         timestamp: Int64 = Int64(Date().timeIntervalSince1970) - 60,
+        campaign: String? = "cmp_001",
         key: String? = nil
     ) -> Event {
-        let body = Array(json(user: user, name: name, channel: channel, timestamp: timestamp, key: key).utf8)
+        let body = Array(json(user: user, name: name, channel: channel, timestamp: timestamp, campaign: campaign, key: key).utf8)
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
         switch body.withUnsafeBytes({ parser.parseEvent($0, receivedAtMicros: now) }) {
         case .success(let event): return event

@@ -14,6 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
             MetricsBenchmarkCommand.self, RollupReplayBenchmarkCommand.self,  // issue 9 (rollups); registered by the rollups helper
             MetricsScaleBenchmarkCommand.self,  // issue 17 (10M users)
             RestartBenchmarkCommand.self,  // issue 20 (restart with a backlog)
+            CampaignReplayBenchmarkCommand.self,  // issue 21 (the campaign rollups' cost)
         ],
         defaultSubcommand: LoadCommand.self
     )

@@ -90,15 +90,17 @@ struct MetricsBenchmarkRun: Sendable {
             // Issue 21: local days in a whole-hour zone (hourly rollups) and a half-hour one (raw rows at
             // every local midnight), ISO weeks and months.
             // `warm`: through the query cache (128 MiB), as the service runs; the other rows without it.
-            let variants: [(MetricsRequest.GroupBy, String, warm: Bool)] =
-                [(.none, "UTC", false), (.hour, "UTC", false), (.day, "UTC", false), (.channel, "UTC", false),
-                 (.day, "America/New_York", false), (.day, "America/New_York", true), (.day, "Asia/Kolkata", false),
-                 (.day, "Asia/Kolkata", true), (.week, "UTC", false), (.month, "Europe/Istanbul", false)]
-            for (groupBy, zone, warm) in variants {
-                let label = groupBy.rawValue + (zone == "UTC" ? "" : " tz=\(zone)") + (warm ? " warm" : "")
+            // The campaign dimension (the seed's cmp_000…cmp_099): by campaign, and one campaign's days.
+            let variants: [(MetricsRequest.GroupBy, String, warm: Bool, campaign: String?)] =
+                [(.none, "UTC", false, nil), (.hour, "UTC", false, nil), (.day, "UTC", false, nil), (.channel, "UTC", false, nil),
+                 (.day, "America/New_York", false, nil), (.day, "America/New_York", true, nil), (.day, "Asia/Kolkata", false, nil),
+                 (.day, "Asia/Kolkata", true, nil), (.week, "UTC", false, nil), (.month, "Europe/Istanbul", false, nil),
+                 (.campaign, "UTC", false, nil), (.campaign, "UTC", true, nil), (.day, "UTC", false, "cmp_007"), (.day, "UTC", true, "cmp_007")]
+            for (groupBy, zone, warm, campaign) in variants {
+                let label = groupBy.rawValue + (zone == "UTC" ? "" : " tz=\(zone)") + (warm ? " warm" : "") + (campaign.map { " campaign_id=\($0)" } ?? "")
                 guard selected(label) else { continue }
                 let request = MetricsRequest(
-                    eventName: eventName, fromMicros: now - Int64(days) * 86_400_000_000, toMicros: now, groupBy: groupBy,
+                    eventName: eventName, fromMicros: now - Int64(days) * 86_400_000_000, toMicros: now, campaignID: campaign, groupBy: groupBy,
                     timeZone: MetricsRequest.zone(named: zone)!)
                 let fast = try MetricsTiming.time(request, .rollups, runs: iterations, warmUp: 3, cache: warm ? BitmapCache(budget: BitmapCache.defaultBytes) : nil, on: connection)
                 let plain = try MetricsTiming.time(request, .plainSQL, runs: plainIterations, warmUp: 1, on: connection)

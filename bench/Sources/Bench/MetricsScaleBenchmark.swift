@@ -239,11 +239,11 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
         let names = channelNames
         if byHour {
             for index in byHourChannel.indices where !byHourChannel[index].isEmpty {
-                deltas.add(eventName: eventName, channel: names[index / 24], hourStart: day + Int64(index % 24) * 3_600, count: counts[index], uids: byHourChannel[index])
+                deltas.add(eventName: eventName, channel: names[index / 24], campaign: nil, hourStart: day + Int64(index % 24) * 3_600, count: counts[index], uids: byHourChannel[index])
             }
         } else {
             for channel in 0..<channels where !perChannel[channel].isEmpty {
-                deltas.add(eventName: eventName, channel: names[channel], hourStart: day, count: counts[channel], uids: perChannel[channel])
+                deltas.add(eventName: eventName, channel: names[channel], campaign: nil, hourStart: day, count: counts[channel], uids: perChannel[channel])
             }
         }
         return active

@@ -93,18 +93,19 @@ struct ReplayBenchmarkOptions: ParsableArguments {
 /// Generating the WAL and the baseline load.
 enum ReplayBenchmarkData {
     /// Opens a WAL in `directory` with room for any backlog and fills it (``fill(_:events:)``).
-    static func filledWAL(in directory: String, events: Int, logger: Logger) async throws -> WriteAheadLog {
+    static func filledWAL(in directory: String, events: Int, campaigns: Int? = nil, logger: Logger) async throws -> WriteAheadLog {
         var configuration = WALConfiguration(directory: directory)
         configuration.maxUnreplayedBytes = 64 << 30
         let wal = try WriteAheadLog.open(configuration, logger: logger)
-        let seconds = try await fill(wal, events: events)
+        let seconds = try await fill(wal, events: events, campaigns: campaigns)
         printToStandardError("filled the WAL with \(BenchFormat.count(events)) events in \(BenchFormat.decimal(seconds, places: 1)) s")
         return wal
     }
 
     /// Appends `events` generated events in groups of 10,000 (one WAL batch each), timestamps rising
-    /// evenly over the last day; returns seconds.
-    static func fill(_ wal: WriteAheadLog, events: Int) async throws -> Double {
+    /// evenly over the last day; returns seconds. With `campaigns`, each event's campaign is redrawn
+    /// uniformly from that many (`cmp_0`…; 0: every event without one) instead of the mix's 100.
+    static func fill(_ wal: WriteAheadLog, events: Int, campaigns: Int? = nil) async throws -> Double {
         let start = ContinuousClock.now
         var generator = EventGenerator(seed: 20_251_125)
         let parser = EventParser()
@@ -119,8 +120,11 @@ enum ReplayBenchmarkData {
                 let event = generator.next(timestamp: now - 86_400 + Int64(written + i) * 86_400 / Int64(events))
                 json.removeAll(keepingCapacity: true)
                 event.appendJSON(to: &json, idempotencyKey: "replay-bench-\(written + i)")
-                guard case .success(let parsed) = parser.parseEvent(json, receivedAtMicros: now * 1_000_000) else {
+                guard case .success(var parsed) = parser.parseEvent(json, receivedAtMicros: now * 1_000_000) else {
                     throw ValidationError("generated event did not parse")
+                }
+                if let campaigns {
+                    parsed.campaignID = campaigns == 0 ? nil : "cmp_\(generator.random.below(campaigns))"
                 }
                 records.append(EventRecordCodec.encode(parsed))
             }
@@ -134,12 +138,14 @@ enum ReplayBenchmarkData {
     /// every event went in; returns seconds and the replayer's status.
     static func timedReplay(
         _ wal: WriteAheadLog, events: Int, server: String, template: String?, label: String, maintainRollups: Bool = true,
-        logger: Logger
+        campaignRollups: Bool = false,
+        logger: Logger, inspect: ((PostgresConnection) throws -> Void)? = nil
     ) async throws -> (seconds: Double, status: ReplayStatus) {
         let target = try ReplayBenchmarkDatabase.create(server: server, template: template, label: label)
         defer { target.drop() }
         var configuration = ReplayerConfiguration(databaseURL: target.url, nodeID: "bench-replay", retainSegments: true)
         configuration.maintainRollups = maintainRollups
+        configuration.campaignRollups = campaignRollups
         let replayer = Replayer(wal: wal, configuration: configuration, logger: logger)
         let start = ContinuousClock.now
         try await replayer.drain(timeout: .seconds(3_600))
@@ -147,6 +153,11 @@ enum ReplayBenchmarkData {
         let status = replayer.status()
         guard status.insertedEvents == UInt64(events) else {
             throw ValidationError("replayed \(status.insertedEvents) of \(events) events")
+        }
+        if let inspect {
+            let connection = try PostgresConnection(url: target.url)
+            defer { connection.close() }
+            try inspect(connection)
         }
         return (seconds, status)
     }
