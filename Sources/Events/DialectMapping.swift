@@ -368,9 +368,9 @@ struct ClientFieldNames {
 }
 
 /// The few `properties` fields that became our own fields and are left out of metadata (at most
-/// four), without a set's allocation and hashing per message.
+/// five), without a set's allocation and hashing per message.
 struct ConsumedFields: ExpressibleByArrayLiteral {
-    private var names: (StaticString?, StaticString?, StaticString?, StaticString?) = (nil, nil, nil, nil)
+    private var names: (StaticString?, StaticString?, StaticString?, StaticString?, StaticString?) = (nil, nil, nil, nil, nil)
 
     init(arrayLiteral elements: StaticString...) {
         for name in elements { insert(name) }
@@ -380,13 +380,23 @@ struct ConsumedFields: ExpressibleByArrayLiteral {
 
     mutating func insert(_ name: StaticString) {
         if names.0 == nil { names.0 = name } else if names.1 == nil { names.1 = name }
-        else if names.2 == nil { names.2 = name } else { names.3 = name }
+        else if names.2 == nil { names.2 = name } else if names.3 == nil { names.3 = name }
+        else { precondition(names.4 == nil, "more than five consumed fields"); names.4 = name }
     }
 
     func contains(_ field: RawField, reader: RawJSONReader) -> Bool {
         func named(_ name: StaticString?) -> Bool { name.map { reader.hasName(field, $0) } ?? false }
-        return named(names.0) || named(names.1) || named(names.2) || named(names.3)
+        return named(names.0) || named(names.1) || named(names.2) || named(names.3) || named(names.4)
     }
+}
+
+/// A field of a metadata part whose object value lost one of its own fields to our event (Segment
+/// `context.campaign`, whose `name` or `id` became `campaign_id`).
+struct NestedConsumedField {
+    /// The object value, as it lies in the body.
+    var object: RawValue
+    /// The value of its field that became ours.
+    var consumedValue: RawValue
 }
 
 /// Builds `metadata` in one buffer: `{"type":…}`, then named parts in order, copied from the body.
@@ -417,11 +427,41 @@ struct MetadataBuilder {
     /// channel, tags or user): `{` and each field's name and value as sent, `:` between them and `,`
     /// between fields. Fields that lie so in the body already (no white space between) are copied as
     /// one run.
-    mutating func add(_ name: StaticString, _ fields: [RawField], without consumed: ConsumedFields, reader: RawJSONReader) {
+    ///
+    /// `trimming`, when given, is one of `fields` whose object value loses one of its own fields
+    /// (`context.campaign` without the `name` or `id` that became our campaign): it is written
+    /// without it, or left out when nothing else is in it.
+    mutating func add(
+        _ name: StaticString, _ fields: [RawField], without consumed: ConsumedFields, trimming: NestedConsumedField? = nil,
+        reader: RawJSONReader
+    ) {
         begin(name)
         out.append(UInt8(ascii: "{"))
         var run = RawValue(start: 0, end: 0)
         for field in fields where consumed.isEmpty || !consumed.contains(field, reader: reader) {
+            if let trimming, field.value.start == trimming.object.start {
+                if run.end > run.start {
+                    out.append(contentsOf: reader.bytes(run))
+                    out.append(UInt8(ascii: ","))
+                }
+                run = RawValue(start: 0, end: 0)
+                var opened = false
+                reader.forEachField(of: trimming.object) { inner in
+                    guard inner.value.start != trimming.consumedValue.start else { return }
+                    if opened {
+                        out.append(UInt8(ascii: ","))
+                    } else {
+                        out.append(contentsOf: reader.bytes(field.nameSpan))
+                        out.append(contentsOf: ":{".utf8)
+                        opened = true
+                    }
+                    out.append(contentsOf: reader.bytes(inner.nameSpan))
+                    out.append(UInt8(ascii: ":"))
+                    out.append(contentsOf: reader.bytes(inner.value))
+                }
+                if opened { out.append(contentsOf: "},".utf8) }
+                continue
+            }
             let compact = field.value.start == field.nameSpan.end + 1
             if run.end > run.start && compact && field.nameSpan.start == run.end + 1 {
                 run.end = field.value.end

@@ -85,6 +85,7 @@ extension EventParser {
         if let value = reader.value("utm_campaign", in: properties), reader.isString(value), !reader.isEmptyString(value) {
             campaign = value
             names[.campaignID] = "properties.utm_campaign"
+            consumed.insert("utm_campaign")
         }
 
         // timestamp corrected with sent_at; else `offset` (milliseconds before sending, posthog-js).

@@ -88,7 +88,7 @@ struct RawJSONReader {
     }
 
     /// Calls `visit` with each field of the object at `value`, in body order.
-    private func forEachField(of value: RawValue, _ visit: (RawField) -> Void) {
+    func forEachField(of value: RawValue, _ visit: (RawField) -> Void) {
         forEachElement(of: value, closing: UInt8(ascii: "}")) { (scanner) throws(EventBodyFailure) in
             let nameStart = scanner.pos
             let key = try scanner.scanString()

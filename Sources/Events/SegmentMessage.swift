@@ -153,7 +153,8 @@ extension EventParser {
 
         let (propertiesChannel, tags) = DialectRules.channelAndTags(in: properties, reader: reader, consumed: &consumed, names: &names)
 
-        // Channel.
+        // Channel. What becomes our own field is left out of metadata, here as for `properties`.
+        var contextConsumed: ConsumedFields = []
         let channel: MappedValue
         if let propertiesChannel {
             channel = .raw(propertiesChannel)
@@ -163,6 +164,7 @@ extension EventParser {
         } else if let value = reader.value("channel", in: context), reader.isString(value) {
             channel = .raw(value)
             names[.channel] = "context.channel"
+            contextConsumed.insert("channel")
         } else {
             let library = reader.value("library", in: context)
                 .flatMap { reader.value("name", inObject: $0) }.flatMap(reader.string)
@@ -171,6 +173,7 @@ extension EventParser {
 
         // Campaign: context.campaign.name, else .id.
         var campaign: RawValue?
+        var campaignTrimming: NestedConsumedField?
         if let campaignObject = reader.value("campaign", in: context) {
             if let value = reader.value("name", inObject: campaignObject), reader.isString(value), !reader.isEmptyString(value) {
                 campaign = value
@@ -179,6 +182,7 @@ extension EventParser {
                 campaign = value
                 names[.campaignID] = "context.campaign.id"
             }
+            if let campaign { campaignTrimming = NestedConsumedField(object: campaignObject, consumedValue: campaign) }
         }
 
         // Timestamp: timestamp, else originalTimestamp, corrected with sentAt.
@@ -207,8 +211,8 @@ extension EventParser {
         if let propertiesValue, reader.isObject(propertiesValue) {
             metadata.add(call == .identify || call == .group ? "traits" : "properties", properties, without: consumed, reader: reader)
         }
-        if !context.isEmpty {
-            metadata.add("context", context, without: [], reader: reader)
+        if Self.keepsSomething(of: context, without: contextConsumed, trimming: campaignTrimming, reader: reader) {
+            metadata.add("context", context, without: contextConsumed, trimming: campaignTrimming, reader: reader)
         }
 
         let messageID: String?
@@ -222,5 +226,21 @@ extension EventParser {
             messageID: messageID, fieldNames: names, batchSentAtApplies: batchSentAtApplies,
             metadataDepthBound: metadataDepthBound
         ))
+    }
+
+    /// Whether `context` keeps any field once what became our own fields is left out: a message
+    /// whose context held only `campaign.name` stores no `context` at all.
+    private static func keepsSomething(
+        of context: [RawField], without consumed: ConsumedFields, trimming: NestedConsumedField?, reader: RawJSONReader
+    ) -> Bool {
+        context.contains { field in
+            guard consumed.isEmpty || !consumed.contains(field, reader: reader) else { return false }
+            guard let trimming, field.value.start == trimming.object.start else { return true }
+            var keepsOther = false
+            reader.forEachField(of: trimming.object) { inner in
+                if inner.value.start != trimming.consumedValue.start { keepsOther = true }
+            }
+            return keepsOther
+        }
     }
 }

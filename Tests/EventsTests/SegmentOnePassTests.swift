@@ -59,7 +59,7 @@ import Testing
         #expect(parsed.events[0].campaignID == "spring")
         #expect(parsed.events[0].tags == ["a", "b"])
         #expect(String(decoding: parsed.events[0].metadataJSON ?? [], as: UTF8.self)
-            == #"{"type":"track","properties":{"price":1.5},"context":{"campaign":{"name":"spring"},"ip":"1.2.3.4"}}"#)
+            == #"{"type":"track","properties":{"price":1.5},"context":{"ip":"1.2.3.4"}}"#)
         #expect(parsed.events[1].tags == ["x"])
         // sentAt (last, as analytics-python sends it) corrected the timestamp: received − 30 s + 0 s skew.
         #expect(parsed.events[0].timestampMicros == now - 30_000_000)
@@ -123,6 +123,20 @@ import Testing
             == #"{"type":"track","properties":{"channel":1,"channel":"b"}}"#)
     }
 
+    @Test func campaignFieldThatBecameOursIsLeftOutOfTheStoredContext() throws {
+        let body = batch([
+            Self.track + #", "context": { "ip": "1", "campaign": { "source": "s", "name": "n", "medium": "m" }, "locale": "tr" }}"#,
+            Self.track.replacing(#""m1""#, with: #""m2""#) + #","context":{"campaign":{"id":"c1","name":""}}}"#,
+        ])
+        let parsed = try #require(compare(body)).get().parsed
+        #expect(parsed.events.map(\.campaignID) == ["n", "c1"])
+        #expect(String(decoding: parsed.events[0].metadataJSON ?? [], as: UTF8.self)
+            == #"{"type":"track","context":{"ip":"1","campaign":{"source":"s","medium":"m"},"locale":"tr"}}"#)
+        // An empty name is not a campaign: the id is, and the name stays.
+        #expect(String(decoding: parsed.events[1].metadataJSON ?? [], as: UTF8.self)
+            == #"{"type":"track","context":{"campaign":{"name":""}}}"#)
+    }
+
     @Test func outerContextIsMergedUnderTheMessagesOwnBeforeOrAfterTheBatch() throws {
         let messages = [
             Self.track + #","context":{"channel":"own","ip":"1"}}"#,
@@ -134,7 +148,10 @@ import Testing
             #expect(parsed.events.map(\.channel) == ["own", "outer"])
             #expect(parsed.events.map(\.campaignID) == ["c9", "c9"])
             #expect(String(decoding: parsed.events[0].metadataJSON ?? [], as: UTF8.self)
-                == #"{"type":"track","context":{"channel":"own","ip":"1","campaign":{"id":"c9"},"library":{"name":"analytics.js"}}}"#)
+                == #"{"type":"track","context":{"ip":"1","library":{"name":"analytics.js"}}}"#)
+            // The second message's channel and campaign came from the batch's context: left out too.
+            #expect(String(decoding: parsed.events[1].metadataJSON ?? [], as: UTF8.self)
+                == #"{"type":"track","context":{"library":{"name":"analytics.js"}}}"#)
         }
     }
 

@@ -71,7 +71,9 @@ struct SDKRouteTests {
         let properties = try #require(metadata["properties"] as? [String: Any])
         #expect(properties["revenue"] as? Double == 19.99)
         #expect(properties["channel"] == nil && properties["tags"] == nil)
-        #expect((metadata["context"] as? [String: Any])?["campaign"] != nil)
+        // What became our campaign_id is left out of metadata; the rest of the campaign stays.
+        let campaign = try #require((metadata["context"] as? [String: Any])?["campaign"] as? [String: Any])
+        #expect(campaign["source"] as? String == "news" && campaign["name"] == nil)
         #expect(event.idempotencyKey == .scoped(dialect: .segment, writeKey: "", messageID: "m-1"))
         try await harness.close()
     }
@@ -327,12 +329,13 @@ struct SDKRouteTests {
         #expect(stored[0].channel == "web")
         #expect(stored[0].campaignID == "launch")
         #expect(stored[0].tags == ["x"])
+        let properties = try #require(try Self.metadata(stored[0])["properties"] as? [String: Any])
+        #expect(properties["utm_campaign"] == nil && properties["$current_url"] as? String == "https://e.x/")
         #expect(stored[0].idempotencyKey == .scoped(dialect: .posthog, writeKey: "phc_1", messageID: "0190a0a0-0000-7000-8000-000000000001"))
         #expect(stored[1].userID == "p2")
         #expect(stored[1].channel == "app_store")
         #expect(stored[2].userID == "42")
         #expect(stored[2].channel == "mobile_app")
-        #expect((try Self.metadata(stored[0])["properties"] as? [String: Any])?["$current_url"] as? String == "https://e.x/")
         #expect(stored.last?.userID == "arr")
         try await harness.close()
     }

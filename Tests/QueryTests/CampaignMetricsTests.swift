@@ -34,12 +34,9 @@ import Time
 
     @Test func randomizedCampaignFiltersAndGroupsEqualRawSQL() async throws {
         var generator = SystemRandomNumberGenerator()
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(Self.events(count: 4_000, days: 70, users: 300), url: database.url)
+        try await withSeededService(Self.events(count: 4_000, days: 70, users: 300)) { service, check, database in
             // Late events into days and blocks closed weeks ago, merged as the replayer merges them.
             try await seedMerging(Self.events(count: 500, days: 60, users: 400), url: database.url)
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
             for round in 0..<12 {
                 let (from, to) = RollupLevelMetricsTests.window(using: &generator)
                 let name = RollupLevelMetricsTests.names.randomElement(using: &generator)!
@@ -60,18 +57,13 @@ import Time
             let result = try await service.metrics(for: whole)
             #expect(result.groups.map(\.totalCount).reduce(0, +) == result.totalCount)
             #expect(result.groups.contains { $0.key == MetricsRequest.noCampaign })
-            await check.shutdown()
-            await service.pool.shutdown()
         }
     }
 
     /// A campaign filter over a zone whose offset is whole hours (hours are UTC hours), and
     /// group_by=campaign with any zone (it has no time buckets).
     @Test func campaignWithTimeZones() async throws {
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(Self.events(count: 1_500, days: 10, users: 100), url: database.url)
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+        try await withSeededService(Self.events(count: 1_500, days: 10, users: 100)) { service, check, _ in
             let (from, to) = (Self.base + 3 * Self.day / 2 + 17, Self.base + 7 * Self.day + 5)
             for (campaign, groupBy, zone) in [("spring", MetricsRequest.GroupBy.hour, "America/New_York"), (nil, .campaign, "Asia/Kolkata")] {
                 let request = MetricsRequest(
@@ -80,8 +72,6 @@ import Time
                 #expect(expected.totalCount > 0)
                 #expect(try await service.metrics(for: request) == expected, "\(groupBy) in \(zone)")
             }
-            await check.shutdown()
-            await service.pool.shutdown()
         }
     }
 
@@ -89,18 +79,13 @@ import Time
     /// questions are answered from plain SQL, exact although the campaign tables are empty; a full
     /// rebuild fills them and `rollups verify` agrees.
     @Test func incompleteCampaignRollupsAreNotRead() async throws {
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(Self.events(count: 1_000, days: 20, users: 100), url: database.url)
-            try await offload {
-                let connection = try PostgresConnection(url: database.url)
-                defer { connection.close() }
-                try connection.executeScript("""
-                    TRUNCATE rollup_campaign_hourly, rollup_campaign_daily, rollup_campaign_blocks;
-                    UPDATE rollup_status SET campaigns_complete = false
-                    """)
-            }
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+        let forgetCampaigns: @Sendable (PostgresConnection) throws -> Void = { connection in
+            try connection.executeScript("""
+                TRUNCATE rollup_campaign_hourly, rollup_campaign_daily, rollup_campaign_blocks;
+                UPDATE rollup_status SET campaigns_complete = false
+                """)
+        }
+        try await withSeededService(Self.events(count: 1_000, days: 20, users: 100), prepare: forgetCampaigns) { service, check, database in
             let (from, to) = (Self.base + 2 * Self.day, Self.base + 18 * Self.day)
             let request = MetricsRequest(eventName: "purchase", fromMicros: from, toMicros: to, groupBy: .campaign)
             let expected = try await MetricsOracle.answer(check, name: "purchase", from: from, to: to, channel: nil, groupBy: .campaign)
@@ -115,8 +100,6 @@ import Time
             }
             #expect(report.differences.map(\.description) == [])
             #expect(try await service.metrics(for: request) == expected)
-            await check.shutdown()
-            await service.pool.shutdown()
         }
     }
 
@@ -124,10 +107,7 @@ import Time
     /// campaign and channel: a repeated question fetches no bitmap, and late events merged into the
     /// window's days and edge hours (new row versions) are seen at once.
     @Test func campaignBitmapsComeFromTheQueryCacheAndLateEventsAreSeen() async throws {
-        try await ScratchDatabase.with(prefix: "query_test", migrate: true) { database in
-            try await seed(Self.events(count: 2_000, days: 12, users: 150), url: database.url)
-            let service = makeService(url: database.url)
-            let check = PostgresPool(url: database.url, size: 1, logger: quietLogger)
+        try await withSeededService(Self.events(count: 2_000, days: 12, users: 150)) { service, check, database in
             // Partial hours and partial days at both ends, whole days and blocks between.
             let (from, to) = (Self.base + Self.day + 5 * 3_600_000_000 + 17, Self.base + 10 * Self.day + 20 * 3_600_000_000 + 5)
             let requests: [(String?, MetricsRequest.GroupBy)] = [(nil, .campaign), ("spring", .none), (MetricsRequest.noCampaign, .channel)]
@@ -152,8 +132,6 @@ import Time
             try await seedMerging(Self.events(count: 300, days: 12, users: 400), url: database.url)
             try await expectEqualToRawSQL("after late events")
             #expect(service.cache.statistics.misses > warm.misses)
-            await check.shutdown()
-            await service.pool.shutdown()
         }
     }
 }
