@@ -161,6 +161,13 @@ import Time
         }
         #expect(cache.entries(eventName: "e", pieces: (7..<10).map { (level: 0, start: Int64($0) * 86_400) }).count == 3)
         #expect(cache.entries(eventName: "e", pieces: [(level: 0, start: 0)]).isEmpty)
+        // What a query read last is evicted last: entry 7, asked for again, outlives 8 once room is needed.
+        _ = cache.entries(eventName: "e", pieces: [(level: 0, start: 7 * 86_400)])
+        let newest = BitmapCache.Key(eventName: Array("e".utf8), level: 0, start: 10 * 86_400, channel: [])
+        cache.store(newest, version: 1, bitmap: RoaringBitmap([10]), bytes: 300)
+        #expect(cache.entries(eventName: "e", pieces: [7, 8, 9, 10].map { (level: 0, start: Int64($0) * 86_400) }).map(\.key.start).sorted()
+            == [7, 9, 10].map { Int64($0) * 86_400 })
+        #expect(cache.currentBytes <= 1_000)
         let off = BitmapCache(budget: 0)
         off.store(BitmapCache.Key(eventName: [], level: 0, start: 0, channel: []), version: 1, bitmap: RoaringBitmap([1]), bytes: 8)
         #expect(off.currentBytes == 0 && !off.isEnabled)
