@@ -106,8 +106,10 @@ public final class BitmapCache: @unchecked Sendable {
             var found: [(key: Key, version: Int64, bitmap: RoaringBitmap)] = []
             for piece in wanted {
                 for key in keysByPiece[piece] ?? [] {
-                    guard let entry = entries[key] else { continue }
-                    entries[key]?.lastUse = tick
+                    // One hash lookup per entry: a warm group_by=campaign reads thousands.
+                    guard let index = entries.index(forKey: key) else { continue }
+                    entries.values[index].lastUse = tick
+                    let entry = entries.values[index]
                     found.append((key, entry.version, entry.bitmap))
                 }
             }
