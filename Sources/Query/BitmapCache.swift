@@ -67,10 +67,6 @@ public final class BitmapCache: @unchecked Sendable {
     /// makes sharing them safe.
     private let lock = NSLock()
     private var entries: [Key: Entry] = [:]
-    /// The keys held for each piece of a window, by event name and table (main or campaign): what
-    /// ``entries(eventName:pieces:campaigns:)`` looks up, rather than walking every entry per query
-    /// (a full cache holds ~30,000 campaign bitmaps).
-    private var keysByPiece: [PieceOfName: Set<Key>] = [:]
     private var bytes = 0
     private var tick: UInt64 = 0
     private var counts = (hits: 0, misses: 0)
@@ -100,55 +96,27 @@ public final class BitmapCache: @unchecked Sendable {
     func entries(eventName: String, pieces: [(level: Int, start: Int64)], campaigns: Bool = false) -> [(key: Key, version: Int64, bitmap: RoaringBitmap)] {
         guard isEnabled, !pieces.isEmpty else { return [] }
         let name = Array(eventName.utf8)
-        let wanted = Set(pieces.map { PieceOfName(eventName: name, level: $0.level, start: $0.start, campaigns: campaigns) })
+        let wanted = Set(pieces.map { Piece(level: $0.level, start: $0.start) })
         return lock.withLock {
             tick += 1
             var found: [(key: Key, version: Int64, bitmap: RoaringBitmap)] = []
-            for piece in wanted {
-                for key in keysByPiece[piece] ?? [] {
-                    // One hash lookup per entry: a warm group_by=campaign reads thousands.
-                    guard let index = entries.index(forKey: key) else { continue }
+            var index = entries.startIndex
+            while index != entries.endIndex {
+                let key = entries.keys[index]
+                if (key.campaign != nil) == campaigns && key.eventName == name && wanted.contains(Piece(level: key.level, start: key.start)) {
                     entries.values[index].lastUse = tick
                     let entry = entries.values[index]
                     found.append((key, entry.version, entry.bitmap))
                 }
+                index = entries.index(after: index)
             }
             return found
         }
     }
 
-    /// A piece of a window (level, start) for one event name, in the main or the campaign tables.
-    private struct PieceOfName: Hashable {
-        var eventName: [UInt8]
+    private struct Piece: Hashable {
         var level: Int
         var start: Int64
-        var campaigns: Bool
-
-        init(eventName: [UInt8], level: Int, start: Int64, campaigns: Bool) {
-            (self.eventName, self.level, self.start, self.campaigns) = (eventName, level, start, campaigns)
-        }
-
-        init(of key: Key) {
-            self.init(eventName: key.eventName, level: key.level, start: key.start, campaigns: key.campaign != nil)
-        }
-
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(level)
-            hasher.combine(start)
-            hasher.combine(campaigns)
-            eventName.withUnsafeBytes { hasher.combine(bytes: $0) }
-        }
-    }
-
-    /// Removes a held entry and its place in ``keysByPiece``; returns it. Called with the lock held.
-    @discardableResult
-    private func remove(_ key: Key) -> Entry? {
-        guard let entry = entries.removeValue(forKey: key) else { return nil }
-        bytes -= entry.bytes
-        let piece = PieceOfName(of: key)
-        keysByPiece[piece]?.remove(key)
-        if keysByPiece[piece]?.isEmpty == true { keysByPiece[piece] = nil }
-        return entry
     }
 
     /// The entries held for exactly these keys (one lookup each, for queries whose pieces are one
@@ -211,7 +179,10 @@ public final class BitmapCache: @unchecked Sendable {
     /// Drops every entry of one level (tests: a cache that lost some bitmaps but kept others).
     func evict(level: Int) {
         lock.withLock {
-            for key in entries.keys where key.level == level { remove(key) }
+            for (key, entry) in entries where key.level == level {
+                bytes -= entry.bytes
+                entries[key] = nil
+            }
         }
     }
 
@@ -223,8 +194,6 @@ public final class BitmapCache: @unchecked Sendable {
             if let old = entries[key] {
                 guard replacing(old) else { return bytes }
                 bytes -= old.bytes
-            } else {
-                keysByPiece[PieceOfName(of: key), default: []].insert(key)
             }
             var entry = entry
             entry.lastUse = tick
@@ -245,7 +214,8 @@ public final class BitmapCache: @unchecked Sendable {
         let target = budget - budget / 16
         let oldestFirst = entries.map { (lastUse: $0.value.lastUse, key: $0.key) }.sorted { $0.lastUse < $1.lastUse }
         for (_, key) in oldestFirst {
-            guard bytes > target, remove(key) != nil else { break }
+            guard bytes > target, let entry = entries.removeValue(forKey: key) else { break }
+            bytes -= entry.bytes
         }
     }
 }
