@@ -430,10 +430,11 @@ struct MetadataBuilder {
     ///
     /// `trimming`, when given, is one of `fields` whose object value loses one of its own fields
     /// (`context.campaign` without the `name` or `id` that became our campaign): it is written
-    /// without it, or left out when nothing else is in it.
+    /// without it, or left out when nothing else is in it. With `omittedWhenEmpty`, a part left with
+    /// no field at all is taken out again (its name included).
     mutating func add(
         _ name: StaticString, _ fields: [RawField], without consumed: ConsumedFields, trimming: NestedConsumedField? = nil,
-        reader: RawJSONReader
+        omittedWhenEmpty: Bool = false, reader: RawJSONReader
     ) {
         begin(name)
         out.append(UInt8(ascii: "{"))
@@ -455,9 +456,7 @@ struct MetadataBuilder {
                         out.append(contentsOf: ":{".utf8)
                         opened = true
                     }
-                    out.append(contentsOf: reader.bytes(inner.nameSpan))
-                    out.append(UInt8(ascii: ":"))
-                    out.append(contentsOf: reader.bytes(inner.value))
+                    appendField(inner, reader: reader)
                 }
                 if opened { out.append(contentsOf: "},".utf8) }
                 continue
@@ -475,9 +474,7 @@ struct MetadataBuilder {
                 run = RawValue(start: field.nameSpan.start, end: field.value.end)
             } else {
                 run = RawValue(start: 0, end: 0)
-                out.append(contentsOf: reader.bytes(field.nameSpan))
-                out.append(UInt8(ascii: ":"))
-                out.append(contentsOf: reader.bytes(field.value))
+                appendField(field, reader: reader)
                 out.append(UInt8(ascii: ","))
             }
         }
@@ -486,7 +483,19 @@ struct MetadataBuilder {
         } else if out.last == UInt8(ascii: ",") {
             out.removeLast()
         }
+        if omittedWhenEmpty && out.last == UInt8(ascii: "{") {
+            partCount -= 1
+            out.removeSubrange(partStarts[partCount]...)
+            return
+        }
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// `"name":value` as sent, without the white space around the colon.
+    private mutating func appendField(_ field: RawField, reader: RawJSONReader) {
+        out.append(contentsOf: reader.bytes(field.nameSpan))
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: reader.bytes(field.value))
     }
 
     private mutating func begin(_ name: StaticString) {

@@ -211,8 +211,9 @@ extension EventParser {
         if let propertiesValue, reader.isObject(propertiesValue) {
             metadata.add(call == .identify || call == .group ? "traits" : "properties", properties, without: consumed, reader: reader)
         }
-        if Self.keepsSomething(of: context, without: contextConsumed, trimming: campaignTrimming, reader: reader) {
-            metadata.add("context", context, without: contextConsumed, trimming: campaignTrimming, reader: reader)
+        if !context.isEmpty {
+            // A context that held only what became ours (say, only campaign.name) is not stored.
+            metadata.add("context", context, without: contextConsumed, trimming: campaignTrimming, omittedWhenEmpty: true, reader: reader)
         }
 
         let messageID: String?
@@ -226,21 +227,5 @@ extension EventParser {
             messageID: messageID, fieldNames: names, batchSentAtApplies: batchSentAtApplies,
             metadataDepthBound: metadataDepthBound
         ))
-    }
-
-    /// Whether `context` keeps any field once what became our own fields is left out: a message
-    /// whose context held only `campaign.name` stores no `context` at all.
-    private static func keepsSomething(
-        of context: [RawField], without consumed: ConsumedFields, trimming: NestedConsumedField?, reader: RawJSONReader
-    ) -> Bool {
-        context.contains { field in
-            guard consumed.isEmpty || !consumed.contains(field, reader: reader) else { return false }
-            guard let trimming, field.value.start == trimming.object.start else { return true }
-            var keepsOther = false
-            reader.forEachField(of: trimming.object) { inner in
-                if inner.value.start != trimming.consumedValue.start { keepsOther = true }
-            }
-            return keepsOther
-        }
     }
 }
