@@ -19,7 +19,7 @@ import Time
 /// `rollup_daily` (`$2`, with `$4` = 1 for the days under blocks, read only while the blocks are not
 /// complete, decided inside the statement so it stays one snapshot); 4 the blocks (`$5`, `$6`); 2
 /// whole hours (`$8`); 3 raw ranges (`$10`, `$11`) with their bucket index (`$12`). `$13` the
-/// channel filter, if any. Every piece is one row (the all-channels row, or the filter's channel), so
+/// channel filter, `$14` the `campaign_id` filter (then the campaign tables are read), if any. Every piece is one row (the all-channels row, or the filter's channel), so
 /// the query cache's version of each piece travels beside it (`$3`, `$7`, `$9`; -1 when not held):
 /// a row the cache holds at its version comes without its bitmap, marked in the last column, and the
 /// check is one comparison per row (a lookup in a list of held keys per row was quadratic: ~720 × 720
@@ -64,28 +64,33 @@ struct LocalBucketQuery {
     }
 
     var sql: String {
-        let channel = request.channel == nil ? "channel = ''" : "channel = $13"
-        let rawFilter = request.channel == nil ? "" : " AND channel = $13"
+        // With `campaign_id=` the campaign tables, whose rows are the same per campaign.
+        let campaign = request.campaignID != nil
+        let (hourly, daily, blocks) = RollupMetricsQuery.tables(campaign: campaign)
+        let channel = (campaign ? "campaign = $14 AND " : "") + (request.channel == nil ? "channel = ''" : "channel = $13")
+        let rawFilter = (request.channel == nil ? "" : " AND channel = $13")
+            + (campaign ? " AND campaign_id IS NOT DISTINCT FROM nullif($14, '')" : "")
+        let complete = campaign ? "(complete AND campaigns_complete)" : "complete"
         // `w.held`: the version the query cache holds for this piece (-1: none).
         func columns(_ bucket: String) -> String {
             "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8, CASE WHEN version <> w.held THEN users END, NULL::int4[], version, (version = w.held)::int::int8"
         }
         return """
-            SELECT 0, NULL::text, NULL::int8, complete::int::int8, levels_complete::int::int8, NULL::bytea, NULL::int4[], NULL::int8, NULL::int8 FROM rollup_status
+            SELECT 0, NULL::text, NULL::int8, \(complete)::int::int8, levels_complete::int::int8, NULL::bytea, NULL::int4[], NULL::int8, NULL::int8 FROM rollup_status
             UNION ALL
             SELECT 1, \(columns("day"))
             FROM unnest($2::timestamptz[], $3::int8[], $4::int8[]) AS w(d, held, under)
-            JOIN rollup_daily ON event_name = $1 AND day = w.d AND \(channel)
+            JOIN \(daily) ON event_name = $1 AND day = w.d AND \(channel)
             WHERE w.under = 0 OR NOT (SELECT levels_complete FROM rollup_status)
             UNION ALL
             SELECT 4, \(columns("start"))
             FROM unnest($5::int8[], $6::timestamptz[], $7::int8[]) AS w(l, s, held)
-            JOIN rollup_blocks ON event_name = $1 AND level = w.l AND start = w.s AND \(channel)
+            JOIN \(blocks) ON event_name = $1 AND level = w.l AND start = w.s AND \(channel)
             WHERE (SELECT levels_complete FROM rollup_status)
             UNION ALL
             SELECT 2, \(columns("hour"))
             FROM unnest($8::timestamptz[], $9::int8[]) AS w(h, held)
-            JOIN rollup_hourly ON event_name = $1 AND hour = w.h AND \(channel)
+            JOIN \(hourly) ON event_name = $1 AND hour = w.h AND \(channel)
             UNION ALL
             SELECT 3, '', r.b, e.n, NULL::int8, NULL::bytea, e.u, NULL::int8, NULL::int8
             FROM unnest($10::timestamptz[], $11::timestamptz[], $12::int8[]) AS r(lo, hi, b)
@@ -111,15 +116,18 @@ struct LocalBucketQuery {
             PostgresBinaryArray.timestamptz(unixMicros: pieces.raw.map(\.range.lowerBound)),
             PostgresBinaryArray.timestamptz(unixMicros: pieces.raw.map(\.range.upperBound)),
             PostgresBinaryArray.int8(pieces.raw.map { Int64($0.bucket) }),
-            // Typed text even without a channel filter, so every statement has the same parameters.
+            // Typed text even without a filter, so every statement has the same parameters.
             .binary(Array((request.channel ?? "").utf8), oid: PostgresType.text),
+            .binary(Array((request.campaignID ?? "").utf8), oid: PostgresType.text),
         ]
     }
 
     /// The cache key of a piece: every row this query reads is of the filter's channel or the
-    /// all-channels row.
+    /// all-channels row (of the filter's campaign, if any).
     func key(level: Int, start: Int64) -> BitmapCache.Key {
-        BitmapCache.Key(eventName: Array(request.eventName.utf8), level: level, start: start, channel: Array((request.channel ?? "").utf8))
+        BitmapCache.Key(
+            eventName: Array(request.eventName.utf8), level: level, start: start, channel: Array((request.channel ?? "").utf8),
+            campaign: request.campaignID.map { Array($0.utf8) })
     }
 
     /// The cache level of a local bucket's union (``BitmapCache/memo(_:)``).

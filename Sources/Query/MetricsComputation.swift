@@ -42,13 +42,7 @@ public enum MetricsComputation {
         if request.needsLocalBuckets {
             return try LocalBucketQuery(request: request).run(cache: cache, on: connection)
         }
-        // The campaign tables have no all-channels rows: a campaign over every channel is a union of
-        // channel rows, so a day or hour group is several rows and needs each one's bitmap. Then
-        // group_by=day reads every day's (no blocks: the daily-only plan) and group_by=hour every hour's.
-        let campaignsByTime = request.usesCampaigns && request.channel == nil && (request.groupBy == .day || request.groupBy == .hour)
-        let useLevels = useLevels && !(campaignsByTime && request.groupBy == .day)
-        var split = MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros)
-        if campaignsByTime && request.groupBy == .hour { split.days = split.hours.upperBound..<split.hours.upperBound }
+        let split = MetricsWindowSplit(fromMicros: request.fromMicros, toMicros: request.toMicros)
         var plan = RollupMetricsQuery(request: request, split: split, useLevels: useLevels)
         // The cover's days and blocks may come from the cache (every day for the daily-only plan);
         // for the campaign tables also the edge hours, which are most of `group_by=campaign`'s rows.

@@ -135,12 +135,6 @@ public struct MetricsRequest: Sendable, Hashable {
         }
         let request = MetricsRequest(
             eventName: eventName, fromMicros: start, toMicros: end, channel: channel, campaignID: campaignID, groupBy: groupBy, timeZone: timeZone)
-        if campaignID != nil, request.needsLocalBuckets {
-            throw .badRequest(
-                "unsupported_combination",
-                "campaign_id cannot be combined with group_by=\(groupBy.rawValue) in tz=\(name(of: timeZone)) yet; use group_by=hour or day in UTC (or in a zone whose offset is whole hours, for hour), or group_by=campaign",
-                field: "campaign_id")
-        }
         return request
     }
 

@@ -34,9 +34,9 @@ import Store
 /// Which rollup rows are read: with a channel filter, that channel's; for `group_by=channel`
 /// without one, every channel's (never the all-channels row); otherwise the all-channels rows
 /// (channel `''`). A request with `campaign_id` or `group_by=campaign` reads the campaign tables
-/// instead (`rollup_campaign_…`, per campaign and channel, no all-channels rows): the filter's
-/// campaign (or every campaign), and that channel or every channel; with `group_by=campaign` the
-/// campaign comes back in the key column, so the fold groups it as it groups channels.
+/// instead (`rollup_campaign_…`, the same rows per campaign), choosing channels the same way, of the
+/// filter's campaign or of every campaign; with `group_by=campaign` the campaign comes back in the
+/// key column, so the fold groups it as it groups channels.
 struct RollupMetricsQuery {
     /// One rollup row. `users` is nil where the query left it out.
     struct RollupRow {
@@ -86,18 +86,15 @@ struct RollupMetricsQuery {
     var cover: [RollupLevel.Piece] { split.days.isEmpty ? [] : RollupLevel.cover(days: split.days) }
 
     private var channelCondition: String {
-        if request.usesCampaigns {
-            // No all-channels rows here: every row is one campaign's on one channel.
-            let conditions = (request.campaignID == nil ? [] : ["campaign = $25"]) + (request.channel == nil ? [] : ["channel = $14"])
-            return conditions.isEmpty ? "true" : conditions.joined(separator: " AND ")
-        }
-        if request.channel != nil { return "channel = $14" }
-        return request.groupBy == .channel ? "channel <> ''" : "channel = ''"
+        let channel = request.channel != nil ? "channel = $14" : request.groupBy == .channel ? "channel <> ''" : "channel = ''"
+        return request.usesCampaigns && request.campaignID != nil ? "campaign = $25 AND \(channel)" : channel
     }
 
-    private var tables: (hourly: String, daily: String, blocks: String) {
-        let campaign = request.usesCampaigns
-        return (
+    private var tables: (hourly: String, daily: String, blocks: String) { Self.tables(campaign: request.usesCampaigns) }
+
+    /// The hourly, daily and block tables: the main ones, or their campaign twins.
+    static func tables(campaign: Bool) -> (hourly: String, daily: String, blocks: String) {
+        (
             campaign ? RollupTable.hourly.campaignName : RollupTable.hourly.name, campaign ? RollupTable.daily.campaignName : RollupTable.daily.name,
             RollupLevel.tableName(campaign: campaign)
         )
@@ -152,7 +149,12 @@ struct RollupMetricsQuery {
         if !split.days.isEmpty {
             // A day's bitmap is needed unless a block covers it; its row also for its own day group.
             let bitmap = "(day = ANY($17::timestamptz[]) OR NOT (\(levels)))"
-            let row = request.groupBy == .day ? "" : " AND \(bitmap)"
+            // The same days as one `= ANY` (the cover's single days, or every day while the blocks
+            // are not used), which the primary key can seek: the `OR` above cannot be an index
+            // condition, and the campaign tables have ~400 rows per day to skip (5 ms of a 30-day
+            // group_by=campaign, against 0.4 ms).
+            let everyDay = "ARRAY(SELECT generate_series($2::timestamptz, $3::timestamptz - interval '24 hours', interval '24 hours'))"
+            let row = request.groupBy == .day ? "" : " AND day = ANY(CASE WHEN \(levels) THEN $17::timestamptz[] ELSE \(everyDay) END)"
             let cached = "(\(bitmap) AND \(held("0", "day")))"
             addRollupPart(
                 1, "\(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8, \(other)",

@@ -18,7 +18,7 @@ public struct RollupRow {
 /// Callers add events already grouped by (event name, channel, campaign, hour), as SQL's GROUP BY or
 /// the replayer's RETURNING produce them; only those per-campaign, per-channel hourly groups are kept.
 /// Every other row is a union of them, computed once in ``rows(for:)`` (hour and day, per channel and
-/// over all channels, with the campaigns merged) and ``campaignRows(for:)`` (per campaign and channel):
+/// over all channels, with the campaigns merged) and ``campaignRows(for:)`` (the same per campaign):
 /// adding stays a single bitmap insert however many rows an event feeds.
 ///
 /// Not `Sendable` (it owns bitmaps): build and write it on one thread.
@@ -68,8 +68,8 @@ public struct RollupDeltas {
         rows(bucketing: level.bucket(containing:), campaigns: false)
     }
 
-    /// The rows of the campaign table of `table` (`rollup_campaign_hourly`, `_daily`): one per
-    /// campaign and channel, no all-channels rows.
+    /// The rows of the campaign table of `table` (`rollup_campaign_hourly`, `_daily`): per campaign,
+    /// one per channel and one over all channels, as the main tables.
     public func campaignRows(for table: RollupTable) -> [RollupRow] {
         rows(bucketing: table.bucket(containing:), campaigns: true)
     }
@@ -89,11 +89,9 @@ public struct RollupDeltas {
         var groups: [RollupKey: (total: Int64, parts: [RoaringBitmap])] = [:]
         for row in hourly.values {
             let bucket = bucketStart(row.key.bucket)
-            let keys =
-                campaigns
-                ? [RollupKey(eventName: row.key.eventName, bucket: bucket, campaign: row.key.campaign, channel: row.key.channel)]
-                : [row.key.channel, RollupKey.allChannels].map { RollupKey(eventName: row.key.eventName, bucket: bucket, channel: $0) }
-            for key in keys {
+            let campaign = campaigns ? row.key.campaign : RollupKey.noCampaign
+            for channel in [row.key.channel, RollupKey.allChannels] {
+                let key = RollupKey(eventName: row.key.eventName, bucket: bucket, campaign: campaign, channel: channel)
                 // One lookup per key and row (the key's hash is most of the cost).
                 Self.accumulate(row, into: &groups[key, default: (0, [])])
             }

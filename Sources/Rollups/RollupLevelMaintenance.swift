@@ -125,8 +125,8 @@ public enum RollupLevelVerifier {
         return (checked, differences)
     }
 
-    /// One block's rows of `rollup_blocks`, or of `rollup_campaign_blocks` with `campaign` (per campaign
-    /// and channel, no all-channels rows).
+    /// One block's rows of `rollup_blocks`, or of `rollup_campaign_blocks` with `campaign` (the same
+    /// rows per campaign).
     static func verifyBlock(_ level: RollupLevel, start: Int64, campaign: Bool, on connection: PostgresConnection) throws -> (Int, [RollupDifference]) {
         let names = try RawRollupSource.allEventNames(on: connection)
         guard !names.isEmpty else { return (0, []) }
@@ -134,7 +134,7 @@ public enum RollupLevelVerifier {
             PostgresBinaryArray.text(names), .timestamptz(unixMicros: start * 1_000_000), .timestamptz(unixMicros: (start + level.seconds) * 1_000_000),
         ]
         var raw: [RollupKey: (total: Int64, distinct: Int64)] = [:]
-        let sets = campaign ? "(event_name, g, channel)" : "(event_name, channel), (event_name)"
+        let sets = campaign ? "(event_name, g, channel), (event_name, g)" : "(event_name, channel), (event_name)"
         let rawRows = try connection.execute(
             """
             SELECT event_name, GROUPING(channel), coalesce(channel, ''), count(*), count(DISTINCT uid), \(campaign ? "g" : "''")

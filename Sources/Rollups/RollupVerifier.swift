@@ -100,8 +100,8 @@ public enum RollupVerifier {
         var bytes: [UInt8]
     }
 
-    /// One day of `rollup_hourly` and `rollup_daily`, or with `campaign` of their campaign twins (per
-    /// campaign and channel; no all-channels rows).
+    /// One day of `rollup_hourly` and `rollup_daily`, or with `campaign` of their campaign twins (the
+    /// same rows per campaign).
     static func verifyDay(_ day: Int64, campaign: Bool, on connection: PostgresConnection) throws -> (Int, [RollupDifference]) {
         let names = try RawRollupSource.allEventNames(on: connection)
         guard !names.isEmpty else { return (0, []) }
@@ -111,7 +111,7 @@ public enum RollupVerifier {
         var raw: [RollupTable: [RollupKey: Raw]] = [.hourly: [:], .daily: [:]]
         let sets =
             campaign
-            ? "(event_name, g, channel, h), (event_name, g, channel)"
+            ? "(event_name, g, channel, h), (event_name, g, h), (event_name, g, channel), (event_name, g)"
             : "(event_name, channel, h), (event_name, h), (event_name, channel), (event_name)"
         let rawRows = try connection.execute(
             """

@@ -60,17 +60,35 @@ import Time
         }
     }
 
-    /// A campaign filter over a zone whose offset is whole hours (hours are UTC hours), and
-    /// group_by=campaign with any zone (it has no time buckets).
+    /// A campaign filter with every time grouping in zones of whole, half and three-quarter hour
+    /// offsets (the local-bucket plan: local days, ISO weeks and months across the 2025 fall-back
+    /// night and a month end, read from the campaign tables' all-channels or channel rows), and
+    /// group_by=campaign with any zone (it has no time buckets). Each question twice: the second
+    /// through the query cache the first filled.
     @Test func campaignWithTimeZones() async throws {
-        try await withSeededService(Self.events(count: 1_500, days: 10, users: 100)) { service, check, _ in
-            let (from, to) = (Self.base + 3 * Self.day / 2 + 17, Self.base + 7 * Self.day + 5)
-            for (campaign, groupBy, zone) in [("spring", MetricsRequest.GroupBy.hour, "America/New_York"), (nil, .campaign, "Asia/Kolkata")] {
+        try await withSeededService(Self.events(count: 3_000, days: 40, users: 150)) { service, check, _ in
+            let (from, to) = (Self.base + 3 * Self.day / 2 + 17, Self.base + 37 * Self.day + 5)
+            var questions: [(campaign: String?, channel: String?, groupBy: MetricsRequest.GroupBy, zone: String)] = [
+                (nil, nil, .campaign, "Asia/Kolkata"), ("spring", nil, .hour, "America/New_York"),
+            ]
+            for zone in ["America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Europe/Istanbul"] {
+                for groupBy in [MetricsRequest.GroupBy.day, .week, .month] {
+                    questions.append(("spring", nil, groupBy, zone))
+                    questions.append((MetricsRequest.noCampaign, "web", groupBy, zone))
+                }
+            }
+            questions.append(("fall-25", "app", .hour, "Asia/Kathmandu"))
+            for question in questions {
                 let request = MetricsRequest(
-                    eventName: "purchase", fromMicros: from, toMicros: to, campaignID: campaign, groupBy: groupBy, timeZone: MetricsRequest.zone(named: zone)!)
-                let expected = try await MetricsOracle.answer(check, name: "purchase", from: from, to: to, channel: nil, campaign: campaign, groupBy: groupBy, zone: zone)
-                #expect(expected.totalCount > 0)
-                #expect(try await service.metrics(for: request) == expected, "\(groupBy) in \(zone)")
+                    eventName: "purchase", fromMicros: from, toMicros: to, channel: question.channel, campaignID: question.campaign,
+                    groupBy: question.groupBy, timeZone: MetricsRequest.zone(named: question.zone)!)
+                let expected = try await MetricsOracle.answer(
+                    check, name: "purchase", from: from, to: to, channel: question.channel, campaign: question.campaign, groupBy: question.groupBy,
+                    zone: question.zone)
+                let label = "campaign \(question.campaign ?? "-") channel \(question.channel ?? "-") by \(question.groupBy) in \(question.zone)"
+                #expect(expected.totalCount > 0, "\(label)")
+                #expect(try await service.metrics(for: request) == expected, "cold: \(label)")
+                #expect(try await service.metrics(for: request) == expected, "warm: \(label)")
             }
         }
     }

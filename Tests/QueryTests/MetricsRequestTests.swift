@@ -63,9 +63,6 @@ import Time
         (["event_name": String(repeating: "x", count: 1025)], "event_name", "invalid_parameter"),
         (["event_name": "e", "campaign_id": String(repeating: "c", count: 101)], "campaign_id", "invalid_parameter"),
         (["event_name": "e", "campaign_id": "c\u{0}"], "campaign_id", "invalid_parameter"),
-        (["event_name": "e", "campaign_id": "c", "group_by": "week"], "campaign_id", "unsupported_combination"),
-        (["event_name": "e", "campaign_id": "c", "group_by": "day", "tz": "Europe/Berlin"], "campaign_id", "unsupported_combination"),
-        (["event_name": "e", "campaign_id": "c", "group_by": "hour", "tz": "Asia/Kolkata"], "campaign_id", "unsupported_combination"),
     ] as [([String: String], String, String)])
     func rejectsWithTheField(_ pairs: [String: String], _ field: String, _ code: String) {
         do {

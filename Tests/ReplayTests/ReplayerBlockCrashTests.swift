@@ -66,7 +66,7 @@ struct ReplayerBlockCrashTests {
                 try database.int("SELECT coalesce(sum(total), 0) FROM rollup_blocks WHERE level = \(level) AND channel = ''") == events,
                 "level \(level) total", sourceLocation: sourceLocation)
             #expect(
-                try database.int("SELECT coalesce(sum(total), 0) FROM rollup_campaign_blocks WHERE level = \(level)") == events,
+                try database.int("SELECT coalesce(sum(total), 0) FROM rollup_campaign_blocks WHERE level = \(level) AND channel = ''") == events,
                 "campaign level \(level) total", sourceLocation: sourceLocation)
         }
     }

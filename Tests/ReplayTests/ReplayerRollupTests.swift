@@ -171,7 +171,7 @@ struct ReplayerRollupTests: ReplayTestSuite {
             let report = try RollupVerifier.verify(on: connection)
             #expect(report.campaignsComplete)
             #expect(report.differences.map(\.description) == [])
-            #expect(try database.int("SELECT coalesce(sum(total), 0) FROM rollup_campaign_daily") == 300)
+            #expect(try database.int("SELECT coalesce(sum(total), 0) FROM rollup_campaign_daily WHERE channel = ''") == 300)
         }
     }
 }

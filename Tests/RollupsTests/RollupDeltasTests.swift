@@ -40,6 +40,29 @@ import Testing
         #expect(daily.map(\.2) == [[1, 2, 3, 5], [2], [1, 2, 3, 5], [9], [9]])
     }
 
+    /// The campaign tables get the same rows per campaign (one per channel and one over all
+    /// channels); the main tables merge the campaigns.
+    @Test func campaignRowsArePerCampaignWithAllChannelsRows() {
+        var deltas = RollupDeltas()
+        deltas.add(eventName: "view", channel: "web", campaign: "spring", hourStart: day, count: 2, uids: [1, 2])
+        deltas.add(eventName: "view", channel: "app", campaign: "spring", hourStart: day, count: 1, uids: [3])
+        deltas.add(eventName: "view", channel: "web", campaign: nil, hourStart: day, count: 1, uids: [1])
+        let campaign = deltas.campaignRows(for: .daily).map { ($0.key, $0.total, $0.users.values) }
+        #expect(campaign.map(\.0) == [
+            RollupKey(eventName: "view", bucket: day, campaign: "", channel: ""),
+            RollupKey(eventName: "view", bucket: day, campaign: "", channel: "web"),
+            RollupKey(eventName: "view", bucket: day, campaign: "spring", channel: ""),
+            RollupKey(eventName: "view", bucket: day, campaign: "spring", channel: "app"),
+            RollupKey(eventName: "view", bucket: day, campaign: "spring", channel: "web"),
+        ])
+        #expect(campaign.map(\.1) == [1, 1, 3, 1, 2])
+        #expect(campaign.map(\.2) == [[1], [1], [1, 2, 3], [3], [1, 2]])
+        let main = deltas.rows(for: .daily).map { ($0.key.channel, $0.total, $0.users.values) }
+        #expect(main.map(\.0) == ["", "app", "web"])
+        #expect(main.map(\.1) == [4, 1, 3])
+        #expect(main.map(\.2) == [[1, 2, 3], [3], [1, 2]])
+    }
+
     /// "é" precomposed and decomposed are equal Swift Strings but different PostgreSQL text.
     @Test func namesAreComparedByBytes() {
         var deltas = RollupDeltas()

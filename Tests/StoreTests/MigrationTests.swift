@@ -39,6 +39,35 @@ import Testing
         }
     }
 
+    /// 0006 gives the campaign tables all-channels rows (channel ''): campaign rows written before it
+    /// have none, so a database that holds events has its campaign rollups marked incomplete (and its
+    /// gap counter moved, for a rebuild running meanwhile); an empty one stays complete.
+    @Test(arguments: [false, true])
+    func campaignAllChannelsMigrationMarksOlderCampaignRowsIncomplete(withEvents: Bool) async throws {
+        try await ScratchDatabase.with(prefix: "store_test") { database in
+            let connection = try PostgresConnection(url: database.url)
+            defer { connection.close() }
+            let all = try SchemaMigrations.bundled()
+            _ = try SchemaMigrations.apply(connection: connection, migrations: all.filter { $0.version < "0006" }, logger: logger)
+            #expect(try connection.execute("SELECT campaigns_complete FROM rollup_status").bool(0, 0) == true)
+            if withEvents {
+                try connection.executeScript("""
+                    INSERT INTO events (idempotency_key, event_name, channel, campaign_id, user_id, uid, ts, received_at, node_id)
+                    VALUES (gen_random_uuid(), 'view', 'web', 'spring', 'u1', 1, now(), now(), 'n1')
+                    """)
+            }
+            #expect(try SchemaMigrations.apply(connection: connection, migrations: all, logger: logger) == ["0006_campaign_all_channels"])
+            let status = try connection.execute("SELECT campaigns_complete, campaign_gaps FROM rollup_status")
+            #expect(status.bool(0, 0) == !withEvents)
+            #expect(status.int64(0, 1) == (withEvents ? 1 : 0))
+            // The all-channels campaign rows are allowed now.
+            try connection.executeScript("""
+                INSERT INTO rollup_campaign_daily (event_name, day, campaign, channel, total, uniques, users)
+                VALUES ('view', '2025-11-29T00:00:00Z', 'spring', '', 1, 1, '\\x00')
+                """)
+        }
+    }
+
     @Test func failedMigrationLeavesNoTraceAndLaterOnesWait() async throws {
         try await ScratchDatabase.with(prefix: "store_test") { database in
             let connection = try PostgresConnection(url: database.url)

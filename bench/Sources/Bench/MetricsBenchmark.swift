@@ -90,12 +90,14 @@ struct MetricsBenchmarkRun: Sendable {
             // Issue 21: local days in a whole-hour zone (hourly rollups) and a half-hour one (raw rows at
             // every local midnight), ISO weeks and months.
             // `warm`: through the query cache (128 MiB), as the service runs; the other rows without it.
-            // The campaign dimension (the seed's cmp_000…cmp_099): by campaign, and one campaign's days.
+            // The campaign dimension (the seed's cmp_000…cmp_099): by campaign, and one campaign's days
+            // in UTC and in New York (the local-bucket plan over the campaign tables).
             let variants: [(MetricsRequest.GroupBy, String, warm: Bool, campaign: String?)] =
                 [(.none, "UTC", false, nil), (.hour, "UTC", false, nil), (.day, "UTC", false, nil), (.channel, "UTC", false, nil),
                  (.day, "America/New_York", false, nil), (.day, "America/New_York", true, nil), (.day, "Asia/Kolkata", false, nil),
                  (.day, "Asia/Kolkata", true, nil), (.week, "UTC", false, nil), (.month, "Europe/Istanbul", false, nil),
-                 (.campaign, "UTC", false, nil), (.campaign, "UTC", true, nil), (.day, "UTC", false, "cmp_007"), (.day, "UTC", true, "cmp_007")]
+                 (.campaign, "UTC", false, nil), (.campaign, "UTC", true, nil), (.day, "UTC", false, "cmp_007"), (.day, "UTC", true, "cmp_007"),
+                 (.day, "America/New_York", false, "cmp_007"), (.day, "America/New_York", true, "cmp_007")]
             for (groupBy, zone, warm, campaign) in variants {
                 let label = groupBy.rawValue + (zone == "UTC" ? "" : " tz=\(zone)") + (warm ? " warm" : "") + (campaign.map { " campaign_id=\($0)" } ?? "")
                 guard selected(label) else { continue }
