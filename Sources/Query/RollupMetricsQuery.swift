@@ -26,7 +26,8 @@ import Store
 /// `$14` the channel; `$15..$16` the raw ranges' hours; `$17` the cover's single days; `$18..$19` the
 /// cover's block levels and starts; `$20` whether blocks may be used; `$21..$24` the query cache's entries (level, start, channel,
 /// version) for these pieces: rows it holds come without bitmap, marked in the ninth column (for the
-/// campaign tables only `$24`, the versions, which also covers their edge hours); `$25` the
+/// campaign tables only versions, one array per part: `$24` days, `$26` blocks, `$27` and `$28` the
+/// two edges' hours); `$25` the
 /// `campaign_id` filter. The tenth column is the campaign tables' other key dimension. With
 /// `group_by=campaign` the held rows come back grouped per campaign and part (part 5,
 /// ``aggregatesHeldRows``). Rows come back in binary, so bitmaps arrive as raw bytes and uids as `int4[]`.
@@ -116,8 +117,10 @@ struct RollupMetricsQuery {
         // Whether the query cache holds this row at this version ($21..$24: its entries' levels,
         // starts, channels and versions), so its bitmap need not be sent. A version names one write of
         // one row of any rollup table (one sequence), so for the campaign tables, whose queries offer
-        // thousands of entries (every campaign and channel), the versions alone are matched, through a
-        // hash join (`heldJoin`) instead of a scan of the arrays per row.
+        // thousands of entries (every campaign of every piece), the versions alone are matched, through
+        // a hash join (`heldJoin`) instead of a scan of the arrays per row, each part with only its own
+        // pieces' versions (the hash of all of them, built for every part, was a quarter of a warm
+        // 30-day group_by=campaign's PostgreSQL time).
         func held(_ level: String, _ bucket: String) -> String {
             if campaigns { return "(h.hv IS NOT NULL)" }
             return """
@@ -125,7 +128,7 @@ struct RollupMetricsQuery {
                         WHERE hl = \(level) AND hs = \(bucket) AND hc = channel AND hv = version)
                 """
         }
-        let heldJoin = campaigns ? " LEFT JOIN unnest($24::int8[]) AS h(hv) ON h.hv = version" : ""
+        func heldJoin(_ versions: String) -> String { campaigns ? " LEFT JOIN unnest(\(versions)::int8[]) AS h(hv) ON h.hv = version" : "" }
         let none = "NULL::int8, NULL::int8"
         let complete = request.usesCampaigns ? "(complete AND campaigns_complete)" : "complete"
         var parts = ["SELECT 0, NULL::text, NULL::int8, \(complete)::int::int8, (levels_complete AND $20::bool)::int::int8, NULL::bytea, NULL::int4[], \(none), NULL::text FROM rollup_status"]
@@ -134,15 +137,15 @@ struct RollupMetricsQuery {
         // one row per campaign and part (kind 5: the sum of their totals, their count, and their
         // versions as 8-byte big-endian values in the bitmap column) instead of one row each, and only
         // the others one by one (thousands of rows streamed singly were most of the query).
-        func addRollupPart(_ kind: Int, _ columns: String, from: String, where condition: String) {
+        func addRollupPart(_ kind: Int, _ columns: String, from: String, where condition: String, versions: String) {
             guard aggregatesHeldRows else {
-                parts.append("SELECT \(kind), \(columns)\nFROM \(from)\(heldJoin)\nWHERE \(condition)")
+                parts.append("SELECT \(kind), \(columns)\nFROM \(from)\(heldJoin(versions))\nWHERE \(condition)")
                 return
             }
-            parts.append("SELECT \(kind), \(columns)\nFROM \(from)\(heldJoin)\nWHERE \(condition) AND h.hv IS NULL")
+            parts.append("SELECT \(kind), \(columns)\nFROM \(from)\(heldJoin(versions))\nWHERE \(condition) AND h.hv IS NULL")
             parts.append("""
                 SELECT 5, campaign, NULL::int8, sum(total)::int8, count(*), string_agg(int8send(version), ''::bytea), NULL::int4[], \(none), NULL::text
-                FROM \(from) JOIN unnest($24::int8[]) AS h(hv) ON h.hv = version
+                FROM \(from) JOIN unnest(\(versions)::int8[]) AS h(hv) ON h.hv = version
                 WHERE \(condition) GROUP BY campaign
                 """)
         }
@@ -158,13 +161,13 @@ struct RollupMetricsQuery {
             let cached = "(\(bitmap) AND \(held("0", "day")))"
             addRollupPart(
                 1, "\(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8, \(other)",
-                from: tables.daily, where: "event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)")
+                from: tables.daily, where: "event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)", versions: "$24")
             if cover.contains(where: { $0.level != nil }) {
                 let cachedBlock = held("level", "start")
                 addRollupPart(
                     4, "\(rollupColumns("start")), CASE WHEN NOT \(cachedBlock) THEN users END, NULL, version, \(cachedBlock)::int::int8, \(other)",
                     from: "unnest($18::int8[], $19::timestamptz[]) AS c(l, s) JOIN \(tables.blocks) ON event_name = $1 AND level = c.l AND start = c.s",
-                    where: "\(levels) AND \(channelCondition)")
+                    where: "\(levels) AND \(channelCondition)", versions: "$26")
             }
         }
         let hourColumns = rollupColumns("hour")
@@ -181,7 +184,7 @@ struct RollupMetricsQuery {
                 let users = campaigns ? "CASE WHEN NOT \(held("-1", "hour")) THEN users END, NULL, version, \(held("-1", "hour"))::int::int8" : "users, NULL, \(none)"
                 addRollupPart(
                     2, "\(hourColumns), \(users), \(other)", from: tables.hourly,
-                    where: "event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)")
+                    where: "event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)", versions: index == 0 ? "$27" : "$28")
             }
         }
         // (Raw rows read campaign_id from the heap: events_name_ts does not include it.)
@@ -228,14 +231,34 @@ struct RollupMetricsQuery {
         parameters.append(PostgresBinaryArray.int8(blocks.map { Int64($0.level!.level) }))
         parameters.append(PostgresBinaryArray.timestamptz(seconds: blocks.map(\.start)))
         parameters.append(.binary([useLevels ? 1 : 0], oid: PostgresType.bool))
-        // The campaign tables' statement matches versions only (see `sql`), each once.
+        // The campaign tables' statement matches versions only (see `sql`), per part.
         let keyed = request.usesCampaigns ? [] : held
         parameters.append(PostgresBinaryArray.int8(keyed.map { Int64($0.key.level) }))
         parameters.append(PostgresBinaryArray.timestamptz(seconds: keyed.map(\.key.start)))
         parameters.append(PostgresBinaryArray.text(keyed.map { String(decoding: $0.key.channel, as: UTF8.self) }))
-        parameters.append(PostgresBinaryArray.int8(request.usesCampaigns ? Array(Set(held.map(\.version))) : held.map(\.version)))
+        let byPart = request.usesCampaigns ? heldVersionsByPart : (days: [], blocks: [], edges: [[], []])
+        parameters.append(PostgresBinaryArray.int8(request.usesCampaigns ? byPart.days : held.map(\.version)))
         parameters.append(.binary(Array((request.campaignID ?? "").utf8), oid: PostgresType.text))
+        parameters.append(PostgresBinaryArray.int8(byPart.blocks))
+        parameters += byPart.edges.map { PostgresBinaryArray.int8($0) }
         return parameters
+    }
+
+    /// The versions of the held entries, split as the campaign statement's parts read them (`$24`,
+    /// `$26`, `$27`, `$28`): whole days, blocks, and the hours of each edge (a piece is in one part).
+    private var heldVersionsByPart: (days: [Int64], blocks: [Int64], edges: [[Int64]]) {
+        var parts: (days: Set<Int64>, blocks: Set<Int64>, edges: [Set<Int64>]) = ([], [], [[], []])
+        let edges = split.edgeHours
+        for entry in held {
+            switch entry.key.level {
+            case 0: parts.days.insert(entry.version)
+            case LocalBucketQuery.hourLevel:
+                if let index = edges.firstIndex(where: { $0.contains(entry.key.start) }) { parts.edges[index].insert(entry.version) }
+            case let level where level > 0: parts.blocks.insert(entry.version)
+            default: break
+            }
+        }
+        return (Array(parts.days), Array(parts.blocks), parts.edges.map(Array.init))
     }
 
     /// Runs the statement and hands each row to `body` as it arrives (single-row mode): the caller
