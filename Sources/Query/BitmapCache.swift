@@ -43,11 +43,16 @@ public final class BitmapCache: @unchecked Sendable {
             hasher.combine(level)
             hasher.combine(start)
             hasher.combine(end)
-            for bytes in [eventName, channel, campaign ?? []] {
-                bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
-                hasher.combine(bytes.count)
-            }
+            // One call per array (an array literal of them allocated on every hash).
+            Self.combine(eventName, into: &hasher)
+            Self.combine(channel, into: &hasher)
+            Self.combine(campaign ?? [], into: &hasher)
             hasher.combine(campaign == nil)
+        }
+
+        private static func combine(_ bytes: [UInt8], into hasher: inout Hasher) {
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+            hasher.combine(bytes.count)
         }
     }
 

@@ -16,6 +16,19 @@ struct RollupMetricsFold {
         /// canonically equivalent channel names.
         case channel([UInt8])
         case bucket(Int64)
+
+        /// The bytes as one buffer (the synthesized hash feeds an array to the hasher byte by byte;
+        /// `group_by=campaign` looks a group up for each of its ~2,900 rows).
+        func hash(into hasher: inout Hasher) {
+            switch self {
+            case .channel(let bytes):
+                bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+                hasher.combine(bytes.count)
+            case .bucket(let start):
+                hasher.combine(start)
+                hasher.combine(-1)  // never a byte count
+            }
+        }
     }
 
     /// Which part of the window a rollup row covers.
