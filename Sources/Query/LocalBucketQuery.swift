@@ -19,11 +19,12 @@ import Time
 /// `rollup_daily` (`$2`, with `$4` = 1 for the days under blocks, read only while the blocks are not
 /// complete, decided inside the statement so it stays one snapshot); 4 the blocks (`$5`, `$6`); 2
 /// whole hours (`$8`); 3 raw ranges (`$10`, `$11`) with their bucket index (`$12`). `$13` the
-/// channel filter, `$14` the `campaign_id` filter (then the campaign tables are read), if any. Every piece is one row (the all-channels row, or the filter's channel), so
-/// the query cache's version of each piece travels beside it (`$3`, `$7`, `$9`; -1 when not held):
-/// a row the cache holds at its version comes without its bitmap, marked in the last column, and the
-/// check is one comparison per row (a lookup in a list of held keys per row was quadratic: ~720 × 720
-/// for a 30-day window of local days). Like ``RollupMetricsQuery``, the text is only fixed fragments;
+/// channel filter and `$14` the `campaign_id` filter (which reads the campaign tables), if any. Every
+/// piece is one row (the all-channels row, or the filter's channel), so the query cache's version
+/// of each piece travels beside it (`$3`, `$7`, `$9`; -1 when not held): a row the cache holds at
+/// its version comes without its bitmap, marked in the last column, and the check is one comparison
+/// per row (a lookup in a list of held keys per row was quadratic: ~720 × 720 for a 30-day window of
+/// local days). Like ``RollupMetricsQuery``, the text is only fixed fragments;
 /// every value is a parameter.
 struct LocalBucketQuery {
     let request: MetricsRequest

@@ -109,33 +109,41 @@ public enum MetricsComputation {
         }
 
         var fold = RollupMetricsFold(groupBy: request.groupBy, zone: request.timeZone)
+        // group_by=campaign through the cache: each campaign's rows are unioned once, or not at all.
+        let memoCache = byCampaign ? cache.flatMap { $0.isEnabled ? $0 : nil } : nil
+        var unions = CampaignUnions(request: request, hours: split.hours)
+        func add(_ row: RollupMetricsQuery.RollupRow, users: RoaringBitmap?, kind: RollupMetricsFold.Kind) {
+            if memoCache != nil, let users, let version = row.version {
+                unions.add(campaign: row.channel, total: row.total, version: version, users: users)
+            } else {
+                fold.add(row, users: users, kind: kind)
+            }
+        }
         var complete = false
         try query.stream(on: connection) { row in
             switch row {
             case .status(let isComplete, _): complete = isComplete
-            case .day(let rollup): fold.add(rollup, users: try users(of: rollup, level: 0), kind: .day)
+            case .day(let rollup): add(rollup, users: try users(of: rollup, level: 0), kind: .day)
             case .hour(let rollup):
                 // Versions come with the campaign tables' edge hours only.
                 let level = cachedHours && rollup.version != nil ? LocalBucketQuery.hourLevel : nil
-                fold.add(rollup, users: try users(of: rollup, level: level), kind: .hour)
-            case .block(let rollup): fold.add(rollup, users: try users(of: rollup, level: Self.blockLevel), kind: .block)
+                add(rollup, users: try users(of: rollup, level: level), kind: .hour)
+            case .block(let rollup): add(rollup, users: try users(of: rollup, level: Self.blockLevel), kind: .block)
             case .raw(let group): fold.add(group)
             case .heldRows(let campaign, let total, let versions):
-                // As if each row had come with its bitmap left out (the group's total on the first).
+                // Only group_by=campaign through the cache sends these: the held rows of one campaign
+                // and part, into that campaign's union (the part's total on the first).
                 for (position, version) in versions.enumerated() {
                     guard let index = heldVersions[version] else {
                         throw PostgresError(code: .queryFailed, message: "the metrics query grouped a version the cache does not hold")
                     }
-                    let bitmap = query.held[index].bitmap
-                    let row = RollupMetricsQuery.RollupRow(
-                        channel: campaign, bucket: 0, total: position == 0 ? total : 0, uniques: Int64(bitmap.cardinality), users: nil,
-                        version: version, cached: true)
-                    fold.add(row, users: bitmap, kind: .day)
+                    unions.add(campaign: campaign, total: position == 0 ? total : 0, version: version, users: query.held[index].bitmap)
                 }
                 versionHits += versions.count
             }
         }
         cache?.countHits(versionHits)
+        unions.fold(into: &fold, cache: memoCache)
 
         return complete ? fold.result() : nil
     }

@@ -1,3 +1,4 @@
+import Bitmaps
 import Rollups
 import Store
 import TestSupport
@@ -142,10 +143,21 @@ import Time
             let cold = service.cache.statistics
             #expect(cold.misses > 0)
             #expect(service.cache.count(level: LocalBucketQuery.hourLevel) > 0, "edge hours are cached")
+            // group_by=campaign keeps one union per campaign (the four and the events without one).
+            #expect(service.cache.count(level: CampaignUnions.memoLevel) == Self.campaigns.count)
+            let hours = MetricsWindowSplit(fromMicros: from, toMicros: to).hours
+            func kept(_ campaign: String) -> RoaringBitmap? {
+                let key = BitmapCache.Key(
+                    eventName: Array("purchase".utf8), level: CampaignUnions.memoLevel, start: hours.lowerBound, channel: [], end: hours.upperBound,
+                    campaign: Array(campaign.utf8))
+                return service.cache.memo(key)?.bitmap
+            }
+            let coldUnion = try #require(kept("spring"))
             try await expectEqualToRawSQL("warm")
             let warm = service.cache.statistics
             #expect(warm.misses == cold.misses, "a repeated question fetches no bitmap")
             #expect(warm.hits > cold.hits)
+            #expect(kept("spring") === coldUnion, "and takes the kept union instead of making it again")
             // Late events into the window's days and its first and last partial days.
             try await seedMerging(Self.events(count: 300, days: 12, users: 400), url: database.url)
             try await expectEqualToRawSQL("after late events")
