@@ -71,7 +71,7 @@ struct LocalBucketQuery {
         let channel = (campaign ? "campaign = $14 AND " : "") + (request.channel == nil ? "channel = ''" : "channel = $13")
         let rawFilter = (request.channel == nil ? "" : " AND channel = $13")
             + (campaign ? " AND campaign_id IS NOT DISTINCT FROM nullif($14, '')" : "")
-        let complete = campaign ? "(complete AND campaigns_complete)" : "complete"
+        let complete = RollupMetricsQuery.completeColumn(campaign: campaign)
         // `w.held`: the version the query cache holds for this piece (-1: none).
         func columns(_ bucket: String) -> String {
             "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8, CASE WHEN version <> w.held THEN users END, NULL::int4[], version, (version = w.held)::int::int8"

@@ -88,10 +88,14 @@ struct RollupMetricsQuery {
 
     private var channelCondition: String {
         let channel = request.channel != nil ? "channel = $14" : request.groupBy == .channel ? "channel <> ''" : "channel = ''"
-        return request.usesCampaigns && request.campaignID != nil ? "campaign = $25 AND \(channel)" : channel
+        return request.campaignID != nil ? "campaign = $25 AND \(channel)" : channel
     }
 
     private var tables: (hourly: String, daily: String, blocks: String) { Self.tables(campaign: request.usesCampaigns) }
+
+    /// Whether the rollups read cover every event (`rollup_status`): the campaign tables also need
+    /// `campaigns_complete`.
+    static func completeColumn(campaign: Bool) -> String { campaign ? "(complete AND campaigns_complete)" : "complete" }
 
     /// The hourly, daily and block tables: the main ones, or their campaign twins.
     static func tables(campaign: Bool) -> (hourly: String, daily: String, blocks: String) {
@@ -130,7 +134,7 @@ struct RollupMetricsQuery {
         }
         func heldJoin(_ versions: String) -> String { campaigns ? " LEFT JOIN unnest(\(versions)::int8[]) AS h(hv) ON h.hv = version" : "" }
         let none = "NULL::int8, NULL::int8"
-        let complete = request.usesCampaigns ? "(complete AND campaigns_complete)" : "complete"
+        let complete = Self.completeColumn(campaign: request.usesCampaigns)
         var parts = ["SELECT 0, NULL::text, NULL::int8, \(complete)::int::int8, (levels_complete AND $20::bool)::int::int8, NULL::bytea, NULL::int4[], \(none), NULL::text FROM rollup_status"]
         // One rollup part: `SELECT kind, columns FROM from WHERE condition`. With `group_by=campaign`
         // every row read needs its bitmap, and most are held by the query cache: those come back as
