@@ -18,7 +18,8 @@ import Time
 /// Parts (first column): 0 `rollup_status` (complete, levels complete); 1 whole days from
 /// `rollup_daily` (`$2`, with `$4` = 1 for the days under blocks, read only while the blocks are not
 /// complete, decided inside the statement so it stays one snapshot); 4 the blocks (`$5`, `$6`); 2
-/// whole hours (`$8`); 3 raw ranges (`$10`, `$11`) with their bucket index (`$12`). `$13` the
+/// whole hours (`$8`); 3 raw ranges (`$10`, `$11`) with their bucket index (`$12`) and hour (`$15`),
+/// or 5 that hour's `rollup_hourly` row when the rest of the hour holds no event of the name. `$13` the
 /// channel filter and `$14` the `campaign_id` filter (which reads the campaign tables), if any. Every
 /// piece is one row (the all-channels row, or the filter's channel), so the query cache's version
 /// of each piece travels beside it (`$3`, `$7`, `$9`; -1 when not held): a row the cache holds at
@@ -73,6 +74,9 @@ struct LocalBucketQuery {
             + (campaign ? " AND campaign_id IS NOT DISTINCT FROM nullif($14, '')" : "")
         let complete = RollupMetricsQuery.completeColumn(campaign: campaign)
         // `w.held`: the version the query cache holds for this piece (-1: none).
+        // A partial hour whose rest holds no event of this name is its hourly row (part 5), as in
+        // ``RollupMetricsQuery``: a window ending now reads the hour so far as one bitmap.
+        let restIsEmpty = RollupMetricsQuery.noEvents(from: "r.h", to: "r.lo") + " AND " + RollupMetricsQuery.noEvents(from: "r.hi", to: "r.h + interval '1 hour'")
         func columns(_ bucket: String) -> String {
             "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8, CASE WHEN version <> w.held THEN users END, NULL::int4[], version, (version = w.held)::int::int8"
         }
@@ -94,10 +98,15 @@ struct LocalBucketQuery {
             JOIN \(hourly) ON event_name = $1 AND hour = w.h AND \(channel)
             UNION ALL
             SELECT 3, '', r.b, e.n, NULL::int8, NULL::bytea, e.u, NULL::int8, NULL::int8
-            FROM unnest($10::timestamptz[], $11::timestamptz[], $12::int8[]) AS r(lo, hi, b)
+            FROM unnest($10::timestamptz[], $11::timestamptz[], $12::int8[], $15::timestamptz[]) AS r(lo, hi, b, h)
             CROSS JOIN LATERAL (SELECT count(*) AS n, array_agg(uid) AS u FROM events
-                                WHERE event_name = $1 AND ts >= r.lo AND ts < r.hi\(rawFilter)) e
+                                WHERE event_name = $1 AND ts >= r.lo AND ts < r.hi\(rawFilter) AND NOT (\(restIsEmpty))) e
             WHERE e.n > 0
+            UNION ALL
+            SELECT 5, '', r.b, total, uniques::int8, users, NULL::int4[], NULL::int8, NULL::int8
+            FROM unnest($10::timestamptz[], $11::timestamptz[], $12::int8[], $15::timestamptz[]) AS r(lo, hi, b, h)
+            JOIN \(hourly) ON event_name = $1 AND hour = r.h AND \(channel)
+            WHERE \(restIsEmpty)
             """
     }
 
@@ -120,6 +129,7 @@ struct LocalBucketQuery {
             // Typed text even without a filter, so every statement has the same parameters.
             .binary(Array((request.channel ?? "").utf8), oid: PostgresType.text),
             .binary(Array((request.campaignID ?? "").utf8), oid: PostgresType.text),
+            PostgresBinaryArray.timestamptz(seconds: pieces.raw.map { MetricsWindowSplit.hour(of: $0.range) }),
         ]
     }
 
@@ -222,11 +232,7 @@ struct LocalBucketQuery {
                     }
                 } else {
                     guard let bytes = result.bytes(0, 5) else { throw unexpected() }
-                    do {
-                        users = try RoaringBitmap(portable: bytes)
-                    } catch {
-                        throw PostgresError(code: .queryFailed, message: "a rollup row holds an unreadable users bitmap (\(error)); run `rollups verify` and `rollups rebuild`")
-                    }
+                    users = try RollupMetricsQuery.bitmap(bytes)
                     cache?.store(key, version: version, bitmap: users!, bytes: bytes.count)
                 }
                 let row = RollupMetricsQuery.RollupRow(channel: channel, bucket: seconds, total: total, uniques: uniques)
@@ -245,6 +251,14 @@ struct LocalBucketQuery {
                       let uids = PostgresBinaryArray.decodeInt4(array), bucket >= 0, bucket < buckets.starts.count
                 else { throw unexpected() }
                 fold.add(RollupMetricsQuery.RawGroup(channel: "", hour: buckets.starts[Int(bucket)], count: count, uids: uids))
+            case 5:
+                // A partial hour whose rest is empty: its hourly row, for its bucket (its hour may
+                // start in the bucket before, in a zone whose midnight cuts an hour).
+                guard let bucket = result.int64(0, 2), let total = result.int64(0, 3), let uniques = result.int64(0, 4),
+                      let bytes = result.bytes(0, 5), bucket >= 0, bucket < buckets.starts.count
+                else { throw unexpected() }
+                let row = RollupMetricsQuery.RollupRow(channel: "", bucket: buckets.starts[Int(bucket)], total: total, uniques: uniques)
+                fold.add(row, users: try RollupMetricsQuery.bitmap(bytes), kind: .hour)
             default:
                 throw unexpected()
             }

@@ -98,12 +98,7 @@ public enum MetricsComputation {
                 return bitmap
             }
             guard let bytes = row.users else { return nil }
-            let bitmap: RoaringBitmap
-            do {
-                bitmap = try RoaringBitmap(portable: bytes)
-            } catch {
-                throw PostgresError(code: .queryFailed, message: "a rollup row holds an unreadable users bitmap (\(error)); run `rollups verify` and `rollups rebuild`")
-            }
+            let bitmap = try RollupMetricsQuery.bitmap(bytes)
             if let key, let version = row.version { cache?.store(key, version: version, bitmap: bitmap, bytes: bytes.count) }
             return bitmap
         }

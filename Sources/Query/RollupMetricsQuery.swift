@@ -13,7 +13,7 @@ import Store
 /// | 0 | `rollup_status`: `complete` (1 or 0) in the total column, whether the day blocks are read in the uniques column |
 /// | 1 | whole days from `rollup_daily`: with bitmaps for the days the block cover leaves over (all days when blocks are not used); for `group_by=day` every day, the others without bitmaps |
 /// | 2 | whole hours from `rollup_hourly`: for `group_by=hour` every hour (bitmaps only outside the whole days), otherwise only the hours outside them |
-/// | 3 | raw events of each partial hour (per channel for `group_by=channel`): count and `array_agg(uid)` (index-only on `events_name_ts`) |
+/// | 3 | raw events of each partial hour (per channel for `group_by=channel`): count and `array_agg(uid)` (index-only on `events_name_ts`); or, when the rest of that hour holds no event of the name, the hour's `rollup_hourly` rows (as part 2, without version) |
 /// | 4 | the blocks of `rollup_blocks` that cover the whole days (``Rollups/RollupLevel/cover(days:)``), with bitmaps |
 ///
 /// Blocks are read only when `rollup_status.levels_complete` is true and the strategy allows them
@@ -203,12 +203,26 @@ struct RollupMetricsQuery {
             }
         for index in split.raw.indices {
             let (low, high, hour) = index == 0 ? ("$10", "$11", "$15") : ("$12", "$13", "$16")
+            // A partial hour whose rest holds no event of this name (the window's end at "now": the
+            // hour so far) is its `rollup_hourly` row: one bitmap instead of every raw row of the hour
+            // (campaign_id even from the heap). Decided in the statement, so it is the same snapshot.
+            let start = "to_timestamp(\(hour)::float8)"
+            let restIsEmpty = Self.noEvents(from: start, to: low) + " AND " + Self.noEvents(from: high, to: "\(start) + interval '1 hour'")
             parts.append("""
                 SELECT 3, \(channel), \(hour), count(*), NULL, NULL, array_agg(uid), \(none), NULL::text FROM events
-                WHERE event_name = $1 AND ts >= \(low) AND ts < \(high)\(filter)\(grouping)
+                WHERE event_name = $1 AND ts >= \(low) AND ts < \(high)\(filter) AND NOT (\(restIsEmpty))\(grouping)
+                UNION ALL
+                SELECT 2, \(hourColumns), users, NULL, \(none), \(other) FROM \(tables.hourly)
+                WHERE event_name = $1 AND hour = \(start) AND \(channelCondition) AND \(restIsEmpty)
                 """)
         }
         return parts.joined(separator: "\nUNION ALL\n")
+    }
+
+    /// SQL true when `events` holds no event of the request's name (`$1`) in `[from, to)`: one probe
+    /// of `events_name_ts`.
+    static func noEvents(from: String, to: String) -> String {
+        "NOT EXISTS (SELECT 1 FROM events WHERE event_name = $1 AND ts >= \(from) AND ts < \(to))"
     }
 
     var parameters: [PostgresParameter] {
@@ -303,6 +317,15 @@ struct RollupMetricsQuery {
             default:
                 throw unexpected()
             }
+        }
+    }
+
+    /// A rollup row's `users` column as a bitmap; a row that does not hold one is a broken table.
+    static func bitmap(_ bytes: ArraySlice<UInt8>) throws -> RoaringBitmap {
+        do {
+            return try RoaringBitmap(portable: bytes)
+        } catch {
+            throw PostgresError(code: .queryFailed, message: "a rollup row holds an unreadable users bitmap (\(error)); run `rollups verify` and `rollups rebuild`")
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Query
 import Store
+import Time
 
 /// `bench metrics`: latency of the metrics computation from the rollups against plain SQL over
 /// `events` (the metrics issue's plan), in the same run, on a database filled by `bench seed`.
@@ -34,6 +35,9 @@ struct MetricsBenchmarkCommand: AsyncParsableCommand {
     @Option(name: .singleOrDoubleDash("plain-iterations"), help: "Timed runs per case through plain SQL (each may take seconds).")
     var plainIterations = 3
 
+    @Option(name: .singleOrDoubleDash("end"), help: "Where the windows end: now (to the second), or latest (a second after the newest event of the name: a service taking events, whose last hour is full up to now; a seed's data ends where it was loaded).")
+    var end: MetricsBenchmarkRun.WindowEnd = .now
+
     @Option(name: .singleOrDoubleDash("cases"), parsing: .upToNextOption, help: "Only the cases whose label holds one of these texts (e.g. 'tz=America/New_York'); default all.")
     var cases: [String] = []
 
@@ -50,7 +54,7 @@ struct MetricsBenchmarkCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = MetricsBenchmarkRun(
             url: database.databaseURL, eventName: eventName, days: days, iterations: iterations, plainIterations: plainIterations,
-            only: cases)
+            end: end, only: cases)
         let cases = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[MetricsBenchmarkCase], any Error>) in
             let thread = Thread { continuation.resume(with: Result { try settings.measure() }) }
             thread.name = "bench-metrics"
@@ -72,8 +76,14 @@ struct MetricsBenchmarkRun: Sendable {
     var days: [Int]
     var iterations: Int
     var plainIterations: Int
+    var end: WindowEnd = .now
     /// Label fragments selecting cases (`--cases`); empty: every case.
     var only: [String] = []
+
+    /// Where the windows end (`--end`).
+    enum WindowEnd: String, ExpressibleByArgument, Sendable {
+        case now, latest
+    }
 
     func selected(_ label: String) -> Bool { only.isEmpty || only.contains { label.contains($0) } }
 
@@ -83,8 +93,11 @@ struct MetricsBenchmarkRun: Sendable {
         let rows = try connection.execute("SELECT count(*) FROM events WHERE event_name = $1", [eventName]).int64(0, 0) ?? 0
         let complete = try connection.execute("SELECT complete FROM rollup_status").bool(0, 0) ?? false
         printToStandardError("bench metrics: \(BenchFormat.count(rows)) \(eventName) events; rollups \(complete ? "complete" : "INCOMPLETE (answers fall back to plain SQL)")")
-        // Now, to the second: not aligned to an hour, so every window has partial hours at both ends.
-        let now = Int64(Date().timeIntervalSince1970) * 1_000_000
+        // Now (or the newest event), to the second: not aligned to an hour, so every window has
+        // partial hours at both ends.
+        let newest = try connection.execute("SELECT floor(extract(epoch FROM max(ts)))::int8 + 1 FROM events WHERE event_name = $1", [eventName]).int64(0, 0)
+        let now = (end == .latest ? newest ?? 0 : Int64(Date().timeIntervalSince1970)) * 1_000_000
+        printToStandardError("bench metrics: windows end at \(UTCTime.rfc3339(now)) (--end \(end.rawValue))")
         var cases: [MetricsBenchmarkCase] = []
         for days in days {
             // Issue 21: local days in a whole-hour zone (hourly rollups) and a half-hour one (raw rows at

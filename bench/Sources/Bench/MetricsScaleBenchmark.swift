@@ -21,7 +21,10 @@ import Store
 /// no partial hour (raw rows) and no edge hour. Activity is heavy-tailed: user u (1-based) is active
 /// on a day with probability min(1, a·u^-½), `a` chosen so the expected actives per day is
 /// `--daily-active` (at 10M/2M: the first 100k users every day, the last ones one day in ten),
-/// on one preferred channel (15 % also on a second); heavy users send more events.
+/// on one preferred channel (15 % also on a second); heavy users send more events. With
+/// `--campaigns N` each active user is in one of N campaigns that day (`cmp_000`…, as the seed's mix)
+/// or, 30 % of them, in none; the campaign rollups (issue 21) are written with the rest, so
+/// `group_by=campaign` has a 10M-user case.
 struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metrics-scale",
@@ -51,6 +54,12 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
     @Option(name: .singleOrDoubleDash("service-binary"), help: "The event-metrics-service binary whose memory is measured over HTTP (default: next to bench; skipped if absent).")
     var serviceBinary: String?
 
+    @Option(name: .singleOrDoubleDash("query-cache-bytes"), help: "The query cache's budget for the warm cases (serve's --query-cache-bytes; default its default).")
+    var queryCacheBytes = BitmapCache.defaultBytes
+
+    @Option(name: .singleOrDoubleDash("cases"), parsing: .upToNextOption, help: "Only the groupings whose label holds one of these texts (none, day, channel, hour, campaign, tz=); default all.")
+    var cases: [String] = []
+
     @Flag(name: .singleOrDoubleDash("memory-only"), help: "Measure memory only (in-process and serve), no latency cases.")
     var memoryOnly = false
 
@@ -64,6 +73,7 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard iterations >= 1, baselineIterations >= 1, concurrency >= 1 else { throw ValidationError("iterations and concurrency must be ≥ 1") }
+        guard queryCacheBytes >= 0 else { throw ValidationError("--query-cache-bytes must be 0 or more") }
     }
 
     func run() async throws {
@@ -75,7 +85,8 @@ struct MetricsScaleBenchmarkCommand: AsyncParsableCommand {
         defer { Task { await pool.shutdown() } }
         let measure = MetricsScaleMeasurement(
             pool: pool, logger: logger, eventName: set.eventName, endDay: endDay,
-            windows: Array(Set([1, 7, 30, set.days].filter { $0 <= set.days })).sorted(), hourlyDays: set.hourlyWindow,
+            windows: Array(Set([1, 7, 30, set.days].filter { $0 <= set.days })).sorted(), hourlyDays: set.hourlyWindow, campaigns: set.campaigns,
+            cacheBytes: queryCacheBytes, only: cases,
             iterations: iterations, baselineIterations: baselineIterations)
         // Memory first, so no earlier phase's allocations (the cases' warm cache) hide what queries add.
         let memory = try await measure.peakRSS(days: set.days, concurrency: concurrency)
@@ -125,6 +136,9 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
     @Option(name: .singleOrDoubleDash("hourly-days"), help: "The last days that also get hourly rows (group_by=hour, and local days in a zone: the 30-day tz case needs 30); at most --days.")
     var hourlyDays = 30
 
+    @Option(name: .singleOrDoubleDash("campaigns"), help: "Campaigns an active user's day is spread over (30 % in none), written to the campaign rollups too, with a group_by=campaign case (issue 21: 100; the build then takes ~3× as long); 0: none.")
+    var campaigns = 0
+
     @Option(name: .singleOrDoubleDash("event-name"), help: "The event name the data set is written under.")
     var eventName = "scale_view"
 
@@ -137,6 +151,7 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
         guard dailyActive >= 1, dailyActive <= users else { throw ValidationError("--daily-active must be 1…--users") }
         guard (1...400).contains(days) else { throw ValidationError("--days must be 1…400") }
         guard (1...16).contains(channels) else { throw ValidationError("--channels must be 1…16") }
+        guard (0...1_000).contains(campaigns) else { throw ValidationError("--campaigns must be 0…1000") }
     }
 
     /// Days merged per transaction: the blocks above level 3 are rewritten once per 8 days instead of
@@ -154,13 +169,14 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
             CREATE TABLE IF NOT EXISTS bench_metrics_scale (
                 event_name text PRIMARY KEY, users bigint NOT NULL, daily_active bigint NOT NULL, days int NOT NULL,
                 channels int NOT NULL, end_day bigint NOT NULL, build_seconds float8 NOT NULL, built_at timestamptz NOT NULL DEFAULT now());
-            ALTER TABLE bench_metrics_scale ADD COLUMN IF NOT EXISTS hourly_days int NOT NULL DEFAULT 7
+            ALTER TABLE bench_metrics_scale ADD COLUMN IF NOT EXISTS hourly_days int NOT NULL DEFAULT 7;
+            ALTER TABLE bench_metrics_scale ADD COLUMN IF NOT EXISTS campaigns int NOT NULL DEFAULT 0
             """)
         let known = try connection.execute(
-            "SELECT users, daily_active, days, channels, end_day, build_seconds, hourly_days FROM bench_metrics_scale WHERE event_name = $1", [eventName])
+            "SELECT users, daily_active, days, channels, end_day, build_seconds, hourly_days, campaigns FROM bench_metrics_scale WHERE event_name = $1", [eventName])
         if !rebuild, known.rowCount == 1, known.int64(0, 0) == Int64(users), known.int64(0, 1) == Int64(dailyActive),
            known.int64(0, 2) == Int64(days), known.int64(0, 3) == Int64(channels),
-           known.int64(0, 6) == Int64(hourlyWindow), let end = known.int64(0, 4) {
+           known.int64(0, 6) == Int64(hourlyWindow), known.int64(0, 7) == Int64(campaigns), let end = known.int64(0, 4) {
             printToStandardError("bench metrics-scale: reusing the data set of \(eventName) (built in \(BenchFormat.duration(seconds: known.double(0, 5) ?? 0)))")
             return end
         }
@@ -169,12 +185,12 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
         let started = ContinuousClock.now
         try connection.transaction { tx in
             try tx.execute("DELETE FROM bench_metrics_scale WHERE event_name = $1", [eventName])
-            for table in ["rollup_hourly", "rollup_daily", "rollup_blocks"] {
+            for table in ["rollup_hourly", "rollup_daily", "rollup_blocks", "rollup_campaign_hourly", "rollup_campaign_daily", "rollup_campaign_blocks"] {
                 try tx.execute("DELETE FROM \(table) WHERE event_name = $1", [eventName])
             }
         }
         let activity = MetricsScaleActivity(users: users, dailyActive: dailyActive)
-        printToStandardError("bench metrics-scale: building \(days) days of \(BenchFormat.count(users)) users, ~\(BenchFormat.count(dailyActive)) a day (a = \(BenchFormat.decimal(activity.scale, places: 1)))")
+        printToStandardError("bench metrics-scale: building \(days) days of \(BenchFormat.count(users)) users, ~\(BenchFormat.count(dailyActive)) a day (a = \(BenchFormat.decimal(activity.scale, places: 1))), \(campaigns) campaigns")
         var day = start
         var actives = 0
         while day < end {
@@ -191,31 +207,34 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
                 day += 86_400
             }
             try connection.transaction { tx in
-                try RollupWriter.merge(deltas, hourly: false, on: tx)
-                try RollupWriter.merge(hourly, on: tx)
+                try RollupWriter.merge(deltas, hourly: false, campaigns: campaigns > 0, on: tx)
+                try RollupWriter.merge(hourly, campaigns: campaigns > 0, on: tx)
             }
             let done = Int((day - start) / 86_400)
             let elapsed = BenchClock.seconds(since: started)
             printToStandardError("  \(done)/\(days) days, \(BenchFormat.count(actives / max(done, 1))) active users a day, \(BenchFormat.duration(seconds: elapsed)) (eta \(BenchFormat.duration(seconds: elapsed / Double(done) * Double(days - done))))")
         }
-        try connection.executeScript("ANALYZE rollup_daily; ANALYZE rollup_blocks; ANALYZE rollup_hourly")
+        let tables = ["rollup_daily", "rollup_blocks", "rollup_hourly", "rollup_campaign_daily", "rollup_campaign_blocks", "rollup_campaign_hourly"]
+        try connection.executeScript(tables.map { "ANALYZE \($0)" }.joined(separator: "; "))
         let seconds = BenchClock.seconds(since: started)
         try connection.execute(
-            "INSERT INTO bench_metrics_scale (event_name, users, daily_active, days, channels, end_day, build_seconds, hourly_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            [eventName, String(users), String(dailyActive), String(days), String(channels), String(end), String(seconds), String(hourlyWindow)])
-        let sizes = try connection.execute(
-            "SELECT pg_size_pretty(pg_total_relation_size('rollup_daily')), pg_size_pretty(pg_total_relation_size('rollup_blocks')), pg_size_pretty(pg_total_relation_size('rollup_hourly'))")
-        printToStandardError("bench metrics-scale: built in \(BenchFormat.duration(seconds: seconds)); rollup_daily \(sizes.string(0, 0) ?? "?"), rollup_blocks \(sizes.string(0, 1) ?? "?"), rollup_hourly \(sizes.string(0, 2) ?? "?")")
+            "INSERT INTO bench_metrics_scale (event_name, users, daily_active, days, channels, end_day, build_seconds, hourly_days, campaigns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            [eventName, String(users), String(dailyActive), String(days), String(channels), String(end), String(seconds), String(hourlyWindow), String(campaigns)])
+        let sizes = try connection.execute("SELECT " + tables.map { "pg_size_pretty(pg_total_relation_size('\($0)'))" }.joined(separator: ", "))
+        let sizeList = tables.indices.map { "\(tables[$0]) \(sizes.string(0, $0) ?? "?")" }.joined(separator: ", ")
+        printToStandardError("bench metrics-scale: built in \(BenchFormat.duration(seconds: seconds)); \(sizeList)")
         return end
     }
 
-    /// One day's activity as per-channel groups (in hour 0 of the day, or spread over its hours);
-    /// returns the day's distinct active users.
+    /// One day's activity as groups per channel and campaign (in hour 0 of the day, or spread over
+    /// its hours); returns the day's distinct active users.
     private func addDay(_ day: Int64, activity: MetricsScaleActivity, into deltas: inout RollupDeltas, byHour: Bool) -> Int {
         var random = ScaleRandom(seed: UInt64(bitPattern: day) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(users))
-        var perChannel = [[UInt32]](repeating: [], count: channels)
-        var byHourChannel = [[UInt32]](repeating: [], count: byHour ? channels * 24 : 0)
-        var counts = [Int64](repeating: 0, count: byHour ? channels * 24 : channels)
+        // Group (channel, campaign slot, hour): slot 0 is "no campaign", slot k is campaign k - 1.
+        let slots = campaigns + 1, hours = byHour ? 24 : 1
+        func group(_ channel: Int, _ slot: Int, _ hour: Int) -> Int { (channel * slots + slot) * hours + hour }
+        var uids = [[UInt32]](repeating: [], count: channels * slots * hours)
+        var counts = [Int64](repeating: 0, count: uids.count)
         var active = 0
         for user in 1...users {
             guard random.next() < activity.threshold(user) else { continue }
@@ -225,28 +244,31 @@ struct MetricsScaleDataSet: ParsableArguments, Sendable {
             let primary = Int(hash >> 40) % channels
             let second = random.next() % 100 < 15 && channels > 1 ? (primary + 1) % channels : nil
             let events: Int64 = user <= users / 100 ? 10 : (user <= users / 10 ? 3 : 1)
+            let hour = byHour ? Int((hash >> 8 &+ UInt64(bitPattern: day / 86_400)) % 24) : 0
+            var slot = 0
+            if campaigns > 0 {
+                let draw = random.next()
+                slot = draw % 10 < 3 ? 0 : 1 + Int((draw >> 8) % UInt64(campaigns))
+            }
             for channel in [primary] + (second.map { [$0] } ?? []) {
-                if byHour {
-                    let hour = Int((hash >> 8 &+ UInt64(bitPattern: day / 86_400)) % 24)
-                    byHourChannel[channel * 24 + hour].append(uid)
-                    counts[channel * 24 + hour] += events
-                } else {
-                    perChannel[channel].append(uid)
-                    counts[channel] += events
-                }
+                uids[group(channel, slot, hour)].append(uid)
+                counts[group(channel, slot, hour)] += events
             }
         }
         let names = channelNames
-        if byHour {
-            for index in byHourChannel.indices where !byHourChannel[index].isEmpty {
-                deltas.add(eventName: eventName, channel: names[index / 24], campaign: nil, hourStart: day + Int64(index % 24) * 3_600, count: counts[index], uids: byHourChannel[index])
-            }
-        } else {
-            for channel in 0..<channels where !perChannel[channel].isEmpty {
-                deltas.add(eventName: eventName, channel: names[channel], campaign: nil, hourStart: day, count: counts[channel], uids: perChannel[channel])
-            }
+        for index in uids.indices where !uids[index].isEmpty {
+            let slot = index / hours % slots
+            deltas.add(
+                eventName: eventName, channel: names[index / hours / slots], campaign: slot == 0 ? nil : Self.campaignName(slot - 1),
+                hourStart: day + Int64(index % hours) * 3_600, count: counts[index], uids: uids[index])
         }
         return active
+    }
+
+    /// The seed's campaign names (`cmp_000`…).
+    static func campaignName(_ index: Int) -> String {
+        let digits = String(index)
+        return "cmp_" + String(repeating: "0", count: max(0, 3 - digits.count)) + digits
     }
 }
 
@@ -308,6 +330,12 @@ struct MetricsScaleMeasurement: Sendable {
     var windows: [Int]
     /// Windows up to this many days also run `tz=America/New_York&group_by=day` (local days: hourly rows).
     var hourlyDays: Int
+    /// The data set's campaigns: when any, every window also runs `group_by=campaign` (the campaign rollups).
+    var campaigns: Int
+    /// The warm cases' query cache budget.
+    var cacheBytes: Int
+    /// Label fragments selecting groupings (`--cases`); empty: every one.
+    var only: [String]
     var iterations: Int
     var baselineIterations: Int
 
@@ -320,10 +348,12 @@ struct MetricsScaleMeasurement: Sendable {
     }
 
     func cases() async throws -> [MetricsScaleCase] {
-        let warmCache = BitmapCache(budget: BitmapCache.defaultBytes)
+        let warmCache = BitmapCache(budget: cacheBytes)
+        func selected(_ label: String) -> Bool { only.isEmpty || only.contains { label.contains($0) } }
         var cases: [MetricsScaleCase] = []
         for days in windows {
-            for groupBy in [MetricsRequest.GroupBy.none, .day, .channel] + (days <= 7 ? [.hour] : []) {
+            for groupBy in [MetricsRequest.GroupBy.none, .day, .channel] + (days <= 7 ? [.hour] : []) + (campaigns > 0 ? [.campaign] : [])
+            where selected(groupBy.rawValue) {
                 let request = request(days: days, groupBy: groupBy)
                 let cold = try await time(request, .rollups, cache: nil, runs: iterations)
                 _ = try await time(request, .rollups, cache: warmCache, runs: 2)
@@ -337,7 +367,7 @@ struct MetricsScaleMeasurement: Sendable {
             }
             // Issue 21: local days in a zone read hourly rows (24 a day); no daily-only plan
             // exists for them, so the check is warm = cold, and their overall figures = the UTC window's.
-            if days <= hourlyDays {
+            if days <= hourlyDays, selected("day tz=\(Self.localZone)") {
                 let request = request(days: days, groupBy: .day, zone: Self.localZone)
                 let cold = try await time(request, .rollups, cache: nil, runs: iterations)
                 _ = try await time(request, .rollups, cache: warmCache, runs: 2)
