@@ -143,6 +143,28 @@ public final class BitmapCache: @unchecked Sendable {
         return lock.withLock { entries[key].map { ($0.signature, $0.bitmap) } }
     }
 
+    /// The kept unions at `level` of `eventName` whose key matches `matches`, with their signatures,
+    /// counted as used now (``CampaignUnions``: every campaign's union of one window, whose campaigns
+    /// the query learns only from the rows).
+    func memos(eventName: String, level: Int, where matches: (Key) -> Bool) -> [(key: Key, signature: [Int64], bitmap: RoaringBitmap)] {
+        guard isEnabled else { return [] }
+        let name = Array(eventName.utf8)
+        return lock.withLock {
+            tick += 1
+            var found: [(key: Key, signature: [Int64], bitmap: RoaringBitmap)] = []
+            var index = entries.startIndex
+            while index != entries.endIndex {
+                let key = entries.keys[index]
+                if key.level == level && key.eventName == name && matches(key) {
+                    entries.values[index].lastUse = tick
+                    found.append((key, entries.values[index].signature, entries.values[index].bitmap))
+                }
+                index = entries.index(after: index)
+            }
+            return found
+        }
+    }
+
     /// Keeps the union of a local bucket, with the row versions it is the union of; never modified
     /// afterwards. Counted in the budget like the bitmaps of rows (not as a miss).
     func storeMemo(_ key: Key, signature: [Int64], bitmap: RoaringBitmap) {

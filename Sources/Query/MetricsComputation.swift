@@ -38,7 +38,12 @@ public enum MetricsComputation {
     /// Time buckets outside UTC, and weeks and months, go through ``LocalBucketQuery``, except
     /// `group_by=hour` in a zone whose offset stays a whole number of hours over the window: its local
     /// hours are UTC hours, so the UTC plan answers and only the keys are local.
-    static func fromRollups(_ request: MetricsRequest, useLevels: Bool, cache: BitmapCache?, on connection: PostgresConnection) throws -> MetricsResult? {
+    ///
+    /// `campaignUnions`: whether `group_by=campaign` may take the campaigns' kept unions
+    /// (``CampaignUnions``); false on the run again after one of them turned out stale.
+    static func fromRollups(
+        _ request: MetricsRequest, useLevels: Bool, cache: BitmapCache?, campaignUnions: Bool = true, on connection: PostgresConnection
+    ) throws -> MetricsResult? {
         if request.needsLocalBuckets {
             return try LocalBucketQuery(request: request).run(cache: cache, on: connection)
         }
@@ -59,6 +64,12 @@ public enum MetricsComputation {
         if let cache, cache.isEnabled {
             plan.held = cache.entries(eventName: request.eventName, pieces: pieces, campaigns: request.usesCampaigns)
         }
+        // group_by=campaign through the cache: each campaign's rows are unioned once, or not at all,
+        // and the kept unions stand for their rows' bitmaps.
+        let byCampaign = request.groupBy == .campaign
+        let memoCache = byCampaign ? cache.flatMap { $0.isEnabled ? $0 : nil } : nil
+        var unions = CampaignUnions(request: request, hours: split.hours, cache: campaignUnions ? memoCache : nil)
+        plan.heldThroughUnions = unions.heldVersions
         let query = plan
         // By version for the campaign tables (a version names one row: the statement matched them so),
         // whose rows would otherwise each build a key to find their bitmap; by key for the others.
@@ -70,7 +81,6 @@ public enum MetricsComputation {
         }
         var versionHits = 0
         let name = Array(request.eventName.utf8)
-        let byCampaign = request.groupBy == .campaign
         /// The row's bitmap: from the cache when the statement left it out for that reason, else
         /// deserialized (and, for whole days, blocks and the campaign tables' edge hours, offered to the
         /// cache). `level` ``blockLevel``: a block, whose level the row does not carry; found from the
@@ -99,17 +109,22 @@ public enum MetricsComputation {
             }
             guard let bytes = row.users else { return nil }
             let bitmap = try RollupMetricsQuery.bitmap(bytes)
-            if let key, let version = row.version { cache?.store(key, version: version, bitmap: bitmap, bytes: bytes.count) }
+            // (Not for group_by=campaign through the cache: its kept unions stand for these.)
+            if let key, let version = row.version, memoCache == nil { cache?.store(key, version: version, bitmap: bitmap, bytes: bytes.count) }
             return bitmap
         }
 
         var fold = RollupMetricsFold(groupBy: request.groupBy, zone: request.timeZone)
-        // group_by=campaign through the cache: each campaign's rows are unioned once, or not at all.
-        let memoCache = byCampaign ? cache.flatMap { $0.isEnabled ? $0 : nil } : nil
-        var unions = CampaignUnions(request: request, hours: split.hours)
+        let edges = split.edgeHours
         func add(_ row: RollupMetricsQuery.RollupRow, users: RoaringBitmap?, kind: RollupMetricsFold.Kind) {
             if memoCache != nil, let users, let version = row.version {
-                unions.add(campaign: row.channel, total: row.total, version: version, users: users)
+                let part: CampaignUnions.Part =
+                    switch kind {
+                    case .day: .days
+                    case .block: .blocks
+                    case .hour: edges.firstIndex { $0.contains(row.bucket) } == 0 ? .firstEdge : .lastEdge
+                    }
+                unions.add(campaign: row.channel, total: row.total, version: version, part: part, users: users)
             } else {
                 fold.add(row, users: users, kind: kind)
             }
@@ -125,21 +140,27 @@ public enum MetricsComputation {
                 add(rollup, users: try users(of: rollup, level: level), kind: .hour)
             case .block(let rollup): add(rollup, users: try users(of: rollup, level: Self.blockLevel), kind: .block)
             case .raw(let group): fold.add(group)
-            case .heldRows(let campaign, let total, let versions):
+            case .heldRows(let campaign, let part, let total, let versions):
                 // Only group_by=campaign through the cache sends these: the held rows of one campaign
-                // and part, into that campaign's union (the part's total on the first).
+                // and part, into that campaign's union (the part's total on the first), with their
+                // bitmaps from the cache or, held through a kept union, without.
                 for (position, version) in versions.enumerated() {
-                    guard let index = heldVersions[version] else {
+                    var users: RoaringBitmap?
+                    if let index = heldVersions[version] {
+                        users = query.held[index].bitmap
+                        versionHits += 1
+                    } else if !unions.holds(version: version) {
                         throw PostgresError(code: .queryFailed, message: "the metrics query grouped a version the cache does not hold")
                     }
-                    unions.add(campaign: campaign, total: position == 0 ? total : 0, version: version, users: query.held[index].bitmap)
+                    unions.add(campaign: campaign, total: position == 0 ? total : 0, version: version, part: part, users: users)
                 }
-                versionHits += versions.count
             }
         }
         cache?.countHits(versionHits)
-        unions.fold(into: &fold, cache: memoCache)
-
-        return complete ? fold.result() : nil
+        guard complete else { return nil }
+        guard unions.fold(into: &fold, cache: memoCache) else {
+            return try fromRollups(request, useLevels: useLevels, cache: cache, campaignUnions: false, on: connection)
+        }
+        return fold.result()
     }
 }

@@ -71,9 +71,9 @@ struct RollupMetricsQuery {
         case hour(RollupRow)
         case block(RollupRow)
         case raw(RawGroup)
-        /// Rows of one campaign that the query cache holds (``aggregatesHeldRows``): the sum of their
-        /// totals and their versions.
-        case heldRows(campaign: String, total: Int64, versions: [Int64])
+        /// Rows of one campaign and part that the query cache holds (``aggregatesHeldRows``): the sum
+        /// of their totals and their versions.
+        case heldRows(campaign: String, part: CampaignUnions.Part, total: Int64, versions: [Int64])
     }
 
     let request: MetricsRequest
@@ -82,6 +82,8 @@ struct RollupMetricsQuery {
     let useLevels: Bool
     /// The query cache's entries for this window's pieces, which the statement need not send.
     var held: [(key: BitmapCache.Key, version: Int64, bitmap: RoaringBitmap)] = []
+    /// Versions held through kept campaign unions (``CampaignUnions``), per part: sent as held too.
+    var heldThroughUnions: [CampaignUnions.Part: [Int64]] = [:]
 
     /// The cover of the whole days: single days and blocks.
     var cover: [RollupLevel.Piece] { split.days.isEmpty ? [] : RollupLevel.cover(days: split.days) }
@@ -141,14 +143,15 @@ struct RollupMetricsQuery {
         // one row per campaign and part (kind 5: the sum of their totals, their count, and their
         // versions as 8-byte big-endian values in the bitmap column) instead of one row each, and only
         // the others one by one (thousands of rows streamed singly were most of the query).
-        func addRollupPart(_ kind: Int, _ columns: String, from: String, where condition: String, versions: String) {
+        func addRollupPart(_ kind: Int, _ columns: String, from: String, where condition: String, part: CampaignUnions.Part) {
+            let versions = ["$24", "$26", "$27", "$28"][Int(part.rawValue)]
             guard aggregatesHeldRows else {
                 parts.append("SELECT \(kind), \(columns)\nFROM \(from)\(heldJoin(versions))\nWHERE \(condition)")
                 return
             }
             parts.append("SELECT \(kind), \(columns)\nFROM \(from)\(heldJoin(versions))\nWHERE \(condition) AND h.hv IS NULL")
             parts.append("""
-                SELECT 5, campaign, NULL::int8, sum(total)::int8, count(*), string_agg(int8send(version), ''::bytea), NULL::int4[], \(none), NULL::text
+                SELECT 5, campaign, \(part.rawValue)::int8, sum(total)::int8, count(*), string_agg(int8send(version), ''::bytea), NULL::int4[], \(none), NULL::text
                 FROM \(from) JOIN unnest(\(versions)::int8[]) AS h(hv) ON h.hv = version
                 WHERE \(condition) GROUP BY campaign
                 """)
@@ -165,13 +168,13 @@ struct RollupMetricsQuery {
             let cached = "(\(bitmap) AND \(held("0", "day")))"
             addRollupPart(
                 1, "\(rollupColumns("day")), CASE WHEN \(bitmap) AND NOT \(cached) THEN users END, NULL, version, \(cached)::int::int8, \(other)",
-                from: tables.daily, where: "event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)", versions: "$24")
+                from: tables.daily, where: "event_name = $1 AND day >= $2 AND day < $3 AND \(channelCondition)\(row)", part: .days)
             if cover.contains(where: { $0.level != nil }) {
                 let cachedBlock = held("level", "start")
                 addRollupPart(
                     4, "\(rollupColumns("start")), CASE WHEN NOT \(cachedBlock) THEN users END, NULL, version, \(cachedBlock)::int::int8, \(other)",
                     from: "unnest($18::int8[], $19::timestamptz[]) AS c(l, s) JOIN \(tables.blocks) ON event_name = $1 AND level = c.l AND start = c.s",
-                    where: "\(levels) AND \(channelCondition)", versions: "$26")
+                    where: "\(levels) AND \(channelCondition)", part: .blocks)
             }
         }
         let hourColumns = rollupColumns("hour")
@@ -188,7 +191,7 @@ struct RollupMetricsQuery {
                 let users = campaigns ? "CASE WHEN NOT \(held("-1", "hour")) THEN users END, NULL, version, \(held("-1", "hour"))::int::int8" : "users, NULL, \(none)"
                 addRollupPart(
                     2, "\(hourColumns), \(users), \(other)", from: tables.hourly,
-                    where: "event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)", versions: index == 0 ? "$27" : "$28")
+                    where: "event_name = $1 AND hour >= \(low) AND hour < \(high) AND \(channelCondition)", part: index == 0 ? .firstEdge : .lastEdge)
             }
         }
         // (Raw rows read campaign_id from the heap: events_name_ts does not include it.)
@@ -276,6 +279,10 @@ struct RollupMetricsQuery {
             default: break
             }
         }
+        parts.days.formUnion(heldThroughUnions[.days] ?? [])
+        parts.blocks.formUnion(heldThroughUnions[.blocks] ?? [])
+        parts.edges[0].formUnion(heldThroughUnions[.firstEdge] ?? [])
+        parts.edges[1].formUnion(heldThroughUnions[.lastEdge] ?? [])
         return (Array(parts.days), Array(parts.blocks), parts.edges.map(Array.init))
     }
 
@@ -297,8 +304,8 @@ struct RollupMetricsQuery {
                     version: result.int64(0, 7), cached: result.int64(0, 8) == 1, other: result.string(0, 9))
                 try body(part == 1 ? .day(item) : part == 2 ? .hour(item) : .block(item))
             case 5:
-                guard let campaign = result.string(0, 1), let total = result.int64(0, 3), let count = result.int64(0, 4),
-                      let bytes = result.bytes(0, 5), bytes.count == Int(count) * 8
+                guard let campaign = result.string(0, 1), let part = result.int64(0, 2).flatMap(CampaignUnions.Part.init(rawValue:)),
+                      let total = result.int64(0, 3), let count = result.int64(0, 4), let bytes = result.bytes(0, 5), bytes.count == Int(count) * 8
                 else { throw unexpected() }
                 var versions: [Int64] = []
                 versions.reserveCapacity(Int(count))
@@ -307,7 +314,7 @@ struct RollupMetricsQuery {
                     versions.append(bytes[index..<(index + 8)].reduce(0) { $0 << 8 | Int64($1) })
                     index += 8
                 }
-                try body(.heldRows(campaign: campaign, total: total, versions: versions))
+                try body(.heldRows(campaign: campaign, part: part, total: total, versions: versions))
             case 3:
                 // A range without rows still yields its (ungrouped) aggregate: count 0, no array.
                 guard let channel = result.string(0, 1), let hour = result.int64(0, 2), let count = result.int64(0, 3) else { throw unexpected() }
