@@ -9,7 +9,9 @@ import Time
 /// Answered from the all-channels rollup rows, never by scanning `events` for the window: the names
 /// come from a skip scan of `rollup_daily`'s primary key (one index probe per name), and for each name
 /// its whole days (`rollup_daily`), whole edge hours (`rollup_hourly`) and partial edge hours (an
-/// index-only count on `events_name_ts`) add up exactly as in ``MetricsWindowSplit``; `first_seen` and
+/// index-only count on `events_name_ts`) add up exactly as in ``MetricsWindowSplit``. Counts add, so a
+/// partial hour of half an hour or more is its hourly row's total minus a count of the rest of the
+/// hour (a window ending now: the hour so far, whose rest is empty); `first_seen` and
 /// `last_seen` are one probe each at either end of the name's range of `events_name_ts`. One statement,
 /// so one snapshot; while `rollup_status.complete` is false it is plain SQL over `events` instead.
 public enum EventNameCatalog {
@@ -76,19 +78,24 @@ public enum EventNameCatalog {
     }
 
     /// `$1`, `$2` the window; `$3..$4` whole days; `$5..$8` the two edge-hour ranges; `$9..$11` the
-    /// partial hours (start, end, and the hour they lie in). Part 0 is `rollup_status`.
+    /// partial hours (start, end, and the hour they lie in). Part 0 is `rollup_status`. `totals` is
+    /// materialized: inlined, its expression was computed twice (the filter and the sort), and with it
+    /// every count of raw rows.
     static let rollupSQL = """
         WITH RECURSIVE names(n) AS (
             SELECT min(event_name) FROM rollup_daily
             UNION ALL
             SELECT (SELECT min(event_name) FROM rollup_daily WHERE event_name > n) FROM names WHERE n IS NOT NULL
-        ), totals AS (
+        ), totals AS MATERIALIZED (
             SELECT n, coalesce((SELECT sum(total) FROM rollup_daily WHERE event_name = n AND day >= $3 AND day < $4 AND channel = ''), 0)
                     + coalesce((SELECT sum(total) FROM rollup_hourly WHERE event_name = n AND channel = ''
                                 AND ((hour >= $5 AND hour < $6) OR (hour >= $7 AND hour < $8))), 0)
-                    + coalesce((SELECT sum((SELECT count(*) FROM events WHERE event_name = n AND ts >= r.lo AND ts < r.hi))
+                    + coalesce((SELECT sum(CASE WHEN r.hi - r.lo >= interval '30 minutes'
+                                    THEN p.total - (SELECT count(*) FROM events WHERE event_name = n AND ts >= r.h AND ts < r.lo)
+                                                 - (SELECT count(*) FROM events WHERE event_name = n AND ts >= r.hi AND ts < r.h + interval '1 hour')
+                                    ELSE (SELECT count(*) FROM events WHERE event_name = n AND ts >= r.lo AND ts < r.hi) END)
                                 FROM unnest($9::timestamptz[], $10::timestamptz[], $11::timestamptz[]) AS r(lo, hi, h)
-                                WHERE EXISTS (SELECT 1 FROM rollup_hourly WHERE event_name = n AND hour = r.h AND channel = '')), 0) AS total
+                                JOIN rollup_hourly p ON p.event_name = n AND p.hour = r.h AND p.channel = ''), 0) AS total
             FROM names WHERE n IS NOT NULL
         )
         SELECT 0, NULL::text, complete::int::int8, NULL::int8, NULL::int8 FROM rollup_status
