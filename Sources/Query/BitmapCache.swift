@@ -102,16 +102,23 @@ public final class BitmapCache: @unchecked Sendable {
         guard isEnabled, !pieces.isEmpty else { return [] }
         let name = Array(eventName.utf8)
         let wanted = Set(pieces.map { Piece(level: $0.level, start: $0.start) })
-        return lock.withLock {
+        return used(where: { ($0.campaign != nil) == campaigns && $0.eventName == name && wanted.contains(Piece(level: $0.level, start: $0.start)) }) {
+            (key: $0, version: $1.version, bitmap: $1.bitmap)
+        }
+    }
+
+    /// Walks every entry once (a dictionary walk: no hash per key), marks those `matches` takes as
+    /// used now, and returns `take` of each.
+    private func used<T>(where matches: (Key) -> Bool, _ take: (Key, Entry) -> T) -> [T] {
+        lock.withLock {
             tick += 1
-            var found: [(key: Key, version: Int64, bitmap: RoaringBitmap)] = []
+            var found: [T] = []
             var index = entries.startIndex
             while index != entries.endIndex {
                 let key = entries.keys[index]
-                if (key.campaign != nil) == campaigns && key.eventName == name && wanted.contains(Piece(level: key.level, start: key.start)) {
+                if matches(key) {
                     entries.values[index].lastUse = tick
-                    let entry = entries.values[index]
-                    found.append((key, entry.version, entry.bitmap))
+                    found.append(take(key, entries.values[index]))
                 }
                 index = entries.index(after: index)
             }
@@ -149,20 +156,7 @@ public final class BitmapCache: @unchecked Sendable {
     func memos(eventName: String, level: Int, where matches: (Key) -> Bool) -> [(key: Key, signature: [Int64], bitmap: RoaringBitmap)] {
         guard isEnabled else { return [] }
         let name = Array(eventName.utf8)
-        return lock.withLock {
-            tick += 1
-            var found: [(key: Key, signature: [Int64], bitmap: RoaringBitmap)] = []
-            var index = entries.startIndex
-            while index != entries.endIndex {
-                let key = entries.keys[index]
-                if key.level == level && key.eventName == name && matches(key) {
-                    entries.values[index].lastUse = tick
-                    found.append((key, entries.values[index].signature, entries.values[index].bitmap))
-                }
-                index = entries.index(after: index)
-            }
-            return found
-        }
+        return used(where: { $0.level == level && $0.eventName == name && matches($0) }) { (key: $0, signature: $1.signature, bitmap: $1.bitmap) }
     }
 
     /// Keeps the union of a local bucket, with the row versions it is the union of; never modified

@@ -23,7 +23,7 @@ struct CampaignUnions {
     /// Which part of the statement a row came from: the signature keeps it beside each version, so
     /// the held versions go to the part that reads them (``RollupMetricsQuery``'s `$24`, `$26`, `$27`,
     /// `$28`).
-    enum Part: Int64, CaseIterable {
+    enum Part: Int64 {
         case days, blocks, firstEdge, lastEdge
     }
 

@@ -76,7 +76,7 @@ struct LocalBucketQuery {
         // `w.held`: the version the query cache holds for this piece (-1: none).
         // A partial hour whose rest holds no event of this name is its hourly row (part 5), as in
         // ``RollupMetricsQuery``: a window ending now reads the hour so far as one bitmap.
-        let restIsEmpty = RollupMetricsQuery.noEvents(from: "r.h", to: "r.lo") + " AND " + RollupMetricsQuery.noEvents(from: "r.hi", to: "r.h + interval '1 hour'")
+        let restIsEmpty = RollupMetricsQuery.restOfHourIsEmpty(hour: "r.h", from: "r.lo", to: "r.hi")
         func columns(_ bucket: String) -> String {
             "channel, extract(epoch FROM \(bucket))::int8, total, uniques::int8, CASE WHEN version <> w.held THEN users END, NULL::int4[], version, (version = w.held)::int::int8"
         }

@@ -115,15 +115,9 @@ public enum MetricsComputation {
         }
 
         var fold = RollupMetricsFold(groupBy: request.groupBy, zone: request.timeZone)
-        let edges = split.edgeHours
         func add(_ row: RollupMetricsQuery.RollupRow, users: RoaringBitmap?, kind: RollupMetricsFold.Kind) {
-            if memoCache != nil, let users, let version = row.version {
-                let part: CampaignUnions.Part =
-                    switch kind {
-                    case .day: .days
-                    case .block: .blocks
-                    case .hour: edges.firstIndex { $0.contains(row.bucket) } == 0 ? .firstEdge : .lastEdge
-                    }
+            let level = kind == .day ? 0 : kind == .block ? 1 : LocalBucketQuery.hourLevel
+            if memoCache != nil, let users, let version = row.version, let part = query.part(level: level, start: row.bucket) {
                 unions.add(campaign: row.channel, total: row.total, version: version, part: part, users: users)
             } else {
                 fold.add(row, users: users, kind: kind)

@@ -210,7 +210,7 @@ struct RollupMetricsQuery {
             // hour so far) is its `rollup_hourly` row: one bitmap instead of every raw row of the hour
             // (campaign_id even from the heap). Decided in the statement, so it is the same snapshot.
             let start = "to_timestamp(\(hour)::float8)"
-            let restIsEmpty = Self.noEvents(from: start, to: low) + " AND " + Self.noEvents(from: high, to: "\(start) + interval '1 hour'")
+            let restIsEmpty = Self.restOfHourIsEmpty(hour: start, from: low, to: high)
             parts.append("""
                 SELECT 3, \(channel), \(hour), count(*), NULL, NULL, array_agg(uid), \(none), NULL::text FROM events
                 WHERE event_name = $1 AND ts >= \(low) AND ts < \(high)\(filter) AND NOT (\(restIsEmpty))\(grouping)
@@ -222,10 +222,13 @@ struct RollupMetricsQuery {
         return parts.joined(separator: "\nUNION ALL\n")
     }
 
-    /// SQL true when `events` holds no event of the request's name (`$1`) in `[from, to)`: one probe
-    /// of `events_name_ts`.
-    static func noEvents(from: String, to: String) -> String {
-        "NOT EXISTS (SELECT 1 FROM events WHERE event_name = $1 AND ts >= \(from) AND ts < \(to))"
+    /// SQL true when `events` holds no event of the request's name (`$1`) in the hour starting at
+    /// `hour` outside `[from, to)`: two probes of `events_name_ts`.
+    static func restOfHourIsEmpty(hour: String, from: String, to: String) -> String {
+        func noEvents(_ low: String, _ high: String) -> String {
+            "NOT EXISTS (SELECT 1 FROM events WHERE event_name = $1 AND ts >= \(low) AND ts < \(high))"
+        }
+        return noEvents(hour, from) + " AND " + noEvents(to, "\(hour) + interval '1 hour'")
     }
 
     var parameters: [PostgresParameter] {
@@ -257,33 +260,38 @@ struct RollupMetricsQuery {
         parameters.append(PostgresBinaryArray.int8(keyed.map { Int64($0.key.level) }))
         parameters.append(PostgresBinaryArray.timestamptz(seconds: keyed.map(\.key.start)))
         parameters.append(PostgresBinaryArray.text(keyed.map { String(decoding: $0.key.channel, as: UTF8.self) }))
-        let byPart = request.usesCampaigns ? heldVersionsByPart : (days: [], blocks: [], edges: [[], []])
-        parameters.append(PostgresBinaryArray.int8(request.usesCampaigns ? byPart.days : held.map(\.version)))
+        let byPart = request.usesCampaigns ? heldVersionsByPart : [:]
+        parameters.append(PostgresBinaryArray.int8(request.usesCampaigns ? byPart[.days] ?? [] : held.map(\.version)))
         parameters.append(.binary(Array((request.campaignID ?? "").utf8), oid: PostgresType.text))
-        parameters.append(PostgresBinaryArray.int8(byPart.blocks))
-        parameters += byPart.edges.map { PostgresBinaryArray.int8($0) }
+        parameters += [.blocks, .firstEdge, .lastEdge].map { PostgresBinaryArray.int8(byPart[$0] ?? []) }
         return parameters
     }
 
-    /// The versions of the held entries, split as the campaign statement's parts read them (`$24`,
-    /// `$26`, `$27`, `$28`): whole days, blocks, and the hours of each edge (a piece is in one part).
-    private var heldVersionsByPart: (days: [Int64], blocks: [Int64], edges: [[Int64]]) {
-        var parts: (days: Set<Int64>, blocks: Set<Int64>, edges: [Set<Int64>]) = ([], [], [[], []])
-        let edges = split.edgeHours
+    /// The versions of the held entries and of the kept campaign unions' rows, split as the campaign
+    /// statement's parts read them (`$24`, `$26`, `$27`, `$28`; a piece is in one part).
+    private var heldVersionsByPart: [CampaignUnions.Part: [Int64]] {
+        var parts: [CampaignUnions.Part: Set<Int64>] = [:]
         for entry in held {
-            switch entry.key.level {
-            case 0: parts.days.insert(entry.version)
-            case LocalBucketQuery.hourLevel:
-                if let index = edges.firstIndex(where: { $0.contains(entry.key.start) }) { parts.edges[index].insert(entry.version) }
-            case let level where level > 0: parts.blocks.insert(entry.version)
-            default: break
-            }
+            if let part = part(level: entry.key.level, start: entry.key.start) { parts[part, default: []].insert(entry.version) }
         }
-        parts.days.formUnion(heldThroughUnions[.days] ?? [])
-        parts.blocks.formUnion(heldThroughUnions[.blocks] ?? [])
-        parts.edges[0].formUnion(heldThroughUnions[.firstEdge] ?? [])
-        parts.edges[1].formUnion(heldThroughUnions[.lastEdge] ?? [])
-        return (Array(parts.days), Array(parts.blocks), parts.edges.map(Array.init))
+        for (part, versions) in heldThroughUnions { parts[part, default: []].formUnion(versions) }
+        return parts.mapValues(Array.init)
+    }
+
+    /// The part of the campaign statement that reads the piece at `level` (0 a day, above 0 a block,
+    /// ``LocalBucketQuery/hourLevel`` an hour) starting at `start`: nil for one it does not read.
+    func part(level: Int, start: Int64) -> CampaignUnions.Part? {
+        switch level {
+        case 0: return .days
+        case LocalBucketQuery.hourLevel:
+            switch split.edgeHours.firstIndex(where: { $0.contains(start) }) {
+            case 0: return .firstEdge
+            case 1: return .lastEdge
+            default: return nil
+            }
+        case let level where level > 0: return .blocks
+        default: return nil
+        }
     }
 
     /// Runs the statement and hands each row to `body` as it arrives (single-row mode): the caller

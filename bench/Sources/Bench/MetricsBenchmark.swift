@@ -95,8 +95,11 @@ struct MetricsBenchmarkRun: Sendable {
         printToStandardError("bench metrics: \(BenchFormat.count(rows)) \(eventName) events; rollups \(complete ? "complete" : "INCOMPLETE (answers fall back to plain SQL)")")
         // Now (or the newest event), to the second: not aligned to an hour, so every window has
         // partial hours at both ends.
-        let newest = try connection.execute("SELECT floor(extract(epoch FROM max(ts)))::int8 + 1 FROM events WHERE event_name = $1", [eventName]).int64(0, 0)
-        let now = (end == .latest ? newest ?? 0 : Int64(Date().timeIntervalSince1970)) * 1_000_000
+        let seconds =
+            end == .latest
+            ? try connection.execute("SELECT floor(extract(epoch FROM max(ts)))::int8 + 1 FROM events WHERE event_name = $1", [eventName]).int64(0, 0) ?? 0
+            : Int64(Date().timeIntervalSince1970)
+        let now = seconds * 1_000_000
         printToStandardError("bench metrics: windows end at \(UTCTime.rfc3339(now)) (--end \(end.rawValue))")
         var cases: [MetricsBenchmarkCase] = []
         for days in days {
