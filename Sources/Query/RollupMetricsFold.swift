@@ -41,22 +41,17 @@ struct RollupMetricsFold {
         var parts = 0
         /// The stored unique count when the group is one rollup row.
         var storedUniques: Int64?
+        /// Its rows' bitmaps and raw uids: one own copy at most, made when a second input arrives (a
+        /// group of one cached bitmap and a partial hour's uids is copied once, not once more for its
+        /// count and again for the overall union: at 10M users a campaign's 30-day union is ~1 MB).
         var union = LazyUnion()
-        var uids: [UInt32] = []
+        /// Whether raw uids went into `union` (a local bucket's union is then not its rows' alone).
+        var hasRaw = false
 
-        /// The union of its rows' bitmaps and its raw uids (after `union.finish()`).
-        var users: RoaringBitmap {
-            let all = union.bitmap
-            guard !uids.isEmpty else { return all ?? RoaringBitmap() }
-            let copy = all?.copy() ?? RoaringBitmap()
-            copy.add(contentsOf: uids)
-            return copy
-        }
-
+        /// After `union.finish()`.
         var uniques: Int64 {
             if parts == 1, let storedUniques { return storedUniques }
-            guard !uids.isEmpty else { return Int64(union.bitmap?.cardinality ?? 0) }
-            return Int64(users.cardinality)
+            return Int64(union.bitmap?.cardinality ?? 0)
         }
     }
 
@@ -137,13 +132,14 @@ struct RollupMetricsFold {
             group.total += raw.count
             group.parts += 1
             group.storedUniques = nil
-            group.uids += raw.uids
+            group.union.add(contentsOf: raw.uids)
+            group.hasRaw = true
         }
     }
 
     /// The union of a local bucket's rows after ``result()`` (nil when it has raw uids).
     func union(ofBucketStarting start: Int64) -> RoaringBitmap? {
-        guard let group = groups[.bucket(start)], group.uids.isEmpty else { return nil }
+        guard let group = groups[.bucket(start)], !group.hasRaw else { return nil }
         return group.union.bitmap
     }
 
@@ -155,7 +151,7 @@ struct RollupMetricsFold {
     func result() -> MetricsResult {
         var groups = groups
         for key in groups.keys { groups[key]!.union.finish() }
-        let users = overallFromGroups ? RoaringBitmap.union(groups.values.map(\.users)) : overall
+        let users = overallFromGroups ? RoaringBitmap.union(groups.values.compactMap(\.union.bitmap)) : overall
         var result = MetricsResult(totalCount: total, uniqueUserCount: Int64(users.cardinality), groups: [])
         // Sorted before the keys become text: bytes for channels, time for buckets (the same order as
         // their UTF-8 keys, which are fixed-width and zero-padded).
