@@ -29,8 +29,8 @@ import Time
 /// cover's block levels and starts; `$20` whether blocks may be used; `$21..$24` the query cache's entries (level, start, channel,
 /// version) for these pieces: rows it holds come without bitmap, marked in the ninth column (for the
 /// campaign tables only versions, one array per part: `$24` days, `$26` blocks, `$27` and `$28` the
-/// two edges' hours); `$25` the
-/// `campaign_id` filter; `$29` the window's end and `$30` the start of its UTC day (``endDay``). The tenth column is the campaign tables' other key dimension. With
+/// two edges' hours); `$25` the `campaign_id` filter; `$29` the window's end and `$30` the start of
+/// its UTC day (``endDay``). The tenth column is the campaign tables' other key dimension. With
 /// `group_by=campaign` the held rows come back grouped per campaign and part (part 5,
 /// ``aggregatesHeldRows``). Rows come back in binary, so bitmaps arrive as raw bytes and uids as `int4[]`.
 ///
