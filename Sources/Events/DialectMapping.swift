@@ -42,8 +42,9 @@ struct MappedMessage {
     var timestampMicros: Int64
     /// The `metadata` object, already built (and cut to size).
     var metadata: [UInt8]
-    /// `messageId` (Segment) or `uuid` (PostHog).
-    var messageID: String?
+    /// `messageId` (Segment) or `uuid` (PostHog): `.raw` when its bytes are its text (ASCII, no
+    /// escapes), so the key is hashed from the body without a String per message.
+    var messageID: MappedValue?
     /// Where each of our fields came from, to name the client's field in an error.
     var fieldNames: ClientFieldNames
     /// Segment: the message has a timestamp and no `sentAt` of its own, so the batch's `sentAt`
@@ -56,10 +57,16 @@ struct MappedMessage {
 
     /// Why `messageID` cannot be an idempotency key (empty, or longer than ours may be), if it cannot.
     func invalidMessageID(limits: EventLimits) -> EventError? {
-        guard let id = messageID, id.isEmpty || id.utf8.count > limits.maxIdempotencyKeyBytes else { return nil }
+        let count: Int
+        switch messageID {
+        case nil: return nil
+        case .raw(let value): count = value.end - value.start - 2
+        case .text(let text): count = text.utf8.count
+        }
+        guard count == 0 || count > limits.maxIdempotencyKeyBytes else { return nil }
         let name = fieldNames.name(of: .idempotencyKey) ?? "messageId"
         return EventError(
-            code: id.isEmpty ? EventError.Code.empty : EventError.Code.tooLong, field: name,
+            code: count == 0 ? EventError.Code.empty : EventError.Code.tooLong, field: name,
             message: "\(name) must be 1 to \(limits.maxIdempotencyKeyBytes) bytes of UTF-8."
         )
     }
@@ -159,7 +166,7 @@ extension EventParser {
         var key: IdempotencyKey?
         if !values.failed, let id = message.messageID {
             if let error = message.invalidMessageID(limits: limits) { return .failure(error) }
-            key = scope.key(messageID: id)
+            key = scope.key(messageID: id, reader: reader)
         }
         return makeEvent(&values, receivedAtMicros: receivedAtMicros, key: key).mapError(message.namingClientField)
     }
@@ -235,6 +242,14 @@ struct SDKKeyScope {
 
     func key(messageID: String) -> IdempotencyKey {
         IdempotencyKey.hashed(prefix, messageID)
+    }
+
+    /// ``key(messageID:)`` of a mapped id: a `.raw` one hashed from its bytes in the body.
+    func key(messageID: MappedValue, reader: RawJSONReader) -> IdempotencyKey {
+        switch messageID {
+        case .raw(let value): IdempotencyKey.hashed(prefix, reader.bytes(RawValue(start: value.start + 1, end: value.end - 1)))
+        case .text(let text): key(messageID: text)
+        }
     }
 }
 
@@ -316,17 +331,22 @@ enum DialectRules {
 
     /// The client's id of a message (Segment `messageId`, PostHog `uuid`): `nil` when absent or
     /// null, an error when it is not a string.
-    static func messageID(_ name: StaticString, in fields: [RawField], reader: RawJSONReader) -> Result<String?, EventError> {
+    static func messageID(_ name: StaticString, in fields: [RawField], reader: RawJSONReader) -> Result<MappedValue?, EventError> {
         messageID(name, reader.value(name, in: fields), reader: reader)
     }
 
-    /// ``messageID(_:in:reader:)`` of the field's value, found already.
-    static func messageID(_ name: StaticString, _ value: RawValue?, reader: RawJSONReader) -> Result<String?, EventError> {
+    /// ``messageID(_:in:reader:)`` of the field's value, found already: `.raw` when the string's
+    /// bytes are its text (ASCII without escapes, the usual uuid or message id), else its text.
+    static func messageID(_ name: StaticString, _ value: RawValue?, reader: RawJSONReader) -> Result<MappedValue?, EventError> {
         guard let value, !reader.isNull(value) else { return .success(nil) }
+        if reader.isString(value), reader.bytes(RawValue(start: value.start + 1, end: value.end - 1))
+            .allSatisfy({ $0 < 0x80 && $0 != EventJSONBytes.backslash }) {
+            return .success(.raw(value))
+        }
         guard let text = reader.string(value) else {
             return .failure(EventError(code: EventError.Code.wrongType, field: "\(name)", message: "\(name) must be a string."))
         }
-        return .success(text)
+        return .success(.text(text))
     }
 
     /// Tags from `properties.tags` when it is an array of strings (else it stays in metadata).
@@ -368,25 +388,28 @@ struct ClientFieldNames {
 }
 
 /// The few `properties` fields that became our own fields and are left out of metadata (at most
-/// five), without a set's allocation and hashing per message.
-struct ConsumedFields: ExpressibleByArrayLiteral {
-    private var names: (StaticString?, StaticString?, StaticString?, StaticString?, StaticString?) = (nil, nil, nil, nil, nil)
+/// five), as the addresses and lengths of their names: no set's allocation and hashing, nor an
+/// optional per slot, for a check made for every field of every message's properties.
+struct ConsumedFields {
+    private var starts = InlineArray<5, UnsafePointer<UInt8>?>(repeating: nil)
+    private var counts = InlineArray<5, Int>(repeating: 0)
+    private var count = 0
 
-    init(arrayLiteral elements: StaticString...) {
-        for name in elements { insert(name) }
-    }
+    /// None yet (an array literal would allocate its array per message).
+    init() {}
 
-    var isEmpty: Bool { names.0 == nil }
+    var isEmpty: Bool { count == 0 }
 
     mutating func insert(_ name: StaticString) {
-        if names.0 == nil { names.0 = name } else if names.1 == nil { names.1 = name }
-        else if names.2 == nil { names.2 = name } else if names.3 == nil { names.3 = name }
-        else { precondition(names.4 == nil, "more than five consumed fields"); names.4 = name }
+        precondition(count < 5, "more than five consumed fields")
+        starts[count] = name.utf8Start
+        counts[count] = name.utf8CodeUnitCount
+        count += 1
     }
 
     func contains(_ field: RawField, reader: RawJSONReader) -> Bool {
-        func named(_ name: StaticString?) -> Bool { name.map { reader.hasName(field, $0) } ?? false }
-        return named(names.0) || named(names.1) || named(names.2) || named(names.3) || named(names.4)
+        for i in 0..<count where reader.hasName(field, utf8Start: starts[i]!, count: counts[i]) { return true }
+        return false
     }
 }
 

@@ -128,6 +128,17 @@ public struct IdempotencyKey: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// ``hashed(_:_:_:)`` of `a` followed by bytes that are UTF-8 text.
+    static func hashed(_ a: String, _ b: UnsafeBufferPointer<UInt8>) -> IdempotencyKey {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: a.utf8.count + b.count) { buffer in
+            let n = append(a, to: buffer, at: 0)
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[n...]).update(fromContentsOf: b)
+            var hasher = SHA256()
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer.baseAddress, count: n + b.count))
+            return IdempotencyKey(digest: hasher.finalize())
+        }
+    }
+
     /// Copies the UTF-8 of `string` to `buffer` at `offset`; returns the offset after it.
     @inline(__always)
     private static func append(_ string: String, to buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) -> Int {

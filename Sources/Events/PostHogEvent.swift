@@ -72,7 +72,9 @@ extension EventParser {
         } else {
             return .failure(EventError(code: EventError.Code.missingField, field: "distinct_id", message: "Send distinct_id, the user's id."))
         }
-        var consumed: ConsumedFields = ["distinct_id", "token"]
+        var consumed = ConsumedFields()
+        consumed.insert("distinct_id")
+        consumed.insert("token")
 
         let (propertiesChannel, tags) = DialectRules.channelAndTags(in: properties, reader: reader, consumed: &consumed, names: &names)
         let channel: MappedValue
@@ -114,7 +116,7 @@ extension EventParser {
         if let propertiesValue, reader.isObject(propertiesValue) {
             metadata.add("properties", properties, without: consumed, reader: reader)
         }
-        let messageID: String?
+        let messageID: MappedValue?
         switch DialectRules.messageID("uuid", in: fields, reader: reader) {
         case .success(let id): messageID = id
         case .failure(let error): return .failure(error)

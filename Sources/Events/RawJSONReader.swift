@@ -15,6 +15,9 @@ struct RawField {
     var value: RawValue
     /// No escapes and only ASCII: the name is its bytes, and comparing bytes is comparing names.
     var plainName: Bool
+
+    /// ``RawValue``, by a name that types with a `RawValue` of their own (enums) can use.
+    typealias Value = RawValue
 }
 
 /// Walks a body that `validate()` has checked once as a whole, so later walks cannot fail.
@@ -218,12 +221,16 @@ extension RawJSONReader {
     /// Whether `field` is named `name` (an ASCII literal) as Swift compares strings: bytes for a plain
     /// name, the unescaped `String` (canonical equivalence, as before) for any other.
     func hasName(_ field: RawField, _ name: StaticString) -> Bool {
-        let count = name.utf8CodeUnitCount
+        hasName(field, utf8Start: name.utf8Start, count: name.utf8CodeUnitCount)
+    }
+
+    /// ``hasName(_:_:)`` for an ASCII name given by its bytes.
+    func hasName(_ field: RawField, utf8Start name: UnsafePointer<UInt8>, count: Int) -> Bool {
         if field.plainName {
             guard field.name.end - field.name.start == count else { return false }
-            return Self.equal(base + field.name.start, name.utf8Start, count)
+            return Self.equal(base + field.name.start, name, count)
         }
-        return nameString(field) == String(describing: name)
+        return nameString(field) == String(decoding: UnsafeBufferPointer(start: name, count: count), as: UTF8.self)
     }
 
     /// Whether two fields have the same name, as Swift compares their unescaped strings.

@@ -15,6 +15,31 @@ public enum SegmentCall: String, Sendable, CaseIterable {
         case .alias: "alias"
         }
     }
+
+    /// The call a message's `type` value names: an unescaped string by its bytes (read for every
+    /// message of a batch, so without a String), any other through its unescaped text.
+    init?(_ value: RawField.Value, reader: RawJSONReader) {
+        // The bytes between the quotes.
+        let bytes = UnsafeBufferPointer(rebasing: reader.bytes(value).dropFirst().dropLast())
+        if reader.isString(value), !bytes.contains(EventJSONBytes.backslash) {
+            func named(_ call: SegmentCall) -> SegmentCall? {
+                bytes.elementsEqual(UnsafeBufferPointer(start: call.name.utf8Start, count: call.name.utf8CodeUnitCount)) ? call : nil
+            }
+            // By length first (`allCases` would build an array per message).
+            let call: SegmentCall? = switch bytes.count {
+            case 4: named(.page)
+            case 5: named(.track) ?? named(.group) ?? named(.alias)
+            case 6: named(.screen)
+            case 8: named(.identify)
+            default: nil
+            }
+            guard let call else { return nil }
+            self = call
+        } else {
+            guard let text = reader.string(value), let call = SegmentCall(rawValue: text) else { return nil }
+            self = call
+        }
+    }
 }
 
 extension EventParser {
@@ -106,7 +131,7 @@ extension EventParser {
                     message: "Each message of a batch names its type: track, page, screen, identify, group or alias."
                 ))
             }
-            guard let text = reader.string(typeValue), let known = SegmentCall(rawValue: text) else {
+            guard let known = SegmentCall(typeValue, reader: reader) else {
                 return .failure(EventError(
                     code: "invalid_type", field: "type",
                     message: "type must be one of track, page, screen, identify, group, alias."
@@ -149,12 +174,12 @@ extension EventParser {
         }
         let propertiesValue = lists.value(call == .identify || call == .group ? .traits : .properties)
         let properties = call == .identify || call == .group ? lists.traits : lists.properties
-        var consumed: ConsumedFields = []
+        var consumed = ConsumedFields()
 
         let (propertiesChannel, tags) = DialectRules.channelAndTags(in: properties, reader: reader, consumed: &consumed, names: &names)
 
         // Channel. What becomes our own field is left out of metadata, here as for `properties`.
-        var contextConsumed: ConsumedFields = []
+        var contextConsumed = ConsumedFields()
         let channel: MappedValue
         if let propertiesChannel {
             channel = .raw(propertiesChannel)
@@ -174,15 +199,30 @@ extension EventParser {
         // Campaign: context.campaign.name, else .id.
         var campaign: RawValue?
         var campaignTrimming: NestedConsumedField?
-        if let campaignObject = reader.value("campaign", in: context) {
-            if let value = reader.value("name", inObject: campaignObject), reader.isString(value), !reader.isEmptyString(value) {
+        // The context holds nothing but the campaign's name or id (the usual context of a server SDK
+        // that sets a campaign): nothing of it is left for metadata.
+        var contextIsOnlyCampaign = false
+        if let campaignObject = reader.value("campaign", in: context), reader.isObject(campaignObject) {
+            var nameValue: RawValue?, idValue: RawValue?, fieldCount = 0
+            reader.forEachField(of: campaignObject) { field in
+                fieldCount += 1
+                if nameValue == nil, reader.hasName(field, "name") {
+                    nameValue = field.value
+                } else if idValue == nil, reader.hasName(field, "id") {
+                    idValue = field.value
+                }
+            }
+            if let value = nameValue, reader.isString(value), !reader.isEmptyString(value) {
                 campaign = value
                 names[.campaignID] = "context.campaign.name"
-            } else if let value = reader.value("id", inObject: campaignObject), reader.isString(value), !reader.isEmptyString(value) {
+            } else if let value = idValue, reader.isString(value), !reader.isEmptyString(value) {
                 campaign = value
                 names[.campaignID] = "context.campaign.id"
             }
-            if let campaign { campaignTrimming = NestedConsumedField(object: campaignObject, consumedValue: campaign) }
+            if let campaign {
+                campaignTrimming = NestedConsumedField(object: campaignObject, consumedValue: campaign)
+                contextIsOnlyCampaign = context.count == 1 && fieldCount == 1
+            }
         }
 
         // Timestamp: timestamp, else originalTimestamp, corrected with sentAt.
@@ -211,12 +251,12 @@ extension EventParser {
         if let propertiesValue, reader.isObject(propertiesValue) {
             metadata.add(call == .identify || call == .group ? "traits" : "properties", properties, without: consumed, reader: reader)
         }
-        if !context.isEmpty {
+        if !context.isEmpty && !contextIsOnlyCampaign {
             // A context that held only what became ours (say, only campaign.name) is not stored.
             metadata.add("context", context, without: contextConsumed, trimming: campaignTrimming, omittedWhenEmpty: true, reader: reader)
         }
 
-        let messageID: String?
+        let messageID: MappedValue?
         switch DialectRules.messageID("messageId", lists.value(.messageId), reader: reader) {
         case .success(let id): messageID = id
         case .failure(let error): return .failure(error)

@@ -85,7 +85,7 @@ import Time
                     tags: random.next() % 2 == 0 ? nil : (good ? tags : spans[Int(random.next() % UInt64(spans.count))]),
                     timestampMicros: good ? eventTestNow - 1 : times[Int(random.next() % UInt64(times.count))],
                     metadata: good ? Array(reader.bytes(spans[26])) : metadata(),
-                    messageID: [nil, "", "m1", "abcd"][Int(random.next() % 4)],
+                    messageID: [nil, "", "m1", "abcd"][Int(random.next() % 4)].map(MappedValue.text),
                     fieldNames: {
                         var names = ClientFieldNames(eventName: "event", metadata: "properties", idempotencyKey: "messageId")
                         names[.userID] = "userId"
@@ -146,7 +146,7 @@ extension EventParser {
 
         switch parseEvent(json, receivedAtMicros: receivedAtMicros) {
         case .success(var event):
-            if let id = message.messageID {
+            if case .text(let id) = message.messageID {
                 if let error = message.invalidMessageID(limits: limits) { return .failure(error) }
                 event.idempotencyKey = .scoped(dialect: dialect, writeKey: writeKey ?? "", messageID: id)
             }

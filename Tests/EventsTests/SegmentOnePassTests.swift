@@ -137,6 +137,39 @@ import Testing
             == #"{"type":"track","context":{"campaign":{"name":""}}}"#)
     }
 
+    @Test func contextOfOnlyTheCampaignsNameOrIdIsNotStored() throws {
+        let body = batch([
+            Self.track + #","context":{"campaign":{"name":"n1"}}}"#,
+            Self.track.replacing(#""m1""#, with: #""m2""#) + #","context":{ "campaign" : { "id" : "c2" } }}"#,
+            // Not only the campaign's name: a second field, an empty name, a campaign that is no object.
+            Self.track.replacing(#""m1""#, with: #""m3""#) + #","context":{"campaign":{"name":"n3","term":"t"}}}"#,
+            Self.track.replacing(#""m1""#, with: #""m4""#) + #","context":{"campaign":{"name":""}}}"#,
+            Self.track.replacing(#""m1""#, with: #""m5""#) + #","context":{"campaign":"n5"}}"#,
+        ])
+        let parsed = try #require(compare(body)).get().parsed
+        #expect(parsed.events.map(\.campaignID) == ["n1", "c2", "n3", nil, nil])
+        #expect(parsed.events.map { String(decoding: $0.metadataJSON ?? [], as: UTF8.self) } == [
+            #"{"type":"track"}"#, #"{"type":"track"}"#, #"{"type":"track","context":{"campaign":{"term":"t"}}}"#,
+            #"{"type":"track","context":{"campaign":{"name":""}}}"#, #"{"type":"track","context":{"campaign":"n5"}}"#,
+        ])
+        // The batch's context merged under the message's own is more than the campaign.
+        let merged = try #require(compare(batch([Self.track + #","context":{"campaign":{"name":"n"}}}"#], top: #","context":{"ip":"1"}"#)))
+        #expect(try merged.get().parsed.events.map { String(decoding: $0.metadataJSON ?? [], as: UTF8.self) } == [#"{"type":"track","context":{"ip":"1"}}"#])
+    }
+
+    @Test func messageIdIsTheKeyWhateverItsSpelling() throws {
+        // Read from the body's bytes (ASCII, no escapes) or as text (escapes, non-ASCII): the key is
+        // the scoped hash of the id's text either way.
+        let ids = [#""m-1""#: "m-1", #""m\u002d1""#: "m-1", #""mü""#: "mü", #""m\"q""#: "m\"q"]
+        for (json, text) in ids {
+            let body = batch([Self.track.replacing(#""m1""#, with: json) + "}"])
+            let parsed = try #require(compare(body)).get().parsed
+            #expect(parsed.events.map(\.idempotencyKey) == [.scoped(dialect: .segment, writeKey: "", messageID: text)], "\(json)")
+        }
+        let empty = try #require(compare(batch([Self.track.replacing(#""m1""#, with: #""""#) + "}"]))).get().parsed
+        #expect(empty.errors.map(\.field) == ["messageId"])
+    }
+
     @Test func outerContextIsMergedUnderTheMessagesOwnBeforeOrAfterTheBatch() throws {
         let messages = [
             Self.track + #","context":{"channel":"own","ip":"1"}}"#,
@@ -201,7 +234,7 @@ import Testing
             func space() -> String { spaces[Int(random.next() % 6) % 3 == 0 ? Int(random.next() % 3) : 0] }
             let text = "{" + space() + names.map { "\"\($0)\"" + space() + ":" + space() + Self.value(&random, depth: 1) + space() }
                 .joined(separator: "," + space()) + "}"
-            var consumed: ConsumedFields = []
+            var consumed = ConsumedFields()
             if random.next() % 2 == 0 { consumed.insert("channel") }
             if random.next() % 2 == 0 { consumed.insert("tags") }
             let body = Array(text.utf8)
