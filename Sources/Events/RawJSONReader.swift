@@ -15,9 +15,6 @@ struct RawField {
     var value: RawValue
     /// No escapes and only ASCII: the name is its bytes, and comparing bytes is comparing names.
     var plainName: Bool
-
-    /// ``RawValue``, by a name that types with a `RawValue` of their own (enums) can use.
-    typealias Value = RawValue
 }
 
 /// Walks a body that `validate()` has checked once as a whole, so later walks cannot fail.

@@ -15,29 +15,25 @@ public enum SegmentCall: String, Sendable, CaseIterable {
         case .alias: "alias"
         }
     }
+}
 
+extension RawJSONReader {
     /// The call a message's `type` value names: an unescaped string by its bytes (read for every
     /// message of a batch, so without a String), any other through its unescaped text.
-    init?(_ value: RawField.Value, reader: RawJSONReader) {
+    func segmentCall(_ value: RawValue) -> SegmentCall? {
         // The bytes between the quotes.
-        let bytes = UnsafeBufferPointer(rebasing: reader.bytes(value).dropFirst().dropLast())
-        if reader.isString(value), !bytes.contains(EventJSONBytes.backslash) {
-            func named(_ call: SegmentCall) -> SegmentCall? {
-                bytes.elementsEqual(UnsafeBufferPointer(start: call.name.utf8Start, count: call.name.utf8CodeUnitCount)) ? call : nil
-            }
-            // By length first (`allCases` would build an array per message).
-            let call: SegmentCall? = switch bytes.count {
-            case 4: named(.page)
-            case 5: named(.track) ?? named(.group) ?? named(.alias)
-            case 6: named(.screen)
-            case 8: named(.identify)
-            default: nil
-            }
-            guard let call else { return nil }
-            self = call
-        } else {
-            guard let text = reader.string(value), let call = SegmentCall(rawValue: text) else { return nil }
-            self = call
+        let text = UnsafeBufferPointer(rebasing: bytes(value).dropFirst().dropLast())
+        guard isString(value), !text.contains(EventJSONBytes.backslash) else { return string(value).flatMap(SegmentCall.init(rawValue:)) }
+        func named(_ call: SegmentCall) -> SegmentCall? {
+            text.elementsEqual(UnsafeBufferPointer(start: call.name.utf8Start, count: call.name.utf8CodeUnitCount)) ? call : nil
+        }
+        // By length first (`allCases` would build an array per message).
+        return switch text.count {
+        case 4: named(.page)
+        case 5: named(.track) ?? named(.group) ?? named(.alias)
+        case 6: named(.screen)
+        case 8: named(.identify)
+        default: nil
         }
     }
 }
@@ -131,7 +127,7 @@ extension EventParser {
                     message: "Each message of a batch names its type: track, page, screen, identify, group or alias."
                 ))
             }
-            guard let known = SegmentCall(typeValue, reader: reader) else {
+            guard let known = reader.segmentCall(typeValue) else {
                 return .failure(EventError(
                     code: "invalid_type", field: "type",
                     message: "type must be one of track, page, screen, identify, group, alias."
