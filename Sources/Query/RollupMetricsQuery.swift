@@ -133,6 +133,11 @@ struct RollupMetricsQuery {
     /// The statement for this request's shape.
     var sql: String {
         let campaigns = request.usesCampaigns
+        let endDay = self.endDay
+        // A piece of the day the window ends in is read only when that day is not its daily row.
+        func inEndDay(fromMicros start: Int64) -> String {
+            endDay.map { start >= $0 * 1_000_000 } == true ? " AND NOT (\(Self.endDayRestIsEmpty))" : ""
+        }
         let key = request.groupBy == .campaign ? "campaign" : "channel"
         // The 10th column: the campaign tables' other key dimension (``RollupRow/other``).
         let other = campaigns ? (request.groupBy == .campaign ? "channel" : "campaign") : "NULL::text"
@@ -205,7 +210,7 @@ struct RollupMetricsQuery {
         } else {
             for (index, range) in split.edgeHours.enumerated() {
                 let (low, high) = index == 0 ? ("$6", "$7") : ("$8", "$9")
-                let inEndDay = endDay.map { range.lowerBound >= $0 } == true ? " AND NOT (\(endDayRestIsEmpty))" : ""
+                let inEndDay = inEndDay(fromMicros: range.lowerBound * 1_000_000)
                 // The campaign tables' edge hours go through the query cache (`group_by=campaign` over a
                 // window ending at any second reads up to 46 hours of every campaign and channel).
                 let users = campaigns ? "CASE WHEN NOT \(held("-1", "hour")) THEN users END, NULL, version, \(held("-1", "hour"))::int::int8" : "users, NULL, \(none)"
@@ -226,7 +231,7 @@ struct RollupMetricsQuery {
             }
         for (index, range) in split.raw.enumerated() {
             let (low, high, hour) = index == 0 ? ("$10", "$11", "$15") : ("$12", "$13", "$16")
-            let inEndDay = endDay.map { range.lowerBound >= $0 * 1_000_000 } == true ? " AND NOT (\(endDayRestIsEmpty))" : ""
+            let inEndDay = inEndDay(fromMicros: range.lowerBound)
             // A partial hour whose rest holds no event of this name (the window's end at "now": the
             // hour so far) is its `rollup_hourly` row: one bitmap instead of every raw row of the hour.
             // Decided in the statement, so it is the same snapshot.
@@ -243,7 +248,7 @@ struct RollupMetricsQuery {
         if endDay != nil {
             parts.append("""
                 SELECT 1, \(rollupColumns("day")), users, NULL, \(none), \(other) FROM \(tables.daily)
-                WHERE event_name = $1 AND day = $30 AND \(channelCondition) AND \(endDayRestIsEmpty)
+                WHERE event_name = $1 AND day = $30 AND \(channelCondition) AND \(Self.endDayRestIsEmpty)
                 """)
         }
         return parts.joined(separator: "\nUNION ALL\n")
@@ -251,17 +256,18 @@ struct RollupMetricsQuery {
 
     /// SQL true when `events` holds no event of the request's name from the window's end (`$29`) to
     /// the end of its UTC day (`$30`): ``endDay``'s probe of `events_name_ts`.
-    private var endDayRestIsEmpty: String {
-        "NOT EXISTS (SELECT 1 FROM events WHERE event_name = $1 AND ts >= $29 AND ts < $30 + interval '24 hours')"
-    }
+    private static let endDayRestIsEmpty = noEvents(from: "$29", to: "$30 + interval '24 hours'")
 
     /// SQL true when `events` holds no event of the request's name (`$1`) in the hour starting at
     /// `hour` outside `[from, to)`: two probes of `events_name_ts`.
     static func restOfHourIsEmpty(hour: String, from: String, to: String) -> String {
-        func noEvents(_ low: String, _ high: String) -> String {
-            "NOT EXISTS (SELECT 1 FROM events WHERE event_name = $1 AND ts >= \(low) AND ts < \(high))"
-        }
-        return noEvents(hour, from) + " AND " + noEvents(to, "\(hour) + interval '1 hour'")
+        noEvents(from: hour, to: from) + " AND " + noEvents(from: to, to: "\(hour) + interval '1 hour'")
+    }
+
+    /// SQL true when `events` holds no event of the request's name (`$1`) in `[low, high)`: one probe
+    /// of `events_name_ts`.
+    private static func noEvents(from low: String, to high: String) -> String {
+        "NOT EXISTS (SELECT 1 FROM events WHERE event_name = $1 AND ts >= \(low) AND ts < \(high))"
     }
 
     var parameters: [PostgresParameter] {
