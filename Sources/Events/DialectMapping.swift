@@ -247,7 +247,8 @@ struct SDKKeyScope {
     /// ``key(messageID:)`` of a mapped id: a `.raw` one hashed from its bytes in the body.
     func key(messageID: MappedValue, reader: RawJSONReader) -> IdempotencyKey {
         switch messageID {
-        case .raw(let value): IdempotencyKey.hashed(prefix, reader.bytes(RawValue(start: value.start + 1, end: value.end - 1)))
+        // `.raw` only for a string without escapes (``DialectRules/messageID(_:_:reader:)``).
+        case .raw(let value): IdempotencyKey.hashed(prefix, reader.unescapedText(value)!)
         case .text(let text): key(messageID: text)
         }
     }
@@ -270,9 +271,8 @@ enum DialectRules {
     /// Parses an RFC 3339 string value to Unix microseconds.
     static func timestamp(_ value: RawValue?, reader: RawJSONReader) -> Int64?? {
         guard let value, !reader.isNull(value) else { return .some(nil) }
-        if reader.isString(value), !reader.bytes(value).contains(EventJSONBytes.backslash) {
+        if let text = reader.unescapedText(value) {
             // Without escapes the text is the bytes between the quotes (and if they parse, valid UTF-8).
-            let text = reader.bytes(RawValue(start: value.start + 1, end: value.end - 1))
             guard let micros = text.baseAddress.flatMap({ UTCTime.parseRFC3339($0, count: text.count, spaceBeforeOffset: true) }),
                   micros >= 0, micros < UTCTime.maxMicros
             else { return nil }
@@ -339,10 +339,7 @@ enum DialectRules {
     /// bytes are its text (ASCII without escapes, the usual uuid or message id), else its text.
     static func messageID(_ name: StaticString, _ value: RawValue?, reader: RawJSONReader) -> Result<MappedValue?, EventError> {
         guard let value, !reader.isNull(value) else { return .success(nil) }
-        if reader.isString(value), reader.bytes(RawValue(start: value.start + 1, end: value.end - 1))
-            .allSatisfy({ $0 < 0x80 && $0 != EventJSONBytes.backslash }) {
-            return .success(.raw(value))
-        }
+        if let text = reader.unescapedText(value), text.allSatisfy({ $0 < 0x80 }) { return .success(.raw(value)) }
         guard let text = reader.string(value) else {
             return .failure(EventError(code: EventError.Code.wrongType, field: "\(name)", message: "\(name) must be a string."))
         }

@@ -106,9 +106,7 @@ public struct IdempotencyKey: Hashable, Sendable, CustomStringConvertible {
             buffer[o] = UInt8(ascii: "|")
             o += 1
             if let campaignID { o = append(campaignID, to: buffer, at: o) }
-            var hasher = SHA256()
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer.baseAddress, count: o))
-            return IdempotencyKey(digest: hasher.finalize())
+            return sha256Prefix(buffer, count: o)
         }
     }
 
@@ -122,9 +120,7 @@ public struct IdempotencyKey: Hashable, Sendable, CustomStringConvertible {
     static func hashed(_ a: String, _ b: String, _ c: String = "") -> IdempotencyKey {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: a.utf8.count + b.utf8.count + c.utf8.count) { buffer in
             let n = append(c, to: buffer, at: append(b, to: buffer, at: append(a, to: buffer, at: 0)))
-            var hasher = SHA256()
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
-            return IdempotencyKey(digest: hasher.finalize())
+            return sha256Prefix(buffer, count: n)
         }
     }
 
@@ -133,10 +129,15 @@ public struct IdempotencyKey: Hashable, Sendable, CustomStringConvertible {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: a.utf8.count + b.count) { buffer in
             let n = append(a, to: buffer, at: 0)
             _ = UnsafeMutableBufferPointer(rebasing: buffer[n...]).update(fromContentsOf: b)
-            var hasher = SHA256()
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer.baseAddress, count: n + b.count))
-            return IdempotencyKey(digest: hasher.finalize())
+            return sha256Prefix(buffer, count: n + b.count)
         }
+    }
+
+    /// The first 16 bytes of SHA-256 of `buffer`'s first `count` bytes, in one update.
+    private static func sha256Prefix(_ buffer: UnsafeMutableBufferPointer<UInt8>, count: Int) -> IdempotencyKey {
+        var hasher = SHA256()
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer.baseAddress, count: count))
+        return IdempotencyKey(digest: hasher.finalize())
     }
 
     /// Copies the UTF-8 of `string` to `buffer` at `offset`; returns the offset after it.

@@ -66,6 +66,14 @@ struct RawJSONReader {
         UnsafeBufferPointer(start: base + value.start, count: value.end - value.start)
     }
 
+    /// The bytes between the quotes of a string without escapes, which are its text when they are
+    /// valid UTF-8; `nil` for an escaped string or any other value.
+    func unescapedText(_ value: RawValue) -> UnsafeBufferPointer<UInt8>? {
+        guard isString(value) else { return nil }
+        let text = bytes(RawValue(start: value.start + 1, end: value.end - 1))
+        return text.contains(EventJSONBytes.backslash) ? nil : text
+    }
+
     /// The fields of the object at `value`, in body order; `[]` for anything else.
     func fields(_ value: RawValue) -> [RawField] {
         guard isObject(value) else { return [] }

@@ -21,9 +21,7 @@ extension RawJSONReader {
     /// The call a message's `type` value names: an unescaped string by its bytes (read for every
     /// message of a batch, so without a String), any other through its unescaped text.
     func segmentCall(_ value: RawValue) -> SegmentCall? {
-        // The bytes between the quotes.
-        let text = UnsafeBufferPointer(rebasing: bytes(value).dropFirst().dropLast())
-        guard isString(value), !text.contains(EventJSONBytes.backslash) else { return string(value).flatMap(SegmentCall.init(rawValue:)) }
+        guard let text = unescapedText(value) else { return string(value).flatMap(SegmentCall.init(rawValue:)) }
         func named(_ call: SegmentCall) -> SegmentCall? {
             text.elementsEqual(UnsafeBufferPointer(start: call.name.utf8Start, count: call.name.utf8CodeUnitCount)) ? call : nil
         }
