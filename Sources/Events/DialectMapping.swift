@@ -424,10 +424,11 @@ struct NestedConsumedField {
 /// fits, and `"cut": [names]` says which.
 struct MetadataBuilder {
     private var out: [UInt8] = []
-    /// Where each part starts in `out` (at its comma), and its name: at most six (name, category,
+    /// Where each part starts in `out` (at the comma of its `,"name":`): at most six (name, category,
     /// groupId, previousId, properties, context), in fixed slots rather than an array per message.
+    /// The names are read back from `out` when parts are cut, so the builder, copied once per
+    /// message, holds no StaticString per part.
     private var partStarts = InlineArray<6, Int>(repeating: 0)
-    private var partNames = InlineArray<6, StaticString>(repeating: "")
     private var partCount = 0
 
     /// `type` is plain ASCII (a Segment call, `capture`): it is written as it is, in quotes.
@@ -520,32 +521,46 @@ struct MetadataBuilder {
 
     private mutating func begin(_ name: StaticString) {
         partStarts[partCount] = out.count
-        partNames[partCount] = name
         partCount += 1
         out.append(UInt8(ascii: ","))
         JSONOut.append(name, quoted: true, to: &out)
         out.append(UInt8(ascii: ":"))
     }
 
-    /// The object, cut to `maxBytes` when parts can be cut (`{"type":…}` alone is never cut).
-    consuming func finish(maxBytes: Int) -> [UInt8] {
+    /// The object, cut to `maxBytes` when parts can be cut (`{"type":…}` alone is never cut); the
+    /// builder is left empty. Mutating rather than `consuming`: a consumed copy of the builder shared
+    /// `out` with the caller's, so the closing brace copied the whole buffer (an allocation and a
+    /// `memmove` per message).
+    mutating func finish(maxBytes: Int) -> [UInt8] {
         var kept = partCount
         // `,"cut":[` + the quoted names of the parts from `kept` on, with commas between, + `]`.
         var cutBytes = 0
         while (kept == partCount ? out.count : partStarts[kept] + cutBytes) + 1 > maxBytes && kept > 0 {
             kept -= 1
-            cutBytes += (cutBytes == 0 ? 9 : 1) + partNames[kept].utf8CodeUnitCount + 2
+            cutBytes += (cutBytes == 0 ? 9 : 1) + quotedName(kept).count
         }
         if kept < partCount {
-            out.removeSubrange(partStarts[kept]...)
-            JSONOut.append(#","cut":["#, to: &out)
+            var cut = Array(#","cut":["#.utf8)
             for i in kept..<partCount {
-                if i > kept { out.append(UInt8(ascii: ",")) }
-                JSONOut.append(partNames[i], quoted: true, to: &out)
+                if i > kept { cut.append(UInt8(ascii: ",")) }
+                cut.append(contentsOf: out[quotedName(i)])
             }
-            out.append(UInt8(ascii: "]"))
+            cut.append(UInt8(ascii: "]"))
+            out.replaceSubrange(partStarts[kept]..., with: cut)
         }
         out.append(UInt8(ascii: "}"))
-        return out
+        partCount = 0
+        var result: [UInt8] = []
+        swap(&result, &out)
+        return result
+    }
+
+    /// Where part `i`'s name lies in `out`, quotes included: after the comma that starts the part, up
+    /// to the next quote (names are ASCII literals without quotes or escapes).
+    private func quotedName(_ i: Int) -> Range<Int> {
+        let start = partStarts[i] + 1
+        var end = start + 1
+        while out[end] != UInt8(ascii: "\"") { end += 1 }
+        return start..<(end + 1)
     }
 }
