@@ -426,8 +426,8 @@ struct MetadataBuilder {
     private var out: [UInt8] = []
     /// Where each part starts in `out` (at the comma of its `,"name":`): at most six (name, category,
     /// groupId, previousId, properties, context), in fixed slots rather than an array per message.
-    /// The names are read back from `out` when parts are cut, so the builder, copied once per
-    /// message, holds no StaticString per part.
+    /// Their names are read back from `out` when parts are cut (rarely), rather than kept in a
+    /// StaticString slot per part that every message would write.
     private var partStarts = InlineArray<6, Int>(repeating: 0)
     private var partCount = 0
 
